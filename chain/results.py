@@ -1,0 +1,62 @@
+"""What the state machine hands back to the transport layer. Plain data, no protobuf."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class BlockContext:
+    """Everything a block may read from outside the state. Comes from the CometBFT block header."""
+    chain_id: str
+    height: int
+    time_seconds: int  # block time, seconds since the Unix epoch (from the header, agreed by consensus)
+    time_nanos: int
+    proposer: bytes  # proposer's CometBFT address (20 bytes)
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str
+    attributes: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class TxResult:
+    code: int = 0
+    codespace: str = ""
+    log: str = ""
+    data: bytes = b""  # canonical bytes only: CometBFT hashes code, data and gas into the block
+    gas_wanted: int = 0
+    gas_used: int = 0
+    events: tuple[Event, ...] = ()
+
+
+@dataclass(frozen=True)
+class ValidatorUpdate:
+    ed25519_public_key: bytes
+    power: int
+
+
+@dataclass(frozen=True)
+class BlockResult:
+    tx_results: tuple[TxResult, ...]
+    app_hash: bytes
+    events: tuple[Event, ...] = ()
+    validator_updates: tuple[ValidatorUpdate, ...] = ()
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    code: int = 0
+    codespace: str = ""
+    log: str = ""
+    key: bytes = b""
+    value: bytes = b""
+    proof: bytes | None = None  # chain.tx.proof encoding; set only when the query asked for a proof
+    height: int = 0
+
+
+@dataclass(frozen=True)
+class InitResult:
+    app_hash: bytes
+    validators: tuple[ValidatorUpdate, ...] = field(default=())
