@@ -29,95 +29,118 @@ def registered_codes() -> dict[tuple[str, int], str]:
 
 # --- codespace "tx": envelope, decoding and the ante pipeline -----------------------------
 class TxDecodeError(ChainError):
-    codespace, code = "tx", 1  # malformed or non-canonical bytes
+    """Malformed or non-canonical tx bytes."""
+    codespace, code = "tx", 1
 
 
 class TxTooLarge(ChainError):
+    """The tx is larger than the auth param max_tx_bytes."""
     codespace, code = "tx", 2
 
 
 class WrongChainId(ChainError):
+    """The tx was signed for another chain."""
     codespace, code = "tx", 3
 
 
 class InvalidSignature(ChainError):
+    """The signature is not 64 bytes or does not verify over the body bytes."""
     codespace, code = "tx", 4
 
 
 class WrongSequence(ChainError):
+    """The tx's sequence is not the signer's next sequence (replayed or skipped)."""
     codespace, code = "tx", 5
 
 
 class InsufficientFee(ChainError):
+    """The fee is below min_fee_base + min_fee_per_byte x tx length."""
     codespace, code = "tx", 6
 
 
 class InvalidFeeDenom(ChainError):
+    """The fee is not in the chain's fee denom."""
     codespace, code = "tx", 7
 
 
 class EmptyTx(ChainError):
-    codespace, code = "tx", 8  # no messages
+    """The tx has no messages."""
+    codespace, code = "tx", 8
 
 
 class TooManyMessages(ChainError):
+    """More messages in one tx than allowed."""
     codespace, code = "tx", 9
 
 
 class InvalidPublicKey(ChainError):
+    """The signer's public key is not a 32-byte Ed25519 key."""
     codespace, code = "tx", 10
 
 
 class UnknownMessage(ChainError):
+    """No handler for this message type."""
     codespace, code = "tx", 11
 
 
 class CannotPayFee(ChainError):
-    codespace, code = "tx", 12  # signer's native balance below the fee
+    """The signer's balance is below the fee."""
+    codespace, code = "tx", 12
 
 
 # --- codespace "bank" -------------------------------------------------------------------------
 class InsufficientFunds(ChainError):
+    """The sender's balance is below the amount."""
     codespace, code = "bank", 1
 
 
 class InvalidAmount(ChainError):
-    codespace, code = "bank", 2  # zero, negative, non-canonical or above 2**256-1
+    """An amount is zero, negative, non-canonical or above 2**256-1."""
+    codespace, code = "bank", 2
 
 
 class InvalidDenom(ChainError):
+    """A denom is malformed, or a coin list is not sorted by denom."""
     codespace, code = "bank", 3
 
 
 class SupplyOverflow(ChainError):
+    """Total supply of a denom would exceed 2**256-1."""
     codespace, code = "bank", 4
 
 
 class InvalidAddress(ChainError):
+    """An address is not 20 bytes (or bad bech32)."""
     codespace, code = "bank", 5
 
 
 class DuplicateDenom(ChainError):
-    codespace, code = "bank", 6  # the same denom twice in one coin list
+    """The same denom appears twice in one coin list."""
+    codespace, code = "bank", 6
 
 
 class TooManyCoins(ChainError):
+    """A coin list is empty or has too many denoms."""
     codespace, code = "bank", 7
 
 
 # --- codespace "genesis" ----------------------------------------------------------------------
 class InvalidGenesis(ChainError):
+    """The genesis app_state is malformed."""
     codespace, code = "genesis", 1
 
 
 # --- codespace "query" ------------------------------------------------------------------------
 class UnknownQuery(ChainError):
+    """No such query path."""
     codespace, code = "query", 1
 
 
 class InvalidQuery(ChainError):
+    """The query data is malformed."""
     codespace, code = "query", 2
 
 
 class HeightNotAvailable(ChainError):
+    """The state at that height is not kept."""
     codespace, code = "query", 3

@@ -68,6 +68,8 @@ class DecodedTx:
 
 def decode_tx(raw: bytes) -> DecodedTx:
     """Decode and run the stateless checks that need no state: shape, messages, signature."""
+    if not raw:
+        raise TxDecodeError("empty tx bytes")
     tx = Tx.decode(raw)
     if tx.encode() != raw:  # belt and braces: decode must have accepted only the canonical form
         raise TxDecodeError("non-canonical tx encoding")

@@ -1,0 +1,136 @@
+"""The application: InitChain, CheckTx, FinalizeBlock, Commit, Query over an authenticated store.
+
+Block state lives in memory (an Overlay) from InitChain/FinalizeBlock until Commit, which writes the
+block's changes, the height and the app hash in one atomic write. A crash before Commit replays the block.
+"""
+from __future__ import annotations
+
+import json
+
+from chain import genesis
+from chain.auth import params as auth_params
+from chain.auth.ante import apply_ante
+from chain.errors import ChainError, HeightNotAvailable, InvalidGenesis, TxTooLarge
+from chain.queries import json_query, provable_key
+from chain.results import BlockContext, BlockResult, InitResult, QueryResult, TxResult
+from chain.router import process_message
+from chain.store.state import CommittedStore, Overlay
+from chain.tx.envelope import DecodedTx, decode_tx, tx_hash
+
+_DECODED_CACHE_SIZE = 20000
+
+
+def error_result(e: ChainError, gas: int = 0) -> TxResult:
+    return TxResult(code=e.code, codespace=e.codespace, log=str(e), gas_wanted=gas, gas_used=gas)
+
+
+class Application:
+    def __init__(self, kv):
+        self.store = CommittedStore(kv)
+        self._block: Overlay | None = None      # the block being executed (or genesis), until Commit
+        self._pending = None                    # PendingCommit prepared by FinalizeBlock
+        self._pending_height = 0
+        self._check = Overlay(self.store)       # mempool view: committed state + accepted CheckTx effects
+        # Signature checks are the costliest stateless step; a tx CheckTx accepted need not be checked
+        # again in FinalizeBlock. Keyed by the tx's hash, so the result is a pure function of its bytes.
+        self._decoded: dict[bytes, DecodedTx] = {}
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def info(self) -> tuple[int, bytes]:
+        return self.store.height, self.store.app_hash
+
+    def init_chain(self, chain_id: str, initial_height: int, app_state_bytes: bytes,
+                   time_seconds: int = 0) -> InitResult:
+        if self.store.height != 0:
+            raise RuntimeError("InitChain on a store that already has committed blocks")
+        try:
+            app_state = json.loads(app_state_bytes or b"{}")
+        except ValueError as e:
+            raise InvalidGenesis(f"genesis app_state is not JSON: {e}") from None
+        block = Overlay(self.store)
+        genesis.import_genesis(block, chain_id, app_state)
+        self._block = block
+        return InitResult(app_hash=self.store.prepare(block.changes()).app_hash)
+
+    def finalize_block(self, ctx: BlockContext, txs: list[bytes]) -> BlockResult:
+        if self.store.height and ctx.height != self.store.height + 1:
+            raise RuntimeError(f"FinalizeBlock for height {ctx.height} after committed {self.store.height}")
+        block = self._block if self._block is not None else Overlay(self.store)
+        chain_id = genesis.chain_id(block)
+        params = auth_params.load(block)
+        results = tuple(self._deliver(block, raw, chain_id, params) for raw in txs)
+        self._block = block
+        self._pending = self.store.prepare(block.changes())
+        self._pending_height = ctx.height
+        return BlockResult(tx_results=results, app_hash=self._pending.app_hash)
+
+    def commit(self) -> None:
+        if self._pending is None:
+            raise RuntimeError("Commit without FinalizeBlock")
+        self.store.commit(self._pending, self._pending_height)
+        self._block, self._pending = None, None
+        self._check = Overlay(self.store)  # CometBFT rechecks the remaining mempool txs against this
+
+    # --- transactions ----------------------------------------------------------------------
+    def check_tx(self, raw: bytes, recheck: bool = False) -> TxResult:
+        state = self._check
+        chain_id = genesis.chain_id(state)
+        params = auth_params.load(state)
+        branch = state.branch()
+        result = self._deliver(branch, raw, chain_id, params, check=True)
+        if result.code == 0:
+            branch.write_to_parent()
+        return result
+
+    def _decode(self, raw: bytes, params) -> DecodedTx:
+        if len(raw) > params.max_tx_bytes:
+            raise TxTooLarge(f"tx is {len(raw)} bytes; the limit is {params.max_tx_bytes}")
+        key = tx_hash(raw)
+        tx = self._decoded.get(key)
+        if tx is None:
+            tx = decode_tx(raw)
+            if len(self._decoded) >= _DECODED_CACHE_SIZE:
+                del self._decoded[next(iter(self._decoded))]
+            self._decoded[key] = tx
+        return tx
+
+    def _deliver(self, state: Overlay, raw: bytes, chain_id: str, params, check: bool = False) -> TxResult:
+        """Ante effects (fee, sequence) survive a failing message; a failing message leaves nothing."""
+        gas = len(raw)
+        try:
+            tx = self._decode(raw, params)
+            tx_state = state.branch()
+            events = apply_ante(tx_state, tx, chain_id, params)
+        except ChainError as e:
+            return error_result(e, gas)
+        msg_state = tx_state.branch()
+        try:
+            for index, msg in enumerate(tx.messages):
+                try:
+                    events += process_message(msg_state, tx.signer, msg)
+                except ChainError as e:
+                    raise type(e)(f"message {index}: {e}") from None
+        except ChainError as e:
+            if check:
+                return error_result(e, gas)  # not admitted to the mempool: discard the fee too
+            tx_state.write_to_parent()
+            return error_result(e, gas)
+        msg_state.write_to_parent()
+        tx_state.write_to_parent()
+        return TxResult(gas_wanted=gas, gas_used=gas, events=events)
+
+    # --- queries ---------------------------------------------------------------------------
+    def query(self, path: str, data: bytes, height: int = 0, prove: bool = False) -> QueryResult:
+        try:
+            if height not in (0, self.store.height):
+                raise HeightNotAvailable(f"only the latest height ({self.store.height}) can be queried")
+            key = provable_key(path, data)
+            if key is None:
+                return QueryResult(value=json_query(self.store, path, data), height=self.store.height)
+            if prove:
+                value, proof = self.store.prove(key)
+            else:
+                value, proof = self.store.get(key), None
+            return QueryResult(key=key, value=value or b"", proof=proof, height=self.store.height)
+        except ChainError as e:
+            return QueryResult(code=e.code, codespace=e.codespace, log=str(e), height=self.store.height)

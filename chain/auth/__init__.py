@@ -1,0 +1,1 @@
+"""auth: accounts' sequence numbers, the fee and the ordered ante pipeline."""

@@ -1,0 +1,1 @@
+"""bank: multi-denom balances, transfers and total supply per denom."""

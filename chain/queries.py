@@ -1,0 +1,51 @@
+"""ABCI queries over the last committed state. Not consensus: JSON answers are for people and the SDK.
+Only `/store` and `/bank/balance` answer with raw stored bytes, so they can carry a Merkle proof."""
+from __future__ import annotations
+
+import json
+
+from chain.auth import params as auth_params
+from chain.auth.ante import sequence
+from chain.bank import keeper as bank
+from chain.bank.keys import balance_key
+from chain.errors import InvalidQuery, UnknownQuery
+from chain.tx.address import to_bech32
+from chain.tx.coins import validate_denom
+
+
+def _address(data: bytes) -> bytes:
+    if len(data) != 20:
+        raise InvalidQuery("query data must be a 20-byte address")
+    return data
+
+
+def _json(obj) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+
+
+def provable_key(path: str, data: bytes) -> bytes | None:
+    """The state key a provable query reads, or None if the path answers in JSON."""
+    if path == "/store":
+        if not data:
+            raise InvalidQuery("/store needs a key")
+        return data
+    if path == "/bank/balance":
+        address, denom = _address(data[:20]), data[20:].decode("utf-8", errors="replace")
+        validate_denom(denom)
+        return balance_key(address, denom)
+    return None
+
+
+def json_query(state, path: str, data: bytes) -> bytes:
+    if path == "/bank/balances":
+        address = _address(data)
+        return _json({"address": to_bech32(address),
+                      "balances": [{"denom": d, "amount": str(a)} for d, a in bank.balances(state, address)]})
+    if path == "/bank/supply":
+        return _json({"supply": [{"denom": d, "amount": str(a)} for d, a in bank.all_supply(state)]})
+    if path == "/auth/account":
+        address = _address(data)
+        return _json({"address": to_bech32(address), "sequence": sequence(state, address)})
+    if path == "/auth/params":
+        return _json(auth_params.load(state).__dict__)
+    raise UnknownQuery(f"unknown query path {path!r}; see docs/queries.md")

@@ -1,0 +1,151 @@
+"""Client: talk to any node's RPC. Builds, signs and broadcasts txs; reads state, with proofs."""
+from __future__ import annotations
+
+import base64
+import json
+import time
+from dataclasses import dataclass
+
+from chain.tx.address import from_bech32, to_bech32
+from chain.tx.envelope import tx_hash
+from chain.tx.messages import MsgSend
+from chain.tx.proof import ProofError, verify_proof
+from client.errors import ProofInvalid, RpcError, TxFailed
+from client.rpc import CometRPC
+from client.txbuilder import coins as make_coins
+from client.txbuilder import sign_with_min_fee
+from client.wallet import Wallet
+
+PROOF_TYPE = "gradchain/smt"
+BALANCE_PREFIX = b"bank/b/"  # state layout, docs/state.md
+
+
+@dataclass(frozen=True)
+class Receipt:
+    tx_hash: str
+    height: int
+    gas_used: int
+    events: list
+
+
+def _addr(address: str | bytes) -> bytes:
+    return address if isinstance(address, bytes) else from_bech32(address)
+
+
+class Client:
+    def __init__(self, url: str = "http://127.0.0.1:26657", timeout: float = 30.0):
+        self.rpc = CometRPC(url, timeout)
+        self._chain_id: str | None = None
+        self._params: dict | None = None
+        self._next_sequence: dict[bytes, int] = {}
+
+    def close(self) -> None:
+        self.rpc.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # --- reads -------------------------------------------------------------------------------
+    @property
+    def chain_id(self) -> str:
+        if self._chain_id is None:
+            self._chain_id = self.rpc.status()["node_info"]["network"]
+        return self._chain_id
+
+    def params(self) -> dict:
+        if self._params is None:
+            self._params = self._query_json("/auth/params")
+        return self._params
+
+    def _query_json(self, path: str, data: bytes = b"") -> dict:
+        response = self.rpc.abci_query(path, data)
+        if int(response.get("code", 0)):
+            raise TxFailed(response.get("codespace", ""), int(response["code"]), response.get("log", ""))
+        return json.loads(base64.b64decode(response.get("value") or ""))
+
+    def sequence(self, address: str | bytes) -> int:
+        return self._query_json("/auth/account", _addr(address))["sequence"]
+
+    def balances(self, address: str | bytes) -> dict[str, int]:
+        reply = self._query_json("/bank/balances", _addr(address))
+        return {b["denom"]: int(b["amount"]) for b in reply["balances"]}
+
+    def supply(self) -> dict[str, int]:
+        return {s["denom"]: int(s["amount"]) for s in self._query_json("/bank/supply")["supply"]}
+
+    def balance(self, address: str | bytes, denom: str, prove: bool = True) -> int:
+        """One balance. With prove=True (default) the answer is checked with a Merkle proof against
+        the app hash in the header of the block that committed it; a bad proof raises ProofInvalid."""
+        address = _addr(address)
+        response = self.rpc.abci_query("/bank/balance", address + denom.encode(), prove=prove)
+        if int(response.get("code", 0)):
+            raise TxFailed(response.get("codespace", ""), int(response["code"]), response.get("log", ""))
+        key = base64.b64decode(response.get("key") or "")
+        value = base64.b64decode(response.get("value") or "")
+        if key != BALANCE_PREFIX + address + denom.encode():
+            raise ProofInvalid("node answered for a different state key than asked")
+        if prove:
+            self.verify_query_proof(response, key, value or None)
+        return int.from_bytes(value, "big") if value else 0
+
+    def verify_query_proof(self, response: dict, key: bytes, value: bytes | None) -> None:
+        ops = (response.get("proofOps") or {}).get("ops") or []
+        if len(ops) != 1 or ops[0].get("type") != PROOF_TYPE:
+            raise ProofInvalid("node sent no gradchain/smt proof")
+        proof = base64.b64decode(ops[0]["data"])
+        height = int(response["height"])
+        # The state after block h is committed to by the app_hash in the header of block h+1.
+        self.rpc.wait_for_height(height + 1)
+        header = self.rpc.commit(height + 1)["signed_header"]["header"]
+        try:
+            verify_proof(bytes.fromhex(header["app_hash"]), key, value, proof)
+        except ProofError as e:
+            raise ProofInvalid(f"proof does not verify against block {height + 1}'s app hash: {e}") from None
+
+    # --- writes ------------------------------------------------------------------------------
+    def send(self, wallet: Wallet, to: str | bytes, amounts, memo: str = "", wait: bool = True) -> Receipt:
+        msg = MsgSend(to_address=_addr(to), amount=make_coins(amounts))
+        return self.submit(wallet, [msg], memo=memo, wait=wait)
+
+    def submit(self, wallet: Wallet, messages: list, memo: str = "", wait: bool = True) -> Receipt:
+        """Sign with the next sequence and the minimum fee, broadcast, and (by default) wait until
+        the tx is in a block. Raises TxFailed with the chain's error if the tx is rejected or fails."""
+        address = wallet.address_bytes
+        sequence = self._next_sequence.get(address)
+        if sequence is None:
+            sequence = self.sequence(address)
+        raw = sign_with_min_fee(wallet, self.chain_id, sequence, messages, self.params(), memo)
+        try:
+            receipt = self.broadcast(raw, wait=wait)
+        except TxFailed as e:
+            if e.height == 0:  # rejected before a block: the sequence was not used, re-read it next time
+                self._next_sequence.pop(address, None)
+            else:
+                self._next_sequence[address] = sequence + 1
+            raise
+        self._next_sequence[address] = sequence + 1
+        return receipt
+
+    def broadcast(self, raw: bytes, wait: bool = True, timeout: float = 60.0) -> Receipt:
+        digest = tx_hash(raw)
+        reply = self.rpc.broadcast_tx_sync(raw)
+        if int(reply.get("code", 0)):
+            raise TxFailed(reply.get("codespace", ""), int(reply["code"]), reply.get("log", ""), digest.hex().upper())
+        if not wait:
+            return Receipt(digest.hex().upper(), 0, 0, [])
+        deadline = time.monotonic() + timeout
+        while (found := self.rpc.tx(digest)) is None:
+            if time.monotonic() > deadline:
+                raise RpcError(f"tx {digest.hex().upper()} not committed within {timeout}s")
+            time.sleep(0.2)
+        result, height = found["tx_result"], int(found["height"])
+        if int(result.get("code", 0)):
+            raise TxFailed(result.get("codespace", ""), int(result["code"]), result.get("log", ""),
+                           digest.hex().upper(), height)
+        return Receipt(digest.hex().upper(), height, int(result.get("gas_used", 0)), result.get("events", []))
+
+
+__all__ = ["Client", "Receipt", "to_bech32"]

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Idempotent set-up on a fresh machine: Python venv with the project, and CometBFT v0.38.25 built with
+# `go install` into ./.bin (never @latest: that resolves to the incompatible v1 line).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+COMETBFT_VERSION=0.38.25
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+apt_install() {
+  if command -v apt-get >/dev/null 2>&1; then
+    say "installing $* with apt-get"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  else
+    echo "error: $* missing and no apt-get here; install it and re-run" >&2; exit 1
+  fi
+}
+
+# --- Python 3.11 ---------------------------------------------------------------------------------
+PY=""
+for cand in python3.11 python3; do
+  if command -v "$cand" >/dev/null 2>&1 && "$cand" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+    PY=$cand; break
+  fi
+done
+if [ -z "$PY" ]; then apt_install python3.11 python3.11-venv; PY=python3.11; fi
+if [ ! -x .venv/bin/python ]; then
+  say "creating .venv with $PY"
+  "$PY" -m venv .venv || { apt_install python3.11-venv; "$PY" -m venv .venv; }
+fi
+stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+if [ ! -f "$stamp" ]; then
+  say "installing gradchain and its dependencies into .venv"
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -e ".[dev]"
+  touch "$stamp"
+fi
+
+# --- CometBFT ------------------------------------------------------------------------------------
+have_version() { [ -x .bin/cometbft ] && [ "$(.bin/cometbft version 2>/dev/null)" = "$COMETBFT_VERSION" ]; }
+if ! have_version; then
+  GO=$(command -v go || true)
+  [ -z "$GO" ] && [ -x /usr/local/go/bin/go ] && GO=/usr/local/go/bin/go
+  if [ -z "$GO" ]; then apt_install golang-go; GO=$(command -v go); fi
+  say "building CometBFT v$COMETBFT_VERSION with $("$GO" version | cut -d' ' -f3) (takes a minute or two)"
+  GOBIN="$PWD/.bin" GOFLAGS=-mod=mod "$GO" install "github.com/cometbft/cometbft/cmd/cometbft@v$COMETBFT_VERSION"
+  have_version || { echo "error: .bin/cometbft does not report $COMETBFT_VERSION" >&2; exit 1; }
+fi
+say "ready: .venv (gradchain $(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("gradchain"))')), .bin/cometbft $COMETBFT_VERSION"

@@ -1,0 +1,33 @@
+"""Error codes are consensus: once registered they keep their number and meaning."""
+import importlib.util
+from pathlib import Path
+
+from chain.errors import registered_codes
+
+# Append new codes here; never edit or remove a line.
+FROZEN = {
+    ("tx", 1): "TxDecodeError", ("tx", 2): "TxTooLarge", ("tx", 3): "WrongChainId",
+    ("tx", 4): "InvalidSignature", ("tx", 5): "WrongSequence", ("tx", 6): "InsufficientFee",
+    ("tx", 7): "InvalidFeeDenom", ("tx", 8): "EmptyTx", ("tx", 9): "TooManyMessages",
+    ("tx", 10): "InvalidPublicKey", ("tx", 11): "UnknownMessage", ("tx", 12): "CannotPayFee",
+    ("bank", 1): "InsufficientFunds", ("bank", 2): "InvalidAmount", ("bank", 3): "InvalidDenom",
+    ("bank", 4): "SupplyOverflow", ("bank", 5): "InvalidAddress", ("bank", 6): "DuplicateDenom",
+    ("bank", 7): "TooManyCoins",
+    ("genesis", 1): "InvalidGenesis",
+    ("query", 1): "UnknownQuery", ("query", 2): "InvalidQuery", ("query", 3): "HeightNotAvailable",
+}
+
+
+def test_codes_never_renumbered():
+    codes = registered_codes()
+    for key, name in FROZEN.items():
+        assert codes.get(key) == name, f"{key} must stay {name}"
+    assert set(codes) >= set(FROZEN)
+
+
+def test_error_docs_are_current():
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("gen", root / "scripts/gen_error_docs.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    assert (root / "docs/errors.md").read_text() == gen.render(), "run scripts/gen_error_docs.py"
