@@ -1,0 +1,1 @@
+"""Authenticated state: storage backends, the sparse Merkle tree, and block/tx overlays."""
