@@ -1,0 +1,293 @@
+"""Node homes and node processes: `init_node` prepares a home, `run_node` runs the app and CometBFT.
+
+The app's ABCI server starts first and CometBFT second, as CometBFT's child: CometBFT dials the app at
+start-up and gives up if nobody answers. On SIGINT/SIGTERM CometBFT stops first (it may still call the
+app while it shuts down), then the server, then the database.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import tomlkit
+
+from abci_app.settings import (NodeSettings, Ports, SettingsError, app_log_path, cometbft_home,
+                               cometbft_log_path, db_path, load_settings, save_settings)
+
+__all__ = ["COMETBFT_VERSION", "NodeError", "find_cometbft", "init_node", "run_node", "read_genesis",
+           "write_genesis", "node_id", "set_persistent_peers", "configure_logging"]
+
+COMETBFT_VERSION = "0.38.25"
+_REPO = Path(__file__).resolve().parent.parent
+_STOP_TIMEOUT_S = 10
+log = logging.getLogger("gradchain.node")
+
+
+class NodeError(RuntimeError):
+    """A problem the operator can fix; the message says how."""
+
+
+# --- the cometbft binary -------------------------------------------------------------------------
+def _candidates() -> list[Path]:
+    found = [Path(p) for p in (os.environ.get("GRADCHAIN_COMETBFT"), shutil.which("cometbft")) if p]
+    go_bins = [os.environ.get("GOBIN"), *(Path(p) / "bin" for p in os.environ.get("GOPATH", "").split(":") if p)]
+    found += [_REPO / ".bin" / "cometbft", *(Path(d) / "cometbft" for d in go_bins if d),
+              Path.home() / "go" / "bin" / "cometbft"]
+    return list(dict.fromkeys(p for p in found if p.is_file()))
+
+
+def find_cometbft() -> Path:
+    """The first cometbft binary that reports the pinned version (env GRADCHAIN_COMETBFT, PATH, .bin, ~/go/bin)."""
+    wrong = []
+    for path in _candidates():
+        try:
+            version = subprocess.run([str(path), "version"], capture_output=True, text=True,
+                                     timeout=30).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired) as e:
+            wrong.append(f"{path} (cannot run: {e})")
+            continue
+        if version == COMETBFT_VERSION:
+            return path
+        wrong.append(f"{path} (version {version or '?'})")
+    found = f" Found only: {', '.join(wrong)}." if wrong else ""
+    raise NodeError(f"cometbft {COMETBFT_VERSION} not found.{found} Run scripts/setup.sh to install it.")
+
+
+# --- node home -----------------------------------------------------------------------------------
+def init_node(home: Path, moniker: str, chain_id: str, app_state: dict, *, ports: Ports = Ports(),
+              timeout_commit: str = "1s", create_empty_blocks: bool = True, prometheus: bool = False,
+              log_level: str = "info") -> NodeSettings:
+    """Create a node home: CometBFT keys, config and genesis, plus gradchain.toml. Refuses to overwrite."""
+    home = Path(home)
+    if not chain_id or len(chain_id) > 50:
+        raise NodeError(f"chain id must be 1 to 50 characters (CometBFT's limit), got {chain_id!r}")
+    if not isinstance(app_state, dict):
+        raise NodeError(f"genesis app_state must be a JSON object, got {type(app_state).__name__}")
+    if (home / "gradchain.toml").exists() or (cometbft_home(home) / "config" / "genesis.json").exists():
+        raise NodeError(f"{home} is already a node home; remove it or choose another --home")
+    cometbft = find_cometbft()
+    home.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run([str(cometbft), "init", "--home", str(cometbft_home(home))],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise NodeError(f"`cometbft init` failed:\n{done.stderr or done.stdout}")
+
+    genesis = read_genesis(home)
+    genesis.update(chain_id=chain_id, app_state=app_state)
+    write_genesis(home, genesis)
+
+    config_path = cometbft_home(home) / "config" / "config.toml"
+    config = tomlkit.parse(config_path.read_text())
+    _set(config, "moniker", moniker)
+    _set(config, "proxy_app", f"tcp://127.0.0.1:{ports.abci}")
+    _set(config, "rpc.laddr", f"tcp://127.0.0.1:{ports.rpc}")
+    _set(config, "p2p.laddr", f"tcp://127.0.0.1:{ports.p2p}")
+    # Several nodes share 127.0.0.1 in a local testnet; CometBFT refuses that by default.
+    _set(config, "p2p.addr_book_strict", False)
+    _set(config, "p2p.allow_duplicate_ip", True)
+    _set(config, "consensus.timeout_commit", timeout_commit)
+    _set(config, "consensus.create_empty_blocks", create_empty_blocks)
+    _set(config, "instrumentation.prometheus", prometheus)
+    _set(config, "instrumentation.prometheus_listen_addr", f"127.0.0.1:{ports.prometheus}")
+    config_path.write_text(tomlkit.dumps(config))
+
+    settings = NodeSettings(abci_host="127.0.0.1", abci_port=ports.abci, log_level=log_level)
+    save_settings(home, settings)
+    return settings
+
+
+def _set(doc, dotted: str, value) -> None:
+    # Only edit keys CometBFT already wrote: a renamed key in a new CometBFT must fail here, not be ignored.
+    *tables, key = dotted.split(".")
+    for name in tables:
+        doc = doc[name]
+    if key not in doc:
+        raise NodeError(f"config.toml has no {dotted!r}; is this CometBFT {COMETBFT_VERSION}?")
+    doc[key] = value
+
+
+def read_genesis(home: Path) -> dict:
+    return json.loads((cometbft_home(home) / "config" / "genesis.json").read_text())
+
+
+def write_genesis(home: Path, genesis: dict) -> None:
+    (cometbft_home(home) / "config" / "genesis.json").write_text(json.dumps(genesis, indent=2) + "\n")
+
+
+def node_id(home: Path) -> str:
+    """CometBFT node id (hex of the node key's address), as used in `id@host:port` peer strings."""
+    done = subprocess.run([str(find_cometbft()), "show-node-id", "--home", str(cometbft_home(home))],
+                          capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def set_persistent_peers(home: Path, peers: list[str]) -> None:
+    """peers: `node_id@127.0.0.1:p2p_port` strings."""
+    config_path = cometbft_home(home) / "config" / "config.toml"
+    config = tomlkit.parse(config_path.read_text())
+    _set(config, "p2p.persistent_peers", ",".join(peers))
+    config_path.write_text(tomlkit.dumps(config))
+
+
+# --- logging -------------------------------------------------------------------------------------
+_RECORD_FIELDS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+class JsonLinesFormatter(logging.Formatter):
+    """One JSON object per line; `extra={...}` fields become keys."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+                 "level": record.levelname.lower(), "logger": record.name, "msg": record.getMessage()}
+        entry.update((k, v) for k, v in vars(record).items() if k not in _RECORD_FIELDS)
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(home: Path, level: str = "info") -> None:
+    """Send the `gradchain` loggers to <home>/app.log and stderr as JSON lines. Safe to call twice."""
+    root = logging.getLogger("gradchain")
+    for handler in [h for h in root.handlers if getattr(h, "_gradchain", False)]:
+        root.removeHandler(handler)
+        handler.close()
+    formatter = JsonLinesFormatter()
+    for handler in (logging.FileHandler(app_log_path(home)), logging.StreamHandler(sys.stderr)):
+        handler.setFormatter(formatter)
+        handler._gradchain = True
+        root.addHandler(handler)
+    root.setLevel(level.upper())
+
+
+# --- running -------------------------------------------------------------------------------------
+def run_node(home: Path) -> int:
+    """Run the app and CometBFT until a signal (exit code 0) or a failure of either (non-zero).
+
+    Raises NodeError / SettingsError for set-up problems found before anything starts.
+    """
+    home = Path(home)
+    settings = load_settings(home)
+    cometbft = find_cometbft()
+    configure_logging(home, settings.log_level)
+    return asyncio.run(_run(home, settings, cometbft))
+
+
+def _open_application(home: Path, settings: NodeSettings):
+    # Imported here so this module (and `init`) loads without the state machine or plyvel.
+    from abci_app.leveldb import LevelDBKV
+    from chain.app import Application
+
+    path = db_path(home, settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        kv = LevelDBKV(str(path))
+    except Exception as e:  # plyvel.IOError when another process holds the LOCK
+        raise NodeError(f"cannot open the state database {path}: {e}. Is another node running on this home?") from None
+    try:
+        return Application(kv), kv
+    except BaseException:
+        kv.close()
+        raise
+
+
+async def _run(home: Path, settings: NodeSettings, cometbft: Path) -> int:
+    from abci_app.server import AbciServer
+
+    chain_id = read_genesis(home)["chain_id"]
+    app, kv = _open_application(home, settings)
+    server = AbciServer(app, chain_id, settings.abci_host, settings.abci_port)
+    try:
+        await server.start()
+    except OSError as e:
+        kv.close()
+        log.error("cannot listen for CometBFT", extra={"address": server.address, "error": str(e)})
+        return 1
+    serving = asyncio.create_task(server.serve())
+
+    cometbft_log = cometbft_log_path(home)
+    with open(cometbft_log, "ab") as out:
+        proc = await asyncio.create_subprocess_exec(
+            str(cometbft), "start", "--home", str(cometbft_home(home)), stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,  # a terminal's Ctrl-C reaches us only; we stop CometBFT in order
+            preexec_fn=_die_with_parent)
+    log.info("node started", extra={"chain_id": chain_id, "cometbft_pid": proc.pid,
+                                    "cometbft_log": str(cometbft_log), "abci": server.address})
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    waits = {asyncio.create_task(stop.wait()): "signal", asyncio.create_task(proc.wait()): "cometbft",
+             serving: "app"}
+    done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    reason = waits[next(iter(done))] if len(done) == 1 else "app" if serving in done else "cometbft"
+
+    code = 0
+    if reason == "cometbft":
+        code = 1
+        log.error(f"cometbft exited on its own with code {proc.returncode}; see {cometbft_log}",
+                  extra={"tail": _tail(cometbft_log)})
+    else:
+        await _stop_process(proc)
+    if reason == "app":
+        code = 1
+        log.error(f"the application failed; see {app_log_path(home)}. cometbft is stopped")
+    server.stop()
+    try:
+        await serving
+    except Exception:
+        code = 1  # AppCrashed: already logged by the server
+    for task in waits:
+        task.cancel()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.remove_signal_handler(sig)
+    kv.close()
+    log.info("node stopped", extra={"exit_code": code})
+    return code
+
+
+async def _stop_process(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is not None:
+        return
+    proc.terminate()
+    try:
+        await asyncio.wait_for(proc.wait(), _STOP_TIMEOUT_S)
+    except asyncio.TimeoutError:
+        log.warning(f"cometbft did not stop within {_STOP_TIMEOUT_S}s; killing it")
+        proc.kill()
+        await proc.wait()
+
+
+def _die_with_parent() -> None:
+    # If this process is killed outright (SIGKILL), CometBFT must not keep running without its app.
+    if sys.platform == "linux":
+        import ctypes
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _tail(path: Path, lines: int = 10) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m abci_app.node", description="Run a gradchain node.")
+    parser.add_argument("--home", type=Path, required=True, help="node home made by init_node")
+    args = parser.parse_args()
+    try:
+        sys.exit(run_node(args.home))
+    except (NodeError, SettingsError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,245 @@
+"""ABCI 2.0 socket server for CometBFT v0.38.
+
+Wire format (cometbft abci/types/messages.go, libs/protoio): each Request and Response is an unsigned
+varint length prefix followed by that many protobuf bytes. CometBFT opens four connections (consensus,
+mempool, query, snapshot); each gets its answers strictly in request order. All calls into the
+Application go through one lock on the event loop's thread, so the app sees one call at a time.
+
+An exception escaping the Application is a bug or a corrupted state: answering it would let this node
+diverge from the others, so the server logs it, drops every connection (which stops CometBFT) and
+`serve()` raises AppCrashed.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from abci_app import convert
+from abci_app.proto.tendermint.abci import types_pb2 as abci
+from chain.errors import ChainError
+
+log = logging.getLogger("gradchain.abci")
+
+MAX_FRAME_BYTES = 2**31 - 1   # CometBFT's own limit (maxMsgSize in abci/types/messages.go)
+_MAX_VARINT_BYTES = 10
+_WRITE_HIGH_WATER = 4 << 20   # drain before Flush if this much is queued, to bound memory
+
+
+class AppCrashed(RuntimeError):
+    """The Application raised; the node must stop rather than answer."""
+
+
+class FrameError(ValueError):
+    """The peer sent bytes that are not a valid length-prefixed frame."""
+
+
+# --- framing -------------------------------------------------------------------------------------
+def encode_varint(n: int) -> bytes:
+    if n < 0:
+        raise ValueError("varint must be non-negative")
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def frame(payload: bytes) -> bytes:
+    return encode_varint(len(payload)) + payload
+
+
+async def read_frame(reader: asyncio.StreamReader) -> bytes | None:
+    """Next frame's payload, or None if the peer closed the connection between frames."""
+    length, shift = 0, 0
+    for i in range(_MAX_VARINT_BYTES):
+        byte = await reader.read(1)
+        if not byte:
+            if i == 0:
+                return None
+            raise FrameError("connection closed inside a length prefix")
+        length |= (byte[0] & 0x7F) << shift
+        shift += 7
+        if byte[0] < 0x80:
+            break
+    else:
+        raise FrameError("length prefix longer than 10 bytes")
+    if length > MAX_FRAME_BYTES:
+        raise FrameError(f"frame of {length} bytes exceeds the {MAX_FRAME_BYTES} byte limit")
+    try:
+        return await reader.readexactly(length)
+    except asyncio.IncompleteReadError as e:
+        raise FrameError(f"connection closed after {len(e.partial)} of {length} frame bytes") from None
+
+
+def _tx_size_in_block(tx: bytes) -> int:
+    # CometBFT measures proposal txs by their protobuf size inside tendermint.types.Data
+    # (types.Txs.Validate): field tag + length prefix + bytes.
+    return 1 + len(encode_varint(len(tx))) + len(tx)
+
+
+# --- server --------------------------------------------------------------------------------------
+class AbciServer:
+    def __init__(self, app, chain_id: str, host: str = "127.0.0.1", port: int = 26658):
+        self.app = app
+        self.chain_id = chain_id
+        self.host, self.port = host, port
+        self._app_lock = asyncio.Lock()
+        self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task] = set()
+        self._stopped = asyncio.Event()
+        self._failure: BaseException | None = None
+        self._handlers = {
+            "echo": lambda r: abci.ResponseEcho(message=r.message),
+            "info": self._info,
+            "init_chain": self._init_chain,
+            "check_tx": self._check_tx,
+            "finalize_block": self._finalize_block,
+            "commit": self._commit,
+            "query": self._query,
+            "prepare_proposal": self._prepare_proposal,
+            "process_proposal": lambda r: abci.ResponseProcessProposal(
+                status=abci.ResponseProcessProposal.ACCEPT),
+            "extend_vote": lambda r: abci.ResponseExtendVote(),
+            "verify_vote_extension": lambda r: abci.ResponseVerifyVoteExtension(
+                status=abci.ResponseVerifyVoteExtension.ACCEPT),
+            # No state sync yet: offer nothing, refuse what peers offer.
+            "list_snapshots": lambda r: abci.ResponseListSnapshots(),
+            "offer_snapshot": lambda r: abci.ResponseOfferSnapshot(result=abci.ResponseOfferSnapshot.REJECT),
+            "load_snapshot_chunk": lambda r: abci.ResponseLoadSnapshotChunk(),
+            "apply_snapshot_chunk": lambda r: abci.ResponseApplySnapshotChunk(
+                result=abci.ResponseApplySnapshotChunk.REJECT_SNAPSHOT),
+        }
+
+    @property
+    def address(self) -> str:
+        return f"tcp://{self.host}:{self.port}"
+
+    async def start(self) -> None:
+        """Bind and accept connections. With port=0 the OS picks a port; read it from .port afterwards."""
+        self._server = await asyncio.start_server(self._on_connect, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        log.info("abci server listening", extra={"address": self.address})
+
+    async def serve(self) -> None:
+        """Run until stop(); raise AppCrashed if the Application failed."""
+        if self._server is None:
+            await self.start()
+        await self._stopped.wait()
+        await self._shutdown()
+        if self._failure is not None:
+            raise AppCrashed(f"application failed: {self._failure!r}") from self._failure
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    async def _shutdown(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for writer in list(self._connections):
+            writer.close()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5)
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    # --- one connection ---------------------------------------------------------------------------
+    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        self._connections.add(writer)
+        peer = writer.get_extra_info("peername")
+        log.debug("abci connection opened", extra={"peer": str(peer)})
+        try:
+            while not self._stopped.is_set():
+                payload = await read_frame(reader)
+                if payload is None:
+                    break
+                request = abci.Request.FromString(payload)
+                kind = request.WhichOneof("value")
+                if kind == "flush":
+                    # Everything before this Flush is already queued in order; push it all out.
+                    writer.write(frame(abci.Response(flush=abci.ResponseFlush()).SerializeToString()))
+                    await writer.drain()
+                    continue
+                response = await self._dispatch(kind, request)
+                if response is None:
+                    break  # the app failed: answer nothing more
+                writer.write(frame(response.SerializeToString()))
+                if writer.transport.get_write_buffer_size() > _WRITE_HIGH_WATER:
+                    await writer.drain()
+        except (FrameError, ConnectionError) as e:
+            if not self._stopped.is_set():
+                log.warning("abci connection dropped", extra={"peer": str(peer), "error": str(e)})
+        except Exception:  # a protobuf decode error or a bug here: close this connection, keep serving
+            log.exception("abci connection failed", extra={"peer": str(peer)})
+        finally:
+            self._connections.discard(writer)
+            writer.close()
+            log.debug("abci connection closed", extra={"peer": str(peer)})
+
+    async def _dispatch(self, kind: str | None, request: abci.Request) -> abci.Response | None:
+        handler = self._handlers.get(kind)
+        if handler is None:
+            log.error("unsupported abci request", extra={"request": kind})
+            return abci.Response(exception=abci.ResponseException(error=f"unsupported request {kind}"))
+        async with self._app_lock:
+            if self._failure is not None:
+                return None
+            try:
+                return abci.Response(**{kind: handler(getattr(request, kind))})
+            except ChainError as e:  # an expected failure the app should have turned into a result
+                log.error("application rejected %s: %s", kind, e, extra={"request": kind})
+                self._fail(e)
+            except Exception as e:
+                log.exception("application crashed in %s; stopping the node", kind, extra={"request": kind})
+                self._fail(e)
+        return None
+
+    def _fail(self, exc: BaseException) -> None:
+        self._failure = exc
+        self._stopped.set()
+
+    # --- handlers: convert in, call the app once, convert out -----------------------------------
+    def _info(self, req: abci.RequestInfo) -> abci.ResponseInfo:
+        height, app_hash = self.app.info()
+        log.info("info", extra={"height": height, "app_hash": app_hash.hex(), "cometbft": req.version})
+        return convert.info_response(height, app_hash)
+
+    def _init_chain(self, req: abci.RequestInitChain) -> abci.ResponseInitChain:
+        result = self.app.init_chain(req.chain_id, req.initial_height, req.app_state_bytes, req.time.seconds)
+        log.info("init chain", extra={"chain_id": req.chain_id, "app_hash": result.app_hash.hex()})
+        return convert.init_chain_response(result)
+
+    def _check_tx(self, req: abci.RequestCheckTx) -> abci.ResponseCheckTx:
+        return convert.check_tx_response(self.app.check_tx(req.tx, req.type == abci.RECHECK))
+
+    def _finalize_block(self, req: abci.RequestFinalizeBlock) -> abci.ResponseFinalizeBlock:
+        started = time.perf_counter()
+        result = self.app.finalize_block(convert.block_context(req, self.chain_id), list(req.txs))
+        response = convert.finalize_block_response(result, len(req.txs))
+        log.info("finalized block", extra={
+            "height": req.height, "txs": len(req.txs), "app_hash": result.app_hash.hex(),
+            "ms": round((time.perf_counter() - started) * 1000, 1)})
+        return response
+
+    def _commit(self, req: abci.RequestCommit) -> abci.ResponseCommit:
+        self.app.commit()
+        return abci.ResponseCommit()  # retain_height 0: CometBFT keeps every block
+
+    def _query(self, req: abci.RequestQuery) -> abci.ResponseQuery:
+        return convert.query_response(self.app.query(req.path, req.data, req.height, req.prove))
+
+    def _prepare_proposal(self, req: abci.RequestPrepareProposal) -> abci.ResponsePrepareProposal:
+        # Keep mempool order and stop at the first tx that does not fit: skipping it and taking a later
+        # one could put a sender's sequence n+1 in the block without n.
+        txs, total = [], 0
+        for tx in req.txs:
+            total += _tx_size_in_block(tx)
+            if total > req.max_tx_bytes:
+                break
+            txs.append(tx)
+        return abci.ResponsePrepareProposal(txs=txs)

@@ -1,0 +1,91 @@
+"""Operator settings of one node: where things live and listen. Nothing here is consensus-critical.
+
+A node home looks like:
+    <home>/gradchain.toml   these settings
+    <home>/cometbft/        CometBFT's own home (config/, data/)
+    <home>/data/app.db      the application's LevelDB state
+    <home>/app.log          the application's structured log (JSON lines)
+    <home>/cometbft.log     CometBFT's output
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import tomlkit
+
+SETTINGS_FILE = "gradchain.toml"
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+class SettingsError(ValueError):
+    """gradchain.toml is missing or wrong; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Loopback ports of one node. `from_base` spaces nodes so several fit on one machine."""
+    p2p: int = 26656
+    rpc: int = 26657
+    abci: int = 26658
+    prometheus: int = 26660
+
+    @classmethod
+    def from_base(cls, base: int) -> "Ports":
+        return cls(p2p=base, rpc=base + 1, abci=base + 2, prometheus=base + 4)
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    abci_host: str = "127.0.0.1"
+    abci_port: int = 26658
+    data_dir: str = "data"  # relative to the node home unless absolute
+    log_level: str = "info"
+
+    @property
+    def abci_address(self) -> str:
+        return f"tcp://{self.abci_host}:{self.abci_port}"
+
+
+def cometbft_home(home: Path) -> Path:
+    return Path(home) / "cometbft"
+
+
+def db_path(home: Path, settings: NodeSettings) -> Path:
+    return Path(home) / settings.data_dir / "app.db"
+
+
+def app_log_path(home: Path) -> Path:
+    return Path(home) / "app.log"
+
+
+def cometbft_log_path(home: Path) -> Path:
+    return Path(home) / "cometbft.log"
+
+
+def save_settings(home: Path, settings: NodeSettings) -> None:
+    doc = tomlkit.document()
+    doc.add(tomlkit.comment("gradchain operator settings for this node (not consensus-critical)"))
+    for key, value in asdict(settings).items():
+        doc[key] = value
+    (Path(home) / SETTINGS_FILE).write_text(tomlkit.dumps(doc))
+
+
+def load_settings(home: Path) -> NodeSettings:
+    path = Path(home) / SETTINGS_FILE
+    if not path.is_file():
+        raise SettingsError(f"{path} not found: is {home} a node home? Create one with `gradchain init`.")
+    try:
+        raw = tomlkit.parse(path.read_text()).unwrap()
+    except Exception as e:
+        raise SettingsError(f"{path} is not valid TOML: {e}") from None
+    unknown = set(raw) - set(NodeSettings.__dataclass_fields__)
+    if unknown:
+        raise SettingsError(f"{path}: unknown settings {sorted(unknown)}; "
+                            f"known: {sorted(NodeSettings.__dataclass_fields__)}")
+    settings = NodeSettings(**raw)
+    if settings.log_level not in LOG_LEVELS:
+        raise SettingsError(f"{path}: log_level must be one of {LOG_LEVELS}, not {settings.log_level!r}")
+    if not isinstance(settings.abci_port, int) or not 0 < settings.abci_port < 65536:
+        raise SettingsError(f"{path}: abci_port must be a port number, not {settings.abci_port!r}")
+    return settings

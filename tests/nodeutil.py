@@ -1,0 +1,225 @@
+"""Test-side helpers for real nodes: free ports, RPC, waiting for blocks, starting and stopping processes.
+
+Typical integration test:
+
+    ports = free_node_ports()
+    init_node(tmp_path / "n0", "n0", "test-1", app_state, ports=ports, timeout_commit="200ms")
+    with running_node(tmp_path / "n0") as node:        # `python -m abci_app.node` as a child process
+        wait_for_height(node.rpc, 3)
+        res = broadcast_tx_commit(node.rpc, tx_bytes)
+
+or, with an in-test Application object served in-process: `serve_in_thread(app, chain_id)` plus
+`running_cometbft(home)`.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from abci_app.node import find_cometbft
+from abci_app.settings import Ports, cometbft_home, cometbft_log_path, app_log_path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_ports(n: int) -> list[int]:
+    """n distinct ports the OS says are free right now (all held open together, so never repeated)."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def free_node_ports() -> Ports:
+    p2p, rpc, abci, prometheus = free_ports(4)
+    return Ports(p2p=p2p, rpc=rpc, abci=abci, prometheus=prometheus)
+
+
+def rpc_url(home: Path) -> str:
+    """The RPC address init_node wrote into this node's config.toml."""
+    import tomlkit
+    config = tomlkit.parse((cometbft_home(home) / "config" / "config.toml").read_text())
+    return str(config["rpc"]["laddr"]).replace("tcp://", "http://")
+
+
+# --- RPC -----------------------------------------------------------------------------------------
+class RpcError(RuntimeError):
+    pass
+
+
+def rpc(url: str, method: str, timeout: float = 30, **params) -> dict:
+    """JSON-RPC call; returns `result`, raises RpcError on an `error` reply."""
+    reply = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params},
+                       timeout=timeout).json()
+    if "error" in reply:
+        raise RpcError(f"{method}: {reply['error']}")
+    return reply["result"]
+
+
+def height(url: str) -> int:
+    return int(rpc(url, "status", timeout=5)["sync_info"]["latest_block_height"])
+
+
+def wait_for_height(url: str, target: int, timeout: float = 60, proc: subprocess.Popen | None = None) -> int:
+    """Poll /status until latest_block_height >= target. Fails fast if `proc` (the node) has exited."""
+    deadline = time.monotonic() + timeout
+    last_error = None
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"node process exited with code {proc.returncode} before height {target}")
+        try:
+            h = height(url)
+            if h >= target:
+                return h
+        except (httpx.HTTPError, RpcError, KeyError, ValueError) as e:
+            last_error = e
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not reach height {target} within {timeout}s (last error: {last_error})")
+
+
+def broadcast_tx_commit(url: str, tx: bytes, timeout: float = 30) -> dict:
+    """Result of broadcast_tx_commit: check_tx, tx_result, hash, height."""
+    return rpc(url, "broadcast_tx_commit", timeout=timeout, tx=base64.b64encode(tx).decode())
+
+
+def abci_query(url: str, path: str, data: bytes = b"", prove: bool = False) -> dict:
+    return rpc(url, "abci_query", path=path, data=data.hex(), prove=prove)["response"]
+
+
+# --- processes -----------------------------------------------------------------------------------
+def stop_process(proc: subprocess.Popen, timeout: float = 15) -> int:
+    """SIGTERM, wait, then SIGKILL. Returns the exit code (negative: killed by that signal)."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
+def log_tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return f"(no {path})"
+
+
+@dataclass
+class RunningNode:
+    home: Path
+    proc: subprocess.Popen
+    rpc: str
+
+    def logs(self) -> str:
+        return (f"--- {app_log_path(self.home)}\n{log_tail(app_log_path(self.home))}\n"
+                f"--- {cometbft_log_path(self.home)}\n{log_tail(cometbft_log_path(self.home))}")
+
+
+@contextlib.contextmanager
+def running_node(home: Path):
+    """`python -m abci_app.node --home home` (app + CometBFT) for the duration of the block.
+
+    On exit: SIGTERM and wait; the test fails if the node did not stop cleanly (exit code 0), or if it
+    had already exited with an error. A node the test itself killed with a signal (kill -9 recovery
+    tests) is fine. Logs are printed when the block raises, so a failing test shows why.
+    """
+    home = Path(home)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with open(home / "node.stderr", "ab") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "abci_app.node", "--home", str(home)],
+                                cwd=ROOT, env=env, stdout=err, stderr=err)
+    node = RunningNode(home=home, proc=proc, rpc=rpc_url(home))
+    try:
+        yield node
+    except BaseException:
+        print(node.logs())
+        raise
+    finally:
+        killed_by_test = proc.poll() is not None and proc.returncode < 0
+        code = stop_process(proc)
+    if code != 0 and not killed_by_test:
+        raise AssertionError(f"node exited with code {code}\n{node.logs()}")
+
+
+@contextlib.contextmanager
+def running_cometbft(home: Path):
+    """Only CometBFT, for a home whose app is served some other way (e.g. serve_in_thread)."""
+    home = Path(home)
+    with open(cometbft_log_path(home), "ab") as out:
+        proc = subprocess.Popen([str(find_cometbft()), "start", "--home", str(cometbft_home(home))],
+                                stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield proc
+    except BaseException:
+        print(log_tail(cometbft_log_path(home)))
+        raise
+    finally:
+        stop_process(proc)
+
+
+@contextlib.contextmanager
+def serve_in_thread(app, chain_id: str, port: int = 0):
+    """An AbciServer for `app` on its own event loop thread; yields the server (read .port).
+
+    Only that thread ever calls the app. On exit the server stops; if the app crashed, AppCrashed is
+    raised here so the test fails.
+    """
+    from abci_app.server import AbciServer
+
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    outcome: dict = {}
+    holder: dict = {}
+
+    async def main():
+        server = AbciServer(app, chain_id, "127.0.0.1", port)
+        await server.start()
+        holder["server"] = server
+        started.set()
+        await server.serve()
+
+    def run():
+        try:
+            loop.run_until_complete(main())
+        except BaseException as e:  # reported to the test thread below
+            outcome["error"] = e
+        finally:
+            started.set()
+            loop.close()
+
+    thread = threading.Thread(target=run, name="abci-server", daemon=True)
+    thread.start()
+    started.wait(10)
+    if "server" not in holder:
+        thread.join(5)
+        raise RuntimeError(f"ABCI server did not start: {outcome.get('error')!r}")
+    server = holder["server"]
+    try:
+        yield server
+    finally:
+        if not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(server.stop)
+        thread.join(10)
+    if "error" in outcome:
+        raise outcome["error"]
