@@ -1,0 +1,91 @@
+"""`gradchain init`, `gradchain start`, `gradchain status`: run a single node."""
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import click
+
+from client.cli import emit, friendly, keyring, main, parse_coins, password, resolve_address
+
+PRESETS = Path(__file__).resolve().parent.parent / "config"
+
+
+def load_preset(name: str) -> dict:
+    path = PRESETS / f"{name}.toml"
+    if not path.exists():
+        raise click.ClickException(f"no preset {name!r} in {PRESETS}")
+    return tomllib.loads(path.read_text())
+
+
+def genesis_app_state(preset: dict, accounts: dict[bytes, dict[str, int]]) -> dict:
+    from chain.tx.address import to_bech32
+    return {
+        "auth": {"params": dict(preset["auth"])},
+        "bank": {"balances": [
+            {"address": to_bech32(addr), "coins": [{"denom": d, "amount": str(a)} for d, a in sorted(coins.items())]}
+            for addr, coins in sorted(accounts.items())]},
+    }
+
+
+@main.command()
+@click.option("--chain-id", default=None, help="Defaults to the preset's chain id.")
+@click.option("--moniker", default="node0", show_default=True)
+@click.option("--preset", default="local", show_default=True, help="A file config/<preset>.toml.")
+@click.option("--account", "accounts", multiple=True, metavar="ADDRESS_OR_KEY=COINS",
+              help="Extra genesis balance, e.g. grad1...=100ugrad,5uusdc. Repeatable.")
+@click.pass_context
+@friendly
+def init(ctx, chain_id, moniker, preset, accounts):
+    """Create a node home: CometBFT config and keys, genesis with funded accounts, and a faucet key."""
+    from abci_app.node import init_node
+    from abci_app.settings import Ports
+    from client.errors import KeyringError
+
+    settings = load_preset(preset)
+    ring = keyring(ctx)
+    faucet_name = settings["faucet"]["key"]
+    try:
+        faucet = ring.info(faucet_name)["address"]
+    except KeyringError:
+        faucet = ring.add(faucet_name, password(ctx, confirm=True)).address
+    balances = {resolve_address(ctx, faucet): {d: int(a) for d, a in settings["faucet"]["coins"].items()}}
+    for entry in accounts:
+        who, _, coins = entry.partition("=")
+        address = resolve_address(ctx, who)
+        for denom, amount in parse_coins(coins).items():
+            balances.setdefault(address, {})
+            balances[address][denom] = balances[address].get(denom, 0) + amount
+    chain_id = chain_id or settings["chain"]["chain_id"]
+    init_node(Path(ctx.obj["home"]), moniker, chain_id, genesis_app_state(settings, balances), ports=Ports(),
+              timeout_commit=settings["consensus"]["timeout_commit"])
+    emit(ctx, {"home": ctx.obj["home"], "chain_id": chain_id, "faucet": faucet},
+         f"initialised node home {ctx.obj['home']} for chain {chain_id}\n"
+         f"faucet key {faucet_name!r}: {faucet}\nnext: gradchain --home {ctx.obj['home']} start")
+
+
+@main.command()
+@click.pass_context
+@friendly
+def start(ctx):
+    """Run the node (app + CometBFT) in the foreground. Ctrl-C stops both cleanly."""
+    from abci_app.node import run_node
+    raise SystemExit(run_node(Path(ctx.obj["home"])))
+
+
+@main.command()
+@click.pass_context
+@friendly
+def status(ctx):
+    """Height, app hash and sync state of the node at --node."""
+    from client.rpc import CometRPC
+    rpc = CometRPC(ctx.obj["node"])
+    try:
+        s = rpc.status()
+    finally:
+        rpc.close()
+    info = s["sync_info"]
+    data = {"chain_id": s["node_info"]["network"], "moniker": s["node_info"]["moniker"],
+            "height": int(info["latest_block_height"]), "app_hash": info["latest_app_hash"],
+            "catching_up": info["catching_up"], "voting_power": int(s["validator_info"]["voting_power"])}
+    emit(ctx, data, "\n".join(f"{k}: {v}" for k, v in data.items()))
