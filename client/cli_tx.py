@@ -63,6 +63,8 @@ def query_balances(ctx, who, denom):
     with client_for(ctx) as c:
         balances = {denom: c.balance(address, denom, prove=True)} if denom else c.balances(address)
     text = "\n".join(f"{amount}\t{d}" for d, amount in sorted(balances.items())) or "no balances"
+    if denom:
+        text += "\t(verified: Merkle proof checked against the block header's app hash)"
     emit(ctx, {"address": to_bech32(address), "balances": {d: str(a) for d, a in balances.items()},
                **({"verified": True} if denom else {})}, text)
 

@@ -24,5 +24,6 @@ class TxFailed(GradchainError):
     def __init__(self, codespace: str, code: int, log: str, tx_hash: str = "", height: int = 0):
         self.codespace, self.code, self.log, self.tx_hash, self.height = codespace, code, log, tx_hash, height
         self.name = registered_codes().get((codespace, code), "UnknownError")
-        where = f" in block {height}" if height else ""
-        super().__init__(f"tx {tx_hash or '?'} failed{where}: {self.name} ({codespace}/{code}): {log}")
+        what = f"failed in block {height}" if height else "refused (nothing was charged)"
+        subject = f"tx {tx_hash}" if tx_hash else "request"
+        super().__init__(f"{subject} {what}: {self.name} ({codespace}/{code}): {log}")
