@@ -31,12 +31,14 @@ def genesis_app_state(preset: dict, accounts: dict[bytes, dict[str, int]]) -> di
 @main.command()
 @click.option("--chain-id", default=None, help="Defaults to the preset's chain id.")
 @click.option("--moniker", default="node0", show_default=True)
+@click.option("--port-base", type=int, default=None,
+              help="Ports BASE (p2p), BASE+1 (RPC), BASE+2 (ABCI), BASE+4 (metrics) instead of 26656-26660.")
 @click.option("--preset", default="local", show_default=True, help="A file config/<preset>.toml.")
 @click.option("--account", "accounts", multiple=True, metavar="ADDRESS_OR_KEY=COINS",
               help="Extra genesis balance, e.g. grad1...=100ugrad,5uusdc. Repeatable.")
 @click.pass_context
 @friendly
-def init(ctx, chain_id, moniker, preset, accounts):
+def init(ctx, chain_id, moniker, port_base, preset, accounts):
     """Create a node home: CometBFT config and keys, genesis with funded accounts, and a faucet key."""
     from abci_app.node import init_node
     from abci_app.settings import Ports
@@ -57,7 +59,7 @@ def init(ctx, chain_id, moniker, preset, accounts):
             balances.setdefault(address, {})
             balances[address][denom] = balances[address].get(denom, 0) + amount
     chain_id = chain_id or settings["chain"]["chain_id"]
-    init_node(Path(ctx.obj["home"]), moniker, chain_id, genesis_app_state(settings, balances), ports=Ports(),
+    init_node(Path(ctx.obj["home"]), moniker, chain_id, genesis_app_state(settings, balances), ports=Ports.from_base(port_base) if port_base else Ports(),
               timeout_commit=settings["consensus"]["timeout_commit"])
     emit(ctx, {"home": ctx.obj["home"], "chain_id": chain_id, "faucet": faucet},
          f"initialised node home {ctx.obj['home']} for chain {chain_id}\n"

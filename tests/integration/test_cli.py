@@ -1,0 +1,71 @@
+"""The `gradchain` CLI as a user runs it: init, start, keys, send, query, with --output json."""
+import json
+import os
+import subprocess
+import sys
+import socket
+
+import pytest
+
+from nodeutil import ROOT, free_ports, stop_process, wait_for_height
+
+pytestmark = pytest.mark.integration
+
+
+def cli(home, *args, check=True):
+    env = {**os.environ, "GRADCHAIN_PASSWORD": "test-password", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "client", "--home", str(home), "-o", "json", *args],
+                          capture_output=True, text=True, env=env, cwd=ROOT)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"gradchain {' '.join(args)} failed: {proc.stderr}")
+    return proc
+
+
+def free_port_base() -> int:
+    """A base port whose +0..+4 are free (the CLI's --port-base layout)."""
+    for _ in range(50):
+        base = free_ports(1)[0]
+        if base < 60000 and all(_free(base + i) for i in range(5)):
+            return base
+    raise RuntimeError("no free port range")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def test_cli_end_to_end(tmp_path):
+    home = tmp_path / "home"
+    base = free_port_base()
+    init = cli(home, "init", "--chain-id", "cli-1", "--port-base", str(base))
+    faucet = json.loads(init.stdout)["faucet"]
+    node = f"http://127.0.0.1:{base + 1}"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with open(tmp_path / "start.log", "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "client", "--home", str(home), "start"],
+                                cwd=ROOT, env=env, stdout=log, stderr=log)
+    try:
+        wait_for_height(node, 2, proc=proc)
+        alice = json.loads(cli(home, "keys", "add", "alice").stdout)["address"]
+        sent = json.loads(cli(home, "--node", node, "tx", "bank", "send", "faucet", "alice", "700ugrad,3uusdc").stdout)
+        assert sent["height"] > 0 and len(sent["tx_hash"]) == 64
+        balances = json.loads(cli(home, "--node", node, "query", "bank", "balances", "alice").stdout)
+        assert balances == {"address": alice, "balances": {"ugrad": "700", "uusdc": "3"}}
+        proven = json.loads(cli(home, "--node", node, "query", "bank", "balances", alice, "--denom", "uusdc").stdout)
+        assert proven["verified"] and proven["balances"] == {"uusdc": "3"}
+        found = json.loads(cli(home, "--node", node, "query", "tx", sent["tx_hash"]).stdout)
+        assert found == {"height": sent["height"], "code": 0, "codespace": "", "log": ""}
+        # user mistakes: one clear line, exit 1, no traceback
+        bad = cli(home, "--node", node, "tx", "bank", "send", "alice", faucet, "10ugrad,10ugrad", check=False)
+        assert bad.returncode != 0 and "given twice" in bad.stderr and "Traceback" not in bad.stderr
+        poor = cli(home, "--node", node, "tx", "bank", "send", "alice", faucet, "99999999ugrad", check=False)
+        assert poor.returncode == 1 and "InsufficientFunds (bank/1)" in poor.stderr
+        assert "Traceback" not in poor.stderr
+        assert json.loads(cli(home, "--node", node, "query", "account", "alice").stdout)["sequence"] == 0
+    finally:
+        assert stop_process(proc) == 0, (tmp_path / "start.log").read_text()[-3000:]
