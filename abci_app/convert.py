@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from abci_app.proto.tendermint.abci import types_pb2 as abci
 from abci_app.proto.tendermint.crypto import keys_pb2, proof_pb2
-from chain.results import BlockContext, BlockResult, Event, InitResult, QueryResult, TxResult, ValidatorUpdate
+from chain.results import (BlockContext, BlockResult, Event, InitResult, Misbehavior, QueryResult, TxResult,
+                           ValidatorUpdate)
 
 APP_NAME = "gradchain"
 APP_VERSION = 1  # the app protocol version CometBFT records in block headers; bump on consensus changes
@@ -20,7 +21,13 @@ def block_context(req: abci.RequestFinalizeBlock, chain_id: str) -> BlockContext
         time_seconds=req.time.seconds,
         time_nanos=req.time.nanos,  # the sub-second part, as in google.protobuf.Timestamp
         proposer=bytes(req.proposer_address),
+        misbehavior=tuple(Misbehavior(kind=_MISBEHAVIOR_KINDS.get(m.type, "unknown"),
+                                      validator_address=bytes(m.validator.address), height=m.height)
+                          for m in req.misbehavior),
     )
+
+
+_MISBEHAVIOR_KINDS = {abci.DUPLICATE_VOTE: "duplicate_vote", abci.LIGHT_CLIENT_ATTACK: "light_client_attack"}
 
 
 # --- chain -> responses --------------------------------------------------------------------------

@@ -16,6 +16,8 @@ from chain.results import BlockContext, BlockResult, InitResult, QueryResult, Tx
 from chain.router import process_message
 from chain.store.state import CommittedStore, Overlay
 from chain.tx.envelope import DecodedTx, decode_tx, tx_hash
+from chain.validators import genesis as validators_genesis
+from chain.validators import handlers as validators
 
 _DECODED_CACHE_SIZE = 20000
 
@@ -50,7 +52,8 @@ class Application:
         block = Overlay(self.store)
         genesis.import_genesis(block, chain_id, app_state)
         self._block = block
-        return InitResult(app_hash=self.store.prepare(block.changes()).app_hash)
+        return InitResult(app_hash=self.store.prepare(block.changes()).app_hash,
+                          validators=validators_genesis.initial_validators(block))
 
     def finalize_block(self, ctx: BlockContext, txs: list[bytes]) -> BlockResult:
         if self.store.height and ctx.height != self.store.height + 1:
@@ -58,11 +61,14 @@ class Application:
         block = self._block if self._block is not None else Overlay(self.store)
         chain_id = genesis.chain_id(block)
         params = auth_params.load(block)
-        results = tuple(self._deliver(block, raw, chain_id, params) for raw in txs)
+        events = validators.begin_block(block, ctx)
+        results = tuple(self._deliver(block, ctx, raw, chain_id, params) for raw in txs)
+        updates, end_events = validators.end_block(block, ctx)
         self._block = block
         self._pending = self.store.prepare(block.changes())
         self._pending_height = ctx.height
-        return BlockResult(tx_results=results, app_hash=self._pending.app_hash)
+        return BlockResult(tx_results=results, app_hash=self._pending.app_hash, events=events + end_events,
+                           validator_updates=updates)
 
     def commit(self) -> None:
         if self._pending is None:
@@ -77,7 +83,9 @@ class Application:
         chain_id = genesis.chain_id(state)
         params = auth_params.load(state)
         branch = state.branch()
-        result = self._deliver(branch, raw, chain_id, params, check=True)
+        # The mempool runs messages as if in the next block; its effects are discarded at Commit.
+        ctx = BlockContext(chain_id, self.store.height + 1, 0, 0, b"")
+        result = self._deliver(branch, ctx, raw, chain_id, params, check=True)
         if result.code == 0:
             branch.write_to_parent()
         return result
@@ -94,7 +102,8 @@ class Application:
             self._decoded[key] = tx
         return tx
 
-    def _deliver(self, state: Overlay, raw: bytes, chain_id: str, params, check: bool = False) -> TxResult:
+    def _deliver(self, state: Overlay, ctx: BlockContext, raw: bytes, chain_id: str, params,
+                 check: bool = False) -> TxResult:
         """Ante effects (fee, sequence) survive a failing message; a failing message leaves nothing."""
         gas = len(raw)
         try:
@@ -107,7 +116,7 @@ class Application:
         try:
             for index, msg in enumerate(tx.messages):
                 try:
-                    events += process_message(msg_state, tx.signer, msg)
+                    events += process_message(msg_state, ctx, tx.signer, msg)
                 except ChainError as e:
                     raise type(e)(f"message {index}: {e}") from None
         except ChainError as e:

@@ -144,3 +144,34 @@ class InvalidQuery(ChainError):
 class HeightNotAvailable(ChainError):
     """The state at that height is not kept."""
     codespace, code = "query", 3
+
+
+# --- codespace "validators" -------------------------------------------------------------------
+class ValidatorExists(ChainError):
+    """The signer already operates a validator, or the consensus key is already registered."""
+    codespace, code = "validators", 1
+
+
+class UnknownValidator(ChainError):
+    """The signer operates no active validator."""
+    codespace, code = "validators", 2
+
+
+class BondTooSmall(ChainError):
+    """The bond is below the minimum self-bond, or gives zero voting power."""
+    codespace, code = "validators", 3
+
+
+class WrongBondDenom(ChainError):
+    """Bonds are paid in the chain's bond denom."""
+    codespace, code = "validators", 4
+
+
+class LastValidator(ChainError):
+    """Leaving would leave the chain with no voting power."""
+    codespace, code = "validators", 5
+
+
+class TooManyValidators(ChainError):
+    """The active set is full (max_validators)."""
+    codespace, code = "validators", 6

@@ -1,6 +1,8 @@
 """Genesis import and export. `export_genesis(import_genesis(g)) == g` for a canonical g."""
 from __future__ import annotations
 
+import binascii
+
 from chain.auth import keys as auth_keys
 from chain.auth import params as auth_params
 from chain.auth.ante import sequence
@@ -11,6 +13,7 @@ from chain.errors import ChainError, InvalidGenesis
 from chain.store.kv import prefix_end
 from chain.tx.address import from_bech32, to_bech32
 from chain.tx.coins import Coin, validate_coins
+from chain.validators import genesis as validators_genesis
 
 CHAIN_ID_KEY = b"app/chain_id"
 
@@ -26,7 +29,7 @@ def import_genesis(state, chain_id_: str, app_state: dict) -> None:
     """Write the initial state. Raises InvalidGenesis with a readable reason on any bad field."""
     if not isinstance(app_state, dict):
         raise InvalidGenesis("app_state must be a JSON object")
-    unknown = set(app_state) - {"auth", "bank"}
+    unknown = set(app_state) - {"auth", "bank", "validators"}
     if unknown:
         raise InvalidGenesis(f"unknown app_state sections: {sorted(unknown)}")
     try:
@@ -44,9 +47,10 @@ def import_genesis(state, chain_id_: str, app_state: dict) -> None:
             coins = validate_coins(tuple(Coin(denom=c["denom"], amount=str(c["amount"])) for c in entry["coins"]))
             for denom, amount in coins:
                 bank.apply_mint(state, address, denom, amount)
+        validators_genesis.import_genesis(state, app_state.get("validators", {}))
     except InvalidGenesis:
         raise
-    except (ChainError, KeyError, TypeError, ValueError) as e:
+    except (ChainError, KeyError, TypeError, ValueError, binascii.Error) as e:
         raise InvalidGenesis(f"invalid genesis app_state: {e}") from None
 
 
@@ -66,4 +70,5 @@ def export_genesis(state) -> dict:
     return {
         "auth": {"params": params.__dict__.copy(), "accounts": accounts},
         "bank": {"balances": [{"address": to_bech32(a), "coins": c} for a, c in sorted(balances.items())]},
+        "validators": validators_genesis.export_genesis(state),
     }

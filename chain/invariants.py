@@ -24,7 +24,17 @@ def supply_equals_balances(state) -> list[str]:
     return problems
 
 
-ALL = {"supply_equals_balances": supply_equals_balances}
+def bonded_pool_covers_bonds(state) -> list[str]:
+    """The bonded pool holds exactly the active bonds plus the queued releases."""
+    from chain.validators import params as vparams
+    from chain.validators.genesis import bonded_total
+    from chain.validators.keeper import BONDED_POOL
+    denom = vparams.load(state).bond_denom
+    held, owed = bank.balance(state, BONDED_POOL, denom), bonded_total(state)
+    return [] if held == owed else [f"bonded pool holds {held}{denom}, owes {owed}"]
+
+
+ALL = {"supply_equals_balances": supply_equals_balances, "bonded_pool_covers_bonds": bonded_pool_covers_bonds}
 
 
 def check_all(state) -> list[str]:

@@ -5,6 +5,14 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
+class Misbehavior:
+    """Evidence CometBFT reports in a block (e.g. a validator signed two different votes)."""
+    kind: str  # "duplicate_vote" | "light_client_attack"
+    validator_address: bytes  # CometBFT consensus address: SHA-256(ed25519 public key)[:20]
+    height: int
+
+
+@dataclass(frozen=True)
 class BlockContext:
     """Everything a block may read from outside the state. Comes from the CometBFT block header."""
     chain_id: str
@@ -12,6 +20,7 @@ class BlockContext:
     time_seconds: int  # block time, seconds since the Unix epoch (from the header, agreed by consensus)
     time_nanos: int
     proposer: bytes  # proposer's CometBFT address (20 bytes)
+    misbehavior: tuple[Misbehavior, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from chain.tx.coins import validate_coins
 from chain.tx.messages import MsgSend
 
 
-def process_send(state, signer: bytes, msg: MsgSend) -> tuple[Event, ...]:
+def process_send(state, ctx, signer: bytes, msg: MsgSend) -> tuple[Event, ...]:
     coins = validate_coins(msg.amount)
     keeper.apply_send(state, signer, msg.to_address, coins)
     amount = ",".join(f"{a}{d}" for d, a in coins)

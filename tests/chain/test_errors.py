@@ -15,6 +15,9 @@ FROZEN = {
     ("bank", 7): "TooManyCoins",
     ("genesis", 1): "InvalidGenesis",
     ("query", 1): "UnknownQuery", ("query", 2): "InvalidQuery", ("query", 3): "HeightNotAvailable",
+    ("validators", 1): "ValidatorExists", ("validators", 2): "UnknownValidator",
+    ("validators", 3): "BondTooSmall", ("validators", 4): "WrongBondDenom", ("validators", 5): "LastValidator",
+    ("validators", 6): "TooManyValidators",
 }
 
 

@@ -1,0 +1,100 @@
+"""Joining, leaving, slashing, and the end-of-block validator updates."""
+from __future__ import annotations
+
+from chain.bank import keeper as bank
+from chain.codec import decode_uint, encode_uint
+from chain.store.kv import prefix_end
+from chain.errors import (BondTooSmall, LastValidator, TooManyValidators, UnknownValidator, ValidatorExists,
+                          WrongBondDenom)
+from chain.results import BlockContext, Event, ValidatorUpdate
+from chain.tx.address import to_bech32
+from chain.tx.messages import MsgCreateValidator, MsgUnbond
+from chain.validators import keeper, keys, params as vparams
+from chain.validators.keeper import ACTIVE, BONDED_POOL, COMMUNITY_POOL, TOMBSTONED, UNBONDING, Validator
+
+
+def process_create_validator(state, ctx: BlockContext, signer: bytes, msg: MsgCreateValidator) -> tuple[Event, ...]:
+    params = vparams.load(state)
+    amount = msg.bond.validate()
+    if msg.bond.denom != params.bond_denom:
+        raise WrongBondDenom(f"bond must be in {params.bond_denom}, not {msg.bond.denom}")
+    if amount < params.min_self_bond or amount // params.power_reduction == 0:
+        raise BondTooSmall(f"bond {amount} below the minimum {max(params.min_self_bond, params.power_reduction)}"
+                           f"{params.bond_denom}")
+    if keeper.get(state, signer) is not None:
+        raise ValidatorExists("this account already operates a validator; use a new account")
+    if keeper.by_consensus_address(state, keeper.consensus_address(msg.consensus_pubkey)) is not None:
+        raise ValidatorExists("that consensus key is already registered")
+    active = sum(1 for v in keeper.all_validators(state) if v.status == ACTIVE)
+    if active >= params.max_validators:
+        raise TooManyValidators(f"the validator set is full ({params.max_validators})")
+    bank.apply_send(state, signer, BONDED_POOL, [(params.bond_denom, amount)])
+    validator = Validator(operator=signer.hex(), consensus_pubkey=msg.consensus_pubkey.hex(),
+                          encryption_pubkey=msg.encryption_pubkey.hex(), bond=amount, status=ACTIVE)
+    keeper.put(state, validator, params, power_changed=True)
+    return (Event("create_validator", (("operator", to_bech32(signer)), ("bond", f"{amount}{params.bond_denom}"),
+                                       ("power", str(validator.power(params))))),)
+
+
+def process_unbond(state, ctx: BlockContext, signer: bytes, msg: MsgUnbond) -> tuple[Event, ...]:
+    params = vparams.load(state)
+    validator = keeper.get(state, signer)
+    if validator is None or validator.status != ACTIVE:
+        raise UnknownValidator("this account operates no active validator")
+    if keeper.total_power(state, params) - validator.power(params) <= 0:
+        raise LastValidator("the last validator cannot leave: the chain would stop")
+    release = ctx.height + params.unbonding_blocks
+    keeper.put(state, _with(validator, status=UNBONDING), params, power_changed=True)
+    keeper.schedule_release(state, release, signer, validator.bond)
+    return (Event("unbond", (("operator", to_bech32(signer)), ("amount", f"{validator.bond}{params.bond_denom}"),
+                             ("release_height", str(release)))),)
+
+
+def begin_block(state, ctx: BlockContext) -> tuple[Event, ...]:
+    """Slash and tombstone every validator CometBFT reports evidence against (once each)."""
+    params = vparams.load(state)
+    events: tuple[Event, ...] = ()
+    for evidence in ctx.misbehavior:
+        validator = keeper.by_consensus_address(state, evidence.validator_address)
+        if validator is None or validator.status == TOMBSTONED:
+            continue
+        slashed = validator.bond * params.slash_fraction_bps // 10_000
+        bank.apply_send(state, BONDED_POOL, COMMUNITY_POOL, [(params.bond_denom, slashed)])
+        remaining = validator.bond - slashed
+        if validator.status == ACTIVE:
+            keeper.schedule_release(state, ctx.height + params.unbonding_blocks, validator.operator_bytes, remaining)
+        else:  # already unbonding: cut its queued release instead
+            _shrink_queued(state, validator.operator_bytes, slashed)
+        keeper.put(state, _with(validator, bond=remaining, status=TOMBSTONED), params,
+                   power_changed=validator.status == ACTIVE)
+        events += (Event("slash", (("operator", to_bech32(validator.operator_bytes)), ("reason", evidence.kind),
+                                   ("amount", f"{slashed}{params.bond_denom}"),
+                                   ("infraction_height", str(evidence.height)))),)
+    return events
+
+
+def end_block(state, ctx: BlockContext) -> tuple[tuple[ValidatorUpdate, ...], tuple[Event, ...]]:
+    params = vparams.load(state)
+    events = tuple(Event("unbonding_complete", (("operator", to_bech32(op)), ("amount", f"{amt}{params.bond_denom}")))
+                   for op, amt in keeper.release_matured(state, ctx.height, params))
+    updates = tuple(ValidatorUpdate(pubkey, power) for pubkey, power in keeper.take_pending_updates(state))
+    return updates, events
+
+
+def _with(validator: Validator, **changes) -> Validator:
+    return Validator(**{**validator.__dict__, **changes})
+
+
+def _shrink_queued(state, operator: bytes, amount: int) -> None:
+    """Take `amount` out of an operator's queued releases, latest first (they are all still slashable)."""
+    entries = [(k, decode_uint(v)) for k, v in state.iterate(keys.UNBONDING, prefix_end(keys.UNBONDING))
+               if k.endswith(operator)]
+    for key, queued in reversed(entries):
+        take = min(queued, amount)
+        if queued - take:
+            state.set(key, encode_uint(queued - take))
+        else:
+            state.delete(key)
+        amount -= take
+        if amount == 0:
+            return

@@ -1,0 +1,26 @@
+"""Every key the validators module owns."""
+from __future__ import annotations
+
+PARAMS = b"val/params"
+VALIDATOR = b"val/v/"   # + operator address(20) -> validator record (canonical JSON)
+BY_CONSENSUS = b"val/c/"  # + consensus address(20) -> operator address(20)
+UNBONDING = b"val/u/"   # + release height(8, big-endian) + operator(20) -> amount; ordered by height
+PENDING = b"val/p/"     # + consensus pubkey(32) -> new power(8). Transient: written by a block's
+                        # messages, turned into validator updates and deleted at the end of that block,
+                        # so a failed message's update is rolled back with the rest of its branch.
+
+
+def validator_key(operator: bytes) -> bytes:
+    return VALIDATOR + operator
+
+
+def consensus_key(consensus_address: bytes) -> bytes:
+    return BY_CONSENSUS + consensus_address
+
+
+def unbonding_key(release_height: int, operator: bytes) -> bytes:
+    return UNBONDING + release_height.to_bytes(8, "big") + operator
+
+
+def pending_key(consensus_pubkey: bytes) -> bytes:
+    return PENDING + consensus_pubkey

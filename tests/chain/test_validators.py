@@ -1,0 +1,145 @@
+"""Joining, leaving, slashing, and the validator updates CometBFT receives."""
+import base64
+import json
+
+import pytest
+
+from chain.app import Application
+from chain.bank import keeper as bank
+from chain.genesis import export_genesis
+from chain.results import BlockContext, Misbehavior
+from chain.store.kv import MemoryKV
+from chain.tx import Coin
+from chain.tx.address import to_bech32
+from chain.tx.messages import MsgCreateValidator, MsgUnbond
+from chain.validators import keeper
+from chain.validators.keeper import BONDED_POOL, COMMUNITY_POOL
+from chainutil import ALICE, BOB, CAROL, CHAIN_ID, Chain, genesis
+from client.txbuilder import sign_tx
+from client.wallet import Wallet
+
+V1, V2 = Wallet.from_seed(b"\x11" * 32), Wallet.from_seed(b"\x12" * 32)  # operators
+C1, C2, C3 = (Wallet.from_seed(bytes([0x20 + i]) * 32).public_key for i in range(3))  # consensus keys
+ENC = b"\x07" * 32
+BOND = 10_000_000
+PARAMS = {"bond_denom": "ugrad", "power_reduction": 1_000_000, "min_self_bond": 1_000_000,
+          "unbonding_blocks": 3, "slash_fraction_bps": 500, "max_validators": 3}
+
+
+def vgenesis():
+    g = genesis()
+    g["bank"]["balances"][0]["coins"][1]["amount"] = "100000000"  # Alice can afford a bond
+    g["bank"]["balances"].append({"address": to_bech32(BONDED_POOL), "coins": [{"denom": "ugrad", "amount": str(2 * BOND)}]})
+    for operator in (V1, V2):  # operators pay fees
+        g["bank"]["balances"].append({"address": operator.address, "coins": [{"denom": "ugrad", "amount": "100000"}]})
+    g["bank"]["balances"].sort(key=lambda b: b["address"])
+    g["validators"] = {"params": PARAMS, "validators": [
+        {"operator": w.address, "consensus_pubkey": base64.b64encode(c).decode(),
+         "encryption_pubkey": base64.b64encode(ENC).decode(), "bond": str(BOND)} for w, c in ((V1, C1), (V2, C2))]}
+    return g
+
+
+def tx(wallet, seq, msg):
+    return sign_tx(wallet, CHAIN_ID, seq, [msg], "ugrad", 5000)
+
+
+def codes(result):
+    return [(r.codespace, r.code) for r in result.tx_results]
+
+
+def test_genesis_validators_returned_by_init_chain():
+    app = Application(MemoryKV())
+    init = app.init_chain(CHAIN_ID, 1, json.dumps(vgenesis()).encode())
+    assert sorted((v.ed25519_public_key, v.power) for v in init.validators) == sorted([(C1, 10), (C2, 10)])
+
+
+def test_join_then_leave_with_unbonding_period():
+    chain = Chain(app_state=vgenesis())
+    join = chain.block([tx(ALICE, 0, MsgCreateValidator(consensus_pubkey=C3, encryption_pubkey=ENC,
+                                                        bond=Coin.of("ugrad", 5_000_000)))])
+    assert codes(join) == [("", 0)]
+    assert [(u.ed25519_public_key, u.power) for u in join.validator_updates] == [(C3, 5)]
+    assert chain.block([]).validator_updates == ()  # reported once, then forgotten
+    leave = chain.block([tx(ALICE, 1, MsgUnbond())])
+    assert [(u.ed25519_public_key, u.power) for u in leave.validator_updates] == [(C3, 0)]
+    leave_height = chain.height
+    balance_after_leave = bank.balance(chain.app.store, ALICE.address_bytes, "ugrad")
+    while chain.height < leave_height + PARAMS["unbonding_blocks"] - 1:
+        chain.block([])
+        assert bank.balance(chain.app.store, ALICE.address_bytes, "ugrad") == balance_after_leave
+    chain.block([])
+    assert bank.balance(chain.app.store, ALICE.address_bytes, "ugrad") == balance_after_leave + 5_000_000
+
+
+@pytest.mark.parametrize("msg, expected", [
+    (MsgCreateValidator(consensus_pubkey=C1, encryption_pubkey=ENC, bond=Coin.of("ugrad", 5_000_000)),
+     ("validators", 1)),  # consensus key taken
+    (MsgCreateValidator(consensus_pubkey=C3, encryption_pubkey=ENC, bond=Coin.of("ugrad", 999)),
+     ("validators", 3)),
+    (MsgCreateValidator(consensus_pubkey=C3, encryption_pubkey=ENC, bond=Coin.of("stake", 5_000_000)),
+     ("validators", 4)),
+    (MsgUnbond(), ("validators", 2)),
+])
+def test_bad_validator_messages(msg, expected):
+    chain = Chain(app_state=vgenesis())
+    result = chain.block([tx(ALICE, 0, msg)])
+    assert codes(result) == [expected] and result.validator_updates == ()
+
+
+def test_failed_join_leaves_no_update_and_no_bond():
+    chain = Chain(app_state=vgenesis())
+    # Bob cannot afford the bond: the message fails, so its pending power update is rolled back too
+    result = chain.block([sign_tx(BOB, CHAIN_ID, 0, [MsgCreateValidator(
+        consensus_pubkey=C3, encryption_pubkey=ENC, bond=Coin.of("ugrad", 1_000_000))], "ugrad", 295)])
+    assert codes(result) == [("bank", 1)] and result.validator_updates == ()
+    assert keeper.get(chain.app.store, BOB.address_bytes) is None
+
+
+def test_last_validator_cannot_leave():
+    chain = Chain(app_state=vgenesis())
+    assert codes(chain.block([tx(V1, 0, MsgUnbond())])) == [("", 0)]
+    assert codes(chain.block([tx(V2, 0, MsgUnbond())])) == [("validators", 5)]
+
+
+def _evidence_block(chain, address, height_offset=0):
+    chain.height += 1
+    ctx = BlockContext(CHAIN_ID, chain.height, 1_800_000_000, 0, b"\x00" * 20,
+                       misbehavior=(Misbehavior("duplicate_vote", address, chain.height - 1),) * 2)
+    result = chain.app.finalize_block(ctx, [])
+    chain.app.commit()
+    return result
+
+
+def test_double_sign_slashes_and_removes_once():
+    chain = Chain(app_state=vgenesis())
+    supply = bank.supply(chain.app.store, "ugrad")
+    result = _evidence_block(chain, keeper.consensus_address(C1))
+    assert [(u.ed25519_public_key, u.power) for u in result.validator_updates] == [(C1, 0)]
+    slashed = BOND * 500 // 10_000
+    assert bank.balance(chain.app.store, COMMUNITY_POOL, "ugrad") == slashed
+    assert keeper.get(chain.app.store, V1.address_bytes).status == "tombstoned"
+    assert bank.supply(chain.app.store, "ugrad") == supply  # moved, not burnt
+    assert [e.type for e in result.events].count("slash") == 1  # duplicate evidence counted once
+    # unknown addresses are ignored; the remaining bond returns after the unbonding period
+    _evidence_block(chain, b"\x99" * 20)
+    for _ in range(PARAMS["unbonding_blocks"]):
+        chain.block([])
+    assert bank.balance(chain.app.store, V1.address_bytes, "ugrad") == 100_000 + BOND - slashed
+    from chain.invariants import check_all
+    assert check_all(chain.app.store) == []
+
+
+def test_genesis_roundtrip_with_validators_and_unbonding():
+    chain = Chain(app_state=vgenesis())
+    chain.block([tx(V1, 0, MsgUnbond())])
+    exported = export_genesis(chain.app.store)
+    other = Application(MemoryKV())
+    assert other.init_chain(CHAIN_ID, 1, json.dumps(exported).encode()).app_hash == chain.app.info()[1]
+
+
+def test_bonded_pool_must_match_bonds_at_genesis():
+    from chain.errors import InvalidGenesis
+    g = vgenesis()
+    g["validators"]["validators"][0]["bond"] = str(BOND + 1)
+    with pytest.raises(InvalidGenesis, match="bonded pool"):
+        Application(MemoryKV()).init_chain(CHAIN_ID, 1, json.dumps(g).encode())
