@@ -18,6 +18,11 @@ FROZEN = {
     ("validators", 1): "ValidatorExists", ("validators", 2): "UnknownValidator",
     ("validators", 3): "BondTooSmall", ("validators", 4): "WrongBondDenom", ("validators", 5): "LastValidator",
     ("validators", 6): "TooManyValidators",
+    ("scoring", 1): "SpecDecodeError", ("scoring", 2): "UnsupportedSpecVersion", ("scoring", 3): "UnsupportedLayer",
+    ("scoring", 4): "ShapeMismatch", ("scoring", 5): "InvalidFixedPoint", ("scoring", 6): "UnsupportedLoss",
+    ("scoring", 7): "ModelTooLarge", ("scoring", 8): "WeightsDecodeError", ("scoring", 9): "WeightOutOfRange",
+    ("scoring", 10): "ShardDecodeError", ("scoring", 11): "InvalidShard", ("scoring", 12): "ShardTooLarge",
+    ("scoring", 13): "InvalidMerkleProof",
 }
 
 
