@@ -11,6 +11,8 @@ from chain.bank.keys import balance_key
 from chain.errors import InvalidQuery, UnknownQuery
 from chain.tx.address import to_bech32
 from chain.tx.coins import validate_denom
+from chain.validators import keeper as validators_keeper
+from chain.validators import params as vparams
 
 
 def _address(data: bytes) -> bytes:
@@ -48,4 +50,12 @@ def json_query(state, path: str, data: bytes) -> bytes:
         return _json({"address": to_bech32(address), "sequence": sequence(state, address)})
     if path == "/auth/params":
         return _json(auth_params.load(state).__dict__)
+    if path == "/validators":
+        params = vparams.load(state)
+        return _json({"validators": [
+            {"operator": to_bech32(v.operator_bytes), "consensus_pubkey": v.consensus_pubkey,
+             "encryption_pubkey": v.encryption_pubkey, "bond": str(v.bond), "status": v.status,
+             "power": v.power(params)} for v in validators_keeper.all_validators(state)]})
+    if path == "/validators/params":
+        return _json(vparams.load(state).__dict__)
     raise UnknownQuery(f"unknown query path {path!r}; see docs/queries.md")

@@ -93,5 +93,7 @@ def main(ctx, home, node, output, password_file):
 from client import cli_node  # noqa: E402  (registers init/start/status on `main`)
 from client import cli_keys  # noqa: E402
 from client import cli_tx  # noqa: E402
+from client import cli_testnet  # noqa: E402
+from client import cli_validators  # noqa: E402
 
-__all__ = ["main", "cli_node", "cli_keys", "cli_tx"]
+__all__ = ["main", "cli_node", "cli_keys", "cli_tx", "cli_testnet", "cli_validators"]

@@ -18,16 +18,6 @@ def load_preset(name: str) -> dict:
     return tomllib.loads(path.read_text())
 
 
-def genesis_app_state(preset: dict, accounts: dict[bytes, dict[str, int]]) -> dict:
-    from chain.tx.address import to_bech32
-    return {
-        "auth": {"params": dict(preset["auth"])},
-        "bank": {"balances": [
-            {"address": to_bech32(addr), "coins": [{"denom": d, "amount": str(a)} for d, a in sorted(coins.items())]}
-            for addr, coins in sorted(accounts.items())]},
-    }
-
-
 @main.command()
 @click.option("--chain-id", default=None, help="Defaults to the preset's chain id.")
 @click.option("--moniker", default="node0", show_default=True)
@@ -40,18 +30,27 @@ def genesis_app_state(preset: dict, accounts: dict[bytes, dict[str, int]]) -> di
 @friendly
 def init(ctx, chain_id, moniker, port_base, preset, accounts):
     """Create a node home: CometBFT config and keys, genesis with funded accounts, and a faucet key."""
+    from abci_app.genesis_tools import app_state, consensus_pubkey, ensure_encryption_key
     from abci_app.node import init_node
     from abci_app.settings import Ports
+    from abci_app.testnet import share_genesis
+    from chain.tx.address import to_bech32
     from client.errors import KeyringError
 
     settings = load_preset(preset)
     ring = keyring(ctx)
-    faucet_name = settings["faucet"]["key"]
-    try:
-        faucet = ring.info(faucet_name)["address"]
-    except KeyringError:
-        faucet = ring.add(faucet_name, password(ctx, confirm=True)).address
-    balances = {resolve_address(ctx, faucet): {d: int(a) for d, a in settings["faucet"]["coins"].items()}}
+    faucet_name, operator_name = settings["faucet"]["key"], "operator"
+    secret = None
+    for name in (faucet_name, operator_name):
+        try:
+            ring.info(name)
+        except KeyringError:
+            secret = secret or password(ctx, confirm=True)
+            ring.add(name, secret)
+    faucet, operator = (resolve_address(ctx, n) for n in (faucet_name, operator_name))
+    balances = {faucet: {d: int(a) for d, a in settings["faucet"]["coins"].items()}}
+    denom = settings["auth"]["fee_denom"]
+    balances.setdefault(operator, {})[denom] = int(settings["operators"]["spendable"])
     for entry in accounts:
         who, _, coins = entry.partition("=")
         address = resolve_address(ctx, who)
@@ -59,11 +58,16 @@ def init(ctx, chain_id, moniker, port_base, preset, accounts):
             balances.setdefault(address, {})
             balances[address][denom] = balances[address].get(denom, 0) + amount
     chain_id = chain_id or settings["chain"]["chain_id"]
-    init_node(Path(ctx.obj["home"]), moniker, chain_id, genesis_app_state(settings, balances), ports=Ports.from_base(port_base) if port_base else Ports(),
+    home = Path(ctx.obj["home"])
+    init_node(home, moniker, chain_id, {}, ports=Ports.from_base(port_base) if port_base else Ports(),
               timeout_commit=settings["consensus"]["timeout_commit"])
-    emit(ctx, {"home": ctx.obj["home"], "chain_id": chain_id, "faucet": faucet},
-         f"initialised node home {ctx.obj['home']} for chain {chain_id}\n"
-         f"faucet key {faucet_name!r}: {faucet}\nnext: gradchain --home {ctx.obj['home']} start")
+    # the node's own validator, bonded at genesis and operated by the `operator` key
+    validator = (operator, consensus_pubkey(home), ensure_encryption_key(home), int(settings["operators"]["bond"]))
+    share_genesis([home], app_state(settings, balances, [validator]))
+    emit(ctx, {"home": str(home), "chain_id": chain_id, "faucet": to_bech32(faucet), "operator": to_bech32(operator)},
+         f"initialised node home {home} for chain {chain_id}\n"
+         f"faucet key {faucet_name!r}: {to_bech32(faucet)}\nvalidator operator key {operator_name!r}: "
+         f"{to_bech32(operator)}\nnext: gradchain --home {home} start")
 
 
 @main.command()

@@ -76,6 +76,9 @@ class Client:
     def supply(self) -> dict[str, int]:
         return {s["denom"]: int(s["amount"]) for s in self._query_json("/bank/supply")["supply"]}
 
+    def validators(self) -> list[dict]:
+        return self._query_json("/validators")["validators"]
+
     def balance(self, address: str | bytes, denom: str, prove: bool = True) -> int:
         """One balance. With prove=True (default) the answer is checked with a Merkle proof against
         the app hash in the header of the block that committed it; a bad proof raises ProofInvalid."""
