@@ -223,3 +223,21 @@ def serve_in_thread(app, chain_id: str, port: int = 0):
         thread.join(10)
     if "error" in outcome:
         raise outcome["error"]
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def free_port_base(span: int) -> int:
+    """A base port such that base .. base+span-1 are all free right now."""
+    for _ in range(100):
+        base = free_ports(1)[0]
+        if base + span < 65000 and all(_port_free(base + i) for i in range(span)):
+            return base
+    raise RuntimeError("no free port range")

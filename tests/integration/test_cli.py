@@ -3,11 +3,10 @@ import json
 import os
 import subprocess
 import sys
-import socket
 
 import pytest
 
-from nodeutil import ROOT, free_ports, stop_process, wait_for_height
+from nodeutil import ROOT, free_port_base, stop_process, wait_for_height
 
 pytestmark = pytest.mark.integration
 
@@ -21,27 +20,9 @@ def cli(home, *args, check=True):
     return proc
 
 
-def free_port_base() -> int:
-    """A base port whose +0..+4 are free (the CLI's --port-base layout)."""
-    for _ in range(50):
-        base = free_ports(1)[0]
-        if base < 60000 and all(_free(base + i) for i in range(5)):
-            return base
-    raise RuntimeError("no free port range")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-
-
 def test_cli_end_to_end(tmp_path):
     home = tmp_path / "home"
-    base = free_port_base()
+    base = free_port_base(5)
     init = cli(home, "init", "--chain-id", "cli-1", "--port-base", str(base))
     faucet = json.loads(init.stdout)["faucet"]
     node = f"http://127.0.0.1:{base + 1}"
