@@ -1,51 +1,67 @@
 #!/usr/bin/env bash
-# Set up (idempotent), then run the main job: a local chain, driven only through the `gradchain` CLI.
-# Today: one validator, funded accounts in several denoms, signed transfers, balances read with Merkle
-# proofs, a bad tx refused with its code, a restart that resumes from the last block.
+# Set up (idempotent), then run the main job: a local 4-validator testnet driven only through the
+# `gradchain` CLI. Today: signed multi-denom transfers sent to one node and read (with Merkle proofs)
+# from another, a refused tx with its code, a validator crash the network rides out, a new validator
+# joining and leaving. Model registry, sealed updates, scoring and payouts join as they land.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 export PATH="$PWD/.venv/bin:$PWD/.bin:$PATH"
 
-HOME_DIR=${DEMO_HOME:-$PWD/.demo}
-export GRADCHAIN_HOME=$HOME_DIR
-export GRADCHAIN_PASSWORD=${GRADCHAIN_PASSWORD:-demo-password}   # keyring password for this demo only
-rm -rf "$HOME_DIR"
+ROOT=${DEMO_ROOT:-$PWD/.demo}
+export GRADCHAIN_HOME=$ROOT                                        # keyring lives in $ROOT/keyring
+export GRADCHAIN_PASSWORD=${GRADCHAIN_PASSWORD:-demo-password}    # keyring password for this demo only
+PORT_BASE=${DEMO_PORT_BASE:-27000}
+N0=http://127.0.0.1:$((PORT_BASE + 1)); N3=http://127.0.0.1:$((PORT_BASE + 31))
 
 run() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
-NODE_PID=""
-stop_node() { [ -n "$NODE_PID" ] && kill -TERM "$NODE_PID" 2>/dev/null && wait "$NODE_PID" 2>/dev/null; NODE_PID=""; }
-trap stop_node EXIT INT TERM
-
-start_node() {
-  gradchain start > "$HOME_DIR/node.out" 2>&1 &
-  NODE_PID=$!
-  for _ in $(seq 1 100); do
-    h=$(gradchain -o json status 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["height"])' 2>/dev/null || echo 0)
-    [ "${h:-0}" -ge "${1:-2}" ] && return 0
-    kill -0 "$NODE_PID" 2>/dev/null || { echo "node exited; see $HOME_DIR/node.out"; tail -20 "$HOME_DIR/node.out"; exit 1; }
-    sleep 0.3
-  done
-  echo "node did not start; see $HOME_DIR/node.out"; exit 1
+tn() { gradchain testnet --root "$ROOT" "$@"; }
+cleanup() { tn stop >/dev/null 2>&1 || true; }
+trap cleanup EXIT INT TERM
+height() { gradchain --node "$1" -o json status 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["height"])' 2>/dev/null || echo 0; }
+wait_height() {  # url target
+  for _ in $(seq 1 300); do [ "$(height "$1")" -ge "$2" ] && return 0; sleep 0.3; done
+  echo "node $1 did not reach height $2; logs in $ROOT/node*/"; exit 1
 }
 
-run gradchain init --moniker demo-node
-echo "(starting the node in the background: gradchain start; logs in $HOME_DIR)"
-start_node 2
-run gradchain status
+cleanup; rm -rf "$ROOT"
+run gradchain testnet --root "$ROOT" init --validators 4 --port-base "$PORT_BASE" --timeout-commit 500ms
+run gradchain testnet --root "$ROOT" start
+wait_height "$N0" 3; wait_height "$N3" 3
+run gradchain testnet --root "$ROOT" status
+
 run gradchain keys add alice
 run gradchain keys add bob
-run gradchain tx bank send faucet alice 5000000ugrad,250000uusdc,1000000000000000000ueth
-run gradchain tx bank send alice bob 1200ugrad,700uusdc --memo "first transfer"
-run gradchain query bank balances bob
-run gradchain query bank balances bob --denom uusdc
-echo; echo "# a transfer bob cannot afford is refused with a stable code, and nothing changes:"
-run gradchain tx bank send bob alice 999999999uusdc || true
-run gradchain query bank supply
-echo; echo "# stop the node and start it again: it resumes from the last committed block"
-before=$(gradchain -o json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["height"])')
-stop_node
-start_node $((before + 1))
-run gradchain query bank balances bob
-run gradchain -o json query account alice
-echo; echo "demo finished; node home kept in $HOME_DIR"
+echo; echo "# transfers go to node 0 ..."
+run gradchain --node "$N0" tx bank send faucet alice 50000000ugrad,250000uusdc,1000000000000000000ueth
+run gradchain --node "$N0" tx bank send alice bob 1200ugrad,700uusdc --memo "first transfer"
+echo; echo "# ... and are read from node 3, the uusdc balance checked with a Merkle proof"
+run gradchain --node "$N3" query bank balances bob
+run gradchain --node "$N3" query bank balances bob --denom uusdc
+echo; echo "# a transfer bob cannot afford is refused with a stable code; nothing is charged"
+run gradchain --node "$N0" tx bank send bob alice 999999999uusdc || true
+
+echo; echo "# kill -9 validator node2: the other three (30 of 40 power) keep committing"
+kill -9 "$(cat "$ROOT/node2/node.pid")"
+h=$(height "$N0"); wait_height "$N0" $((h + 3))
+run gradchain --node "$N0" tx bank send alice bob 1ugrad
+run gradchain testnet --root "$ROOT" status
+echo; echo "# restart it: it catches up and agrees on the app hash"
+run gradchain testnet --root "$ROOT" start
+wait_height "http://127.0.0.1:$((PORT_BASE + 21))" "$(height "$N0")"
+run gradchain testnet --root "$ROOT" status
+
+echo; echo "# a fifth operator joins: a full node syncs, then bonds to become a validator, then leaves"
+run gradchain testnet --root "$ROOT" add-node
+run gradchain testnet --root "$ROOT" start
+N4=http://127.0.0.1:$((PORT_BASE + 41))
+wait_height "$N4" "$(height "$N0")"
+run gradchain --node "$N0" tx bank send faucet alice 20000000ugrad
+run gradchain --node "$N4" tx validators create alice --node-home "$ROOT/node4" --bond 10000000ugrad
+wait_height "$N0" $(( $(height "$N0") + 3 ))
+run gradchain --node "$N0" query validators
+run gradchain testnet --root "$ROOT" status
+run gradchain --node "$N4" tx validators unbond alice
+wait_height "$N0" $(( $(height "$N0") + 3 ))
+run gradchain testnet --root "$ROOT" status
+echo; echo "demo finished; testnet files kept in $ROOT (gradchain testnet --root $ROOT start to resume)"
