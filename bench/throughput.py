@@ -1,0 +1,652 @@
+"""Committed tx/s of one gradchain node under sustained load, as a ratio over CometBFT's built-in kvstore.
+
+Two single-validator nodes are run one after the other in the same run, each on a fresh home in a temp
+dir, with the same CometBFT config and the same load:
+  gradchain  `python -m abci_app.node --home H` (app over a TCP ABCI socket, LevelDB state)
+  kvstore    `cometbft start --proxy_app=kvstore` (the in-process Go example app, in-memory state) [base]
+
+Both homes get the same CometBFT settings (timeout_commit, create_empty_blocks, mempool size and cache,
+log level, loopback-only listeners). The load shape is the same for both:
+  * --txs txs, all built before the clock starts. gradchain: signed MsgSend transfers (fee above the
+    genesis min fee) from --senders distinct genesis-funded wallets (Wallet.from_seed), each sending its
+    own run of sequences 0..k-1 to the next wallet in the ring. kvstore: unique `key=value` txs, each
+    padded to exactly the length of the gradchain tx at the same position (same size distribution).
+  * --clients threads, each with one keep-alive HTTP connection (httpx), POST JSON-RPC
+    broadcast_tx_sync (or --method async) to 127.0.0.1. Each sender's txs go to one thread only and in
+    sequence order, so per-account sequence order is kept. Unpaced by default (each thread sends its
+    next tx as soon as the previous returns); --rate R paces the total to R tx/s.
+  * Measurement: a poller reads /block_results?height=h then /block?height=h for every new height. A
+    block counts when its results are stored (i.e. after FinalizeBlock). Every submitted tx must be
+    found in a block (matched by SHA-256 of its bytes) with result code 0.
+    seconds = wall clock (time.perf_counter in this process) from the first submission to the moment
+    the poller saw the results of the last block holding one of the txs (poll granularity ~10 ms; after
+    each block the poller idles for timeout_commit/2, so polling adds little RPC load).
+    tx/s = txs / seconds. Rejected (CheckTx code != 0), failed (RPC error) or missing / code != 0
+    txs make the measurement invalid; they are counted and printed (with --method async a rejected tx
+    shows up only as missing, after --stall-timeout).
+
+The ratio gradchain/kvstore (committed tx/s) is the result; absolute numbers depend on the machine.
+The load generator shares the CPU with the node under test (same for both apps), so on a small machine
+the kvstore figure is partly bounded by the generator itself (see the CPU lines): the ratio is then an
+upper bound. With --rounds N the apps alternate order each round and the median of the per-round ratios
+is reported.
+
+Diagnostics printed with the table:
+  * CPU ms per committed tx for each process (user+system from /proc over the measured interval: the
+    node's processes, and this script's client threads + poller). On a CPU-bound machine the tx/s ratio
+    tracks the inverse ratio of these totals, and the split shows where the time goes.
+  * gradchain's own "finalized block" log lines (<home>/app.log): FinalizeBlock ms per block and their
+    share of the measured interval (block execution vs everything else: CheckTx admission, waiting).
+  * --abci-cli PATH adds a third app, kvstore-socket: the same in-memory kvstore served by CometBFT's
+    `abci-cli kvstore` over a TCP ABCI socket, as gradchain is. The built-in kvstore is an in-process
+    local client; this row separates the socket transport's cost from the Python app's. Build it from the
+    module cache with: (cd ~/go/pkg/mod/github.com/cometbft/cometbft@v0.38.25 &&
+    GOFLAGS=-mod=mod GOPROXY=off go build -o /tmp/abci-cli ./abci/cmd/abci-cli)
+
+    .venv/bin/python bench/throughput.py              # default: 3000 txs, 200 senders, 4 clients, ~30-60 s
+    .venv/bin/python bench/throughput.py --quick      # smoke run, ~10-30 s: 500 txs
+    .venv/bin/python bench/throughput.py --rounds 3 --keep   # 3 alternating rounds, keep homes + logs
+    .venv/bin/python bench/throughput.py --abci-cli /tmp/abci-cli   # + kvstore over a socket
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+import tomlkit  # noqa: E402
+
+from abci_app.node import find_cometbft, init_node  # noqa: E402
+from abci_app.settings import Ports, app_log_path, cometbft_home, cometbft_log_path  # noqa: E402
+from chain.tx.messages import MsgSend  # noqa: E402
+from client.txbuilder import coins, sign_tx  # noqa: E402
+from client.wallet import Wallet  # noqa: E402
+
+CHAIN_ID = "bench-tput-1"
+PARAMS = {"fee_denom": "ugrad", "min_fee_base": 100, "min_fee_per_byte": 1, "max_tx_bytes": 65536}
+FEE = 1000  # > min_fee_base + min_fee_per_byte * len(tx) for these ~170-byte txs (checked below)
+
+
+# --- load: pre-built txs -----------------------------------------------------------------------------
+def make_wallets(n: int) -> list[Wallet]:
+    return [Wallet.from_seed(hashlib.sha256(b"throughput-bench-%d" % i).digest()) for i in range(n)]
+
+
+def app_state(wallets: list[Wallet]) -> dict:
+    return {"auth": {"params": PARAMS},
+            "bank": {"balances": [{"address": w.address, "coins": [{"denom": "ugrad", "amount": "1000000000000"}]}
+                                  for w in sorted(wallets, key=lambda w: w.address)]}}
+
+
+def gradchain_txs(wallets: list[Wallet], n_txs: int) -> list[tuple[int, bytes]]:
+    """(sender index, tx) in submission order: round-robin over senders, sequences 0, 1, 2, ..."""
+    out, seq = [], 0
+    while len(out) < n_txs:
+        for i, w in enumerate(wallets):
+            if len(out) == n_txs:
+                break
+            to = wallets[(i + 1) % len(wallets)]
+            msg = MsgSend(to_address=to.address_bytes, amount=coins({"ugrad": 1 + seq % 7}))
+            raw = sign_tx(w, CHAIN_ID, seq, [msg], PARAMS["fee_denom"], FEE)
+            assert FEE >= PARAMS["min_fee_base"] + PARAMS["min_fee_per_byte"] * len(raw), "raise FEE"
+            out.append((i, raw))
+        seq += 1
+    return out
+
+
+def kvstore_txs(shape: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
+    """Unique `key=value` txs with the same lane (sender) and the same length as each gradchain tx."""
+    out = []
+    for n, (lane, raw) in enumerate(shape):
+        head = b"k%07d=" % n
+        pad = len(raw) - len(head)
+        assert pad >= 1
+        value = (hashlib.sha256(b"%d" % n).hexdigest().encode() * (pad // 64 + 1))[:pad]
+        tx = head + value
+        assert len(tx) == len(raw) and tx.count(b"=") == 1 and b":" not in tx
+        out.append((lane, tx))
+    return out
+
+
+# --- processes and config ----------------------------------------------------------------------------
+def free_ports(n: int) -> list[int]:
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def set_key(doc, dotted: str, value) -> None:
+    *tables, key = dotted.split(".")
+    for name in tables:
+        doc = doc[name]
+    if key not in doc:
+        raise KeyError(f"config.toml has no {dotted!r}")
+    doc[key] = value
+
+
+def apply_common_config(cmt_home: Path, ports: Ports, args) -> None:
+    """The CometBFT settings both nodes share; written identically into both config.toml files."""
+    path = cmt_home / "config" / "config.toml"
+    doc = tomlkit.parse(path.read_text())
+    pool = max(10000, 2 * args.txs)
+    for key, value in [
+        ("rpc.laddr", f"tcp://127.0.0.1:{ports.rpc}"),
+        ("p2p.laddr", f"tcp://127.0.0.1:{ports.p2p}"),
+        ("p2p.addr_book_strict", False),
+        ("p2p.allow_duplicate_ip", True),
+        ("consensus.timeout_commit", args.timeout_commit),
+        ("consensus.create_empty_blocks", True),
+        ("mempool.size", pool),
+        ("mempool.cache_size", pool),
+        ("mempool.max_txs_bytes", 1 << 30),
+        ("mempool.recheck", True),
+        ("instrumentation.prometheus", False),
+        ("instrumentation.prometheus_listen_addr", f"127.0.0.1:{ports.prometheus}"),
+        ("log_level", "info"),
+    ]:
+        set_key(doc, key, value)
+    path.write_text(tomlkit.dumps(doc))
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 20) -> None:
+    """SIGTERM and wait (the node stops CometBFT, then its app); SIGKILL after `timeout` or on a second Ctrl-C."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        except KeyboardInterrupt:
+            proc.kill()
+            proc.wait()
+            raise
+
+
+@dataclass
+class Node:
+    name: str
+    home: Path
+    rpc: str
+    procs: list = field(default_factory=list)  # in start order; stopped in reverse order
+    log: Path | None = None
+
+    def check_alive(self, when: str) -> None:
+        for proc in self.procs:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{self.name}: {proc.args[0]} exited with code {proc.returncode} {when}; "
+                                   f"see {self.home} (--keep keeps it)")
+
+    def stop(self) -> None:
+        interrupted = False
+        for proc in reversed(self.procs):
+            try:
+                stop_process(proc)
+            except KeyboardInterrupt:
+                interrupted = True  # keep stopping the others
+        if interrupted:
+            raise KeyboardInterrupt
+
+
+def start_gradchain(workdir: Path, wallets: list[Wallet], args) -> Node:
+    home = workdir / "gradchain"
+    ports = Ports(*free_ports(4))
+    init_node(home, "bench", CHAIN_ID, app_state(wallets), ports=ports, timeout_commit=args.timeout_commit)
+    apply_common_config(cometbft_home(home), ports, args)
+    node = Node("gradchain", home, f"http://127.0.0.1:{ports.rpc}", log=app_log_path(home))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with open(home / "node.stderr", "ab") as err:
+        # Own session: a terminal Ctrl-C reaches only this script, which then stops the node in order.
+        node.procs.append(subprocess.Popen([sys.executable, "-m", "abci_app.node", "--home", str(home)], cwd=ROOT,
+                                           env=env, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True))
+    return node
+
+
+def wait_listening(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[0]} exited with code {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+def start_kvstore(workdir: Path, args, socket_cli: str | None = None) -> Node:
+    """CometBFT's kvstore: built in (`--proxy_app=kvstore`, in-process), or with socket_cli the same
+    in-memory kvstore served by `abci-cli kvstore` over a TCP ABCI socket, like gradchain's app."""
+    name = "kvstore-socket" if socket_cli else args.baseline
+    home = workdir / name
+    cmt = cometbft_home(home)
+    home.mkdir(parents=True)
+    cometbft = str(find_cometbft())
+    subprocess.run([cometbft, "init", "--home", str(cmt)], check=True, capture_output=True)
+    ports = Ports(*free_ports(4))
+    proxy_app = f"tcp://127.0.0.1:{ports.abci}" if socket_cli else args.baseline
+    config_path = cmt / "config" / "config.toml"
+    doc = tomlkit.parse(config_path.read_text())
+    set_key(doc, "moniker", "bench")
+    set_key(doc, "proxy_app", proxy_app)
+    config_path.write_text(tomlkit.dumps(doc))
+    apply_common_config(cmt, ports, args)
+    node = Node(name, home, f"http://127.0.0.1:{ports.rpc}", log=cometbft_log_path(home))
+    try:
+        if socket_cli:
+            with open(home / "abci-cli.log", "ab") as out:
+                node.procs.append(subprocess.Popen(
+                    [socket_cli, "kvstore", "--address", proxy_app, "--log_level", "error"],
+                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
+            wait_listening(ports.abci, node.procs[0])
+        with open(cometbft_log_path(home), "ab") as out:
+            node.procs.append(subprocess.Popen([cometbft, "start", "--home", str(cmt), f"--proxy_app={proxy_app}"],
+                                               stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
+    except BaseException:
+        node.stop()
+        raise
+    return node
+
+
+def rpc_get(http: httpx.Client, url: str, method: str, **params) -> dict:
+    body = http.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).json()
+    if "error" in body:
+        raise LookupError(f"{method}: {body['error']}")
+    return body["result"]
+
+
+def wait_ready(node: Node, http: httpx.Client, min_height: int = 2, timeout: float = 90) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        node.check_alive("before the run")
+        try:
+            h = int(rpc_get(http, node.rpc, "status")["sync_info"]["latest_block_height"])
+            if h >= min_height:
+                return h
+        except (httpx.HTTPError, LookupError, ValueError, KeyError):
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{node.name} did not reach height {min_height} in {timeout}s")
+
+
+# --- one measured run --------------------------------------------------------------------------------
+@dataclass
+class Result:
+    app: str
+    txs: int
+    seconds: float = float("nan")
+    submit_seconds: float = float("nan")
+    blocks: int = 0
+    span_blocks: int = 0
+    committed: int = 0
+    rejected: int = 0
+    failed: int = 0
+    bad_code: int = 0
+    first_errors: list = field(default_factory=list)
+    block_heights: list = field(default_factory=list)
+    finalize_ms: list = field(default_factory=list)   # gradchain only: per block with our txs
+    cpu: dict = field(default_factory=dict)           # process -> CPU seconds during the run
+
+    @property
+    def tps(self) -> float:
+        return self.txs / self.seconds if self.seconds == self.seconds and self.seconds > 0 else float("nan")
+
+    @property
+    def valid(self) -> bool:
+        return self.committed == self.txs and not (self.rejected or self.failed or self.bad_code)
+
+
+def submit_lane(url: str, bodies: list[bytes], start: threading.Event, t0_holder: list, res: dict,
+                lock: threading.Lock, interval: float, method: str) -> None:
+    rejected = failed = 0
+    errors = []
+    headers = {"content-type": "application/json"}
+    with httpx.Client(timeout=60, headers=headers) as http:
+        start.wait()
+        t_start = time.perf_counter()
+        with lock:
+            if not t0_holder:
+                t0_holder.append(t_start)
+        for i, body in enumerate(bodies):
+            if interval:
+                delay = t_start + i * interval - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+            try:
+                reply = http.post(url, content=body).json()
+            except (httpx.HTTPError, ValueError) as e:
+                failed += 1
+                errors.append(f"http: {e!r}")
+                continue
+            if "error" in reply:
+                failed += 1
+                errors.append(f"rpc: {reply['error']}")
+            elif method == "sync" and int(reply["result"].get("code", 0)) != 0:
+                rejected += 1
+                errors.append(f"checktx code {reply['result']['code']}: {reply['result'].get('log', '')}")
+    with lock:
+        res["rejected"] += rejected
+        res["failed"] += failed
+        res["errors"].extend(errors[:3])
+        res["done"] += 1
+        res["t_end"] = max(res["t_end"], time.perf_counter())
+
+
+def _proc_tree(root: int) -> list[int]:
+    """root and its descendants (Linux /proc); [] elsewhere."""
+    parents: dict[int, list[int]] = {}
+    try:
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    stat = Path(f"/proc/{entry}/stat").read_text()
+                except OSError:
+                    continue
+                ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+                parents.setdefault(ppid, []).append(int(entry))
+    except OSError:
+        return []
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(parents.get(pid, []))
+    return out
+
+
+def cpu_seconds(pids: list[int]) -> dict[int, tuple[str, float]]:
+    """pid -> (command name, user+system CPU seconds so far)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        out[pid] = (name, (int(fields[11]) + int(fields[12])) / tick)
+    return out
+
+
+def finalize_ms_by_height(log_path: Path) -> dict[int, float]:
+    out = {}
+    try:
+        with open(log_path) as f:
+            for line in f:
+                if '"finalized block"' in line:
+                    entry = json.loads(line)
+                    out[int(entry["height"])] = float(entry["ms"])
+    except (OSError, ValueError):
+        pass
+    return out
+
+
+def measure(node: Node, lanes_txs: list[tuple[int, bytes]], args) -> Result:
+    res = Result(node.name, len(lanes_txs))
+    method = "broadcast_tx_" + args.method
+    expected = {hashlib.sha256(tx).digest(): n for n, (_, tx) in enumerate(lanes_txs)}
+    assert len(expected) == len(lanes_txs), "txs must be unique"
+    lanes: list[list[bytes]] = [[] for _ in range(args.clients)]
+    for n, (lane, tx) in enumerate(lanes_txs):
+        lanes[lane % args.clients].append(json.dumps(
+            {"jsonrpc": "2.0", "id": n, "method": method, "params": {"tx": base64.b64encode(tx).decode()}}).encode())
+    interval = args.clients / args.rate if args.rate else 0.0
+
+    with httpx.Client(timeout=30) as http:
+        h0 = wait_ready(node, http)
+        start, lock, t0_holder = threading.Event(), threading.Lock(), []
+        shared = {"rejected": 0, "failed": 0, "errors": [], "done": 0, "t_end": 0.0}
+        threads = [threading.Thread(target=submit_lane, daemon=True, name=f"client-{i}",
+                                    args=(node.rpc, lanes[i], start, t0_holder, shared, lock, interval, args.method))
+                   for i in range(args.clients) if lanes[i]]
+        for t in threads:
+            t.start()
+        time.sleep(0.2)  # threads connected and waiting
+        pids = [pid for proc in node.procs for pid in _proc_tree(proc.pid)]
+        cpu0, self0 = cpu_seconds(pids), time.process_time()
+        start.set()
+        h = h0 + 1
+        found = 0
+        idle_wait, next_poll = 0.5 * parse_duration(args.timeout_commit), 0.0
+        last_seen = None
+        last_progress = time.monotonic()
+        while True:
+            node.check_alive("during the run")
+            submitted_all = shared["done"] == len(threads)
+            outstanding = len(expected) - found - (shared["rejected"] + shared["failed"] if submitted_all else 0)
+            if submitted_all and outstanding <= 0:
+                break
+            if time.monotonic() - last_progress > args.stall_timeout:
+                print(f"  ! {node.name}: no progress for {args.stall_timeout}s, {outstanding} txs outstanding")
+                break
+            delay = next_poll - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            try:
+                results = rpc_get(http, node.rpc, "block_results", height=str(h))
+            except LookupError:
+                time.sleep(0.01)
+                continue
+            seen_at = time.perf_counter()
+            last_progress = time.monotonic()
+            next_poll = seen_at + idle_wait  # no block can come before timeout_commit has passed
+            block = rpc_get(http, node.rpc, "block", height=str(h))["block"]
+            txs = block["data"]["txs"] or []
+            codes = [int(r.get("code", 0)) for r in (results.get("txs_results") or [])]
+            ours = 0
+            for i, b64 in enumerate(txs):
+                if hashlib.sha256(base64.b64decode(b64)).digest() in expected:
+                    ours += 1
+                    if codes[i] != 0:
+                        res.bad_code += 1
+                        if len(res.first_errors) < 3:
+                            res.first_errors.append(f"block {h} tx {i}: code {codes[i]} "
+                                                    f"{results['txs_results'][i].get('log', '')}")
+            if ours:
+                found += ours
+                res.blocks += 1
+                res.block_heights.append(h)
+                last_seen = seen_at
+            h += 1
+        cpu1, self1 = cpu_seconds(pids), time.process_time()
+        for t in threads:
+            t.join(60)
+    t0 = t0_holder[0]
+    res.committed = found
+    res.rejected, res.failed = shared["rejected"], shared["failed"]
+    res.first_errors = shared["errors"][:3] + res.first_errors
+    res.submit_seconds = shared["t_end"] - t0
+    if last_seen is not None:
+        res.seconds = last_seen - t0
+        res.span_blocks = res.block_heights[-1] - h0
+    for pid, (name, before) in cpu0.items():
+        if pid in cpu1:
+            label = "app (python)" if name.startswith("python") else name
+            res.cpu[label] = res.cpu.get(label, 0.0) + cpu1[pid][1] - before
+    res.cpu["bench client+poller"] = self1 - self0
+    if node.name == "gradchain":
+        ms = finalize_ms_by_height(node.log)
+        res.finalize_ms = [ms[b] for b in res.block_heights if b in ms]
+    return res
+
+
+def run_app(name: str, workdir: Path, wallets, txs, args) -> Result:
+    node = None
+    try:
+        if name == "gradchain":
+            node = start_gradchain(workdir, wallets, args)
+        else:
+            node = start_kvstore(workdir, args, args.abci_cli if name == "kvstore-socket" else None)
+        return measure(node, txs, args)
+    finally:
+        if node is not None:
+            node.stop()
+
+
+# --- report ------------------------------------------------------------------------------------------
+def print_table(results: list[Result]) -> None:
+    print(f"{'app':<20}{'txs':>6}{'seconds':>9}{'tx/s':>9}{'blocks':>8}{'txs/block':>11}"
+          f"{'span':>6}{'submit s':>10}{'rejected':>10}{'failed':>8}{'bad/miss':>9}")
+    for r in results:
+        mean = r.committed / r.blocks if r.blocks else 0
+        missing = r.txs - r.committed - r.rejected - r.failed
+        print(f"{r.app:<20}{r.txs:>6}{r.seconds:>9.2f}{r.tps:>9.1f}{r.blocks:>8}{mean:>11.1f}"
+              f"{r.span_blocks:>6}{r.submit_seconds:>10.2f}{r.rejected:>10}{r.failed:>8}"
+              f"{f'{r.bad_code}/{max(missing, 0)}':>9}")
+        for e in r.first_errors:
+            print(f"    {e}")
+
+
+def print_cpu(results: list[Result]) -> None:
+    print("CPU ms per tx during the run (user+system, /proc; includes idle-block overhead):")
+    for r in results:
+        if r.cpu:
+            parts = ", ".join(f"{k} {1000 * v / r.txs:.2f}" for k, v in r.cpu.items())
+            total = sum(r.cpu.values())
+            print(f"  {r.app:<20} {parts}; total {1000 * total / r.txs:.2f} ms/tx = "
+                  f"{100 * total / r.seconds:.0f}% of one core over {r.seconds:.2f} s")
+
+
+def print_finalize(r: Result, timeout_commit_s: float) -> None:
+    if not r.finalize_ms:
+        return
+    ms = r.finalize_ms
+    per_block = r.committed / max(r.blocks, 1)
+    total = sum(ms) / 1000
+    print(f"  gradchain FinalizeBlock (app.log, blocks with bench txs): median {statistics.median(ms):.0f} ms, "
+          f"max {max(ms):.0f} ms, sum {total:.2f} s = {100 * total / r.seconds:.0f}% of the measured "
+          f"{r.seconds:.2f} s; {sum(ms) / max(r.committed, 1):.3f} ms/tx "
+          f"(~{per_block:.0f} txs/block; timeout_commit {timeout_commit_s * 1000:.0f} ms)")
+
+
+def parse_duration(text: str) -> float:
+    for unit, scale in (("ms", 1e-3), ("s", 1.0)):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * scale
+    return float(text)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--txs", type=int, default=3000, help="txs per app (default 3000)")
+    ap.add_argument("--senders", type=int, default=200, help="distinct funded senders (default 200)")
+    ap.add_argument("--clients", type=int, default=4, help="concurrent submitting threads/connections (default 4)")
+    ap.add_argument("--rate", type=float, default=0, help="pace total submissions to this tx/s (default: unpaced)")
+    ap.add_argument("--method", choices=("sync", "async"), default="sync", help="broadcast_tx_sync (default) or _async")
+    ap.add_argument("--timeout-commit", default="200ms", help="consensus.timeout_commit for both nodes (default 200ms)")
+    ap.add_argument("--baseline", choices=("kvstore", "persistent_kvstore"), default="kvstore",
+                    help="CometBFT built-in app to compare with (default kvstore, in-memory)")
+    ap.add_argument("--abci-cli", metavar="PATH",
+                    help="also measure the same in-memory kvstore served over a TCP ABCI socket by this "
+                         "CometBFT v0.38 `abci-cli` binary (separates the socket transport's cost from the app's)")
+    ap.add_argument("--rounds", type=int, default=1, help="measure all apps this many times, alternating order")
+    ap.add_argument("--stall-timeout", type=float, default=60, help="give up after this many seconds without a block")
+    ap.add_argument("--keep", action="store_true", help="keep the node homes (logs) and print where they are")
+    ap.add_argument("--quick", action="store_true", help="smoke run (~10-30 s): 500 txs, 100 senders")
+    args = ap.parse_args()
+    if args.quick:
+        args.txs, args.senders = 500, min(args.senders, 100)
+    if args.txs < 1 or args.senders < 1 or args.clients < 1:
+        ap.error("--txs, --senders and --clients must be positive")
+    args.senders = min(args.senders, args.txs)
+
+    # SIGINT and SIGTERM -> KeyboardInterrupt, so the finally blocks stop the nodes (also when SIGINT
+    # was inherited as ignored, e.g. started in the background by a non-interactive shell).
+    def on_signal(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+    t_build = time.perf_counter()
+    wallets = make_wallets(args.senders)
+    g_txs = gradchain_txs(wallets, args.txs)
+    k_txs = kvstore_txs(g_txs)
+    t_build = time.perf_counter() - t_build
+    sizes = [len(tx) for _, tx in g_txs]
+    print(f"throughput bench: {args.txs} txs per app ({min(sizes)}-{max(sizes)} bytes, mean "
+          f"{statistics.mean(sizes):.1f}, same for both), {args.senders} senders x up to "
+          f"{-(-args.txs // args.senders)} sequential txs, {args.clients} clients, broadcast_tx_{args.method}, "
+          f"{'rate ' + format(args.rate, 'g') + ' tx/s' if args.rate else 'unpaced'}, "
+          f"timeout_commit {args.timeout_commit}; txs built in {t_build:.1f}s; cometbft {find_cometbft()}; "
+          f"{os.cpu_count()} cpus")
+
+    apps = ["kvstore", "gradchain"] + (["kvstore-socket"] if args.abci_cli else [])
+    rounds: list[dict[str, Result]] = []
+    workdir = Path(tempfile.mkdtemp(prefix="gradchain-tput-"))
+    try:
+        for r in range(args.rounds):
+            order = apps if r % 2 == 0 else apps[::-1]
+            got = {}
+            for name in order:
+                print(f"round {r + 1}/{args.rounds}: {args.baseline if name == 'kvstore' else name} ...", flush=True)
+                got[name] = run_app(name, workdir / f"round{r + 1}", wallets,
+                                    g_txs if name == "gradchain" else k_txs, args)
+            rounds.append(got)
+    except KeyboardInterrupt:
+        print("interrupted; nodes stopped", file=sys.stderr)
+        return 130
+    finally:
+        if args.keep:
+            print(f"node homes kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    print()
+    print("seconds: wall clock from the first submission until the poller saw the results of the last block")
+    print("holding a bench tx; tx/s = txs / seconds; blocks = blocks holding bench txs; span = blocks from")
+    print("the first submission to the last such block; submit s = time to submit all txs")
+    pairs = [("gradchain", "kvstore")]
+    if args.abci_cli:
+        pairs += [("gradchain", "kvstore-socket"), ("kvstore-socket", "kvstore")]
+    ratios: dict[tuple, list[float]] = {pair: [] for pair in pairs}
+    for r, got in enumerate(rounds):
+        if args.rounds > 1:
+            print(f"-- round {r + 1}")
+        print_table([got[name] for name in ("gradchain", "kvstore", "kvstore-socket") if name in got])
+        print_cpu([got[name] for name in ("gradchain", "kvstore", "kvstore-socket") if name in got])
+        print_finalize(got["gradchain"], parse_duration(args.timeout_commit))
+        for a, b in pairs:
+            ratios[(a, b)].append(got[a].tps / got[b].tps)
+    valid = all(g.valid for got in rounds for g in got.values())
+    print()
+    for (a, b), values in ratios.items():
+        label = f"ratio {a}/{args.baseline if b == 'kvstore' else b} (committed tx/s)"
+        if args.rounds > 1:
+            print(f"{label}: median {statistics.median(values):.3f} over {args.rounds} rounds "
+                  f"({', '.join(f'{x:.3f}' for x in values)})")
+        else:
+            print(f"{label}: {values[0]:.3f}")
+    if not valid:
+        print("INVALID MEASUREMENT: some txs were rejected, failed, not committed or committed with code != 0")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
