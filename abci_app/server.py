@@ -153,6 +153,9 @@ class AbciServer:
         self._connections.add(writer)
         peer = writer.get_extra_info("peername")
         log.debug("abci connection opened", extra={"peer": str(peer)})
+        # Responses are collected and written once per Flush: CometBFT flushes after nearly every
+        # mempool request, so writing each response separately doubles the socket sends.
+        pending = bytearray()
         try:
             while not self._stopped.is_set():
                 payload = await read_frame(reader)
@@ -161,15 +164,18 @@ class AbciServer:
                 request = abci.Request.FromString(payload)
                 kind = request.WhichOneof("value")
                 if kind == "flush":
-                    # Everything before this Flush is already queued in order; push it all out.
-                    writer.write(frame(abci.Response(flush=abci.ResponseFlush()).SerializeToString()))
+                    pending += frame(abci.Response(flush=abci.ResponseFlush()).SerializeToString())
+                    writer.write(bytes(pending))
+                    pending.clear()
                     await writer.drain()
                     continue
                 response = await self._dispatch(kind, request)
                 if response is None:
                     break  # the app failed: answer nothing more
-                writer.write(frame(response.SerializeToString()))
-                if writer.transport.get_write_buffer_size() > _WRITE_HIGH_WATER:
+                pending += frame(response.SerializeToString())
+                if len(pending) > _WRITE_HIGH_WATER:
+                    writer.write(bytes(pending))
+                    pending.clear()
                     await writer.drain()
         except (FrameError, ConnectionError) as e:
             if not self._stopped.is_set():

@@ -277,9 +277,11 @@ def test_unknown_request_gets_an_exception_response():
         c = await Client.connect(server.port)
         c.writer.write(frame(b""))  # a Request with no field set
         c.send(req(echo=abci.RequestEcho(message="still here")))
-        first, second = await c.recv(), await c.recv()
+        c.send(req(flush=abci.RequestFlush()))  # CometBFT's socket client ends every batch with Flush
+        first, second, third = await c.recv(), await c.recv(), await c.recv()
         assert first.WhichOneof("value") == "exception"
         assert second.echo.message == "still here"
+        assert third.WhichOneof("value") == "flush"
         await c.close()
 
     run_with_server(test)
