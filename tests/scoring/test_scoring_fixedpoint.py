@@ -1,0 +1,68 @@
+"""Requantization equals exact rational rounding (half to even) and clipping, for ints and arrays."""
+from fractions import Fraction
+
+import numpy as np
+from hypothesis import given, settings, strategies as st
+
+from chain.scoring.fixedpoint import clip, requantize, requantize_into, shift_round_half_even, signed_range
+
+INT64 = st.integers(-(1 << 63), (1 << 63) - 1)
+
+
+def reference(x: int, s: int) -> int:
+    return round(Fraction(x, 1 << s))  # Python's round() on a Fraction is round-half-to-even
+
+
+@given(st.integers(-(1 << 200), 1 << 200), st.integers(0, 100))
+def test_python_ints_match_fractions(x, s):
+    assert shift_round_half_even(x, s) == reference(x, s)
+
+
+@given(st.lists(INT64, min_size=1, max_size=40), st.integers(0, 62))
+def test_int64_arrays_match_fractions(xs, s):
+    out = shift_round_half_even(np.array(xs, dtype=np.int64), s)
+    assert out.dtype == np.int64
+    assert out.tolist() == [reference(x, s) for x in xs]
+
+
+@given(st.lists(st.integers(-(1 << 90), 1 << 90), min_size=1, max_size=20), st.integers(0, 80))
+def test_object_arrays_match_fractions(xs, s):
+    assert shift_round_half_even(np.array(xs, dtype=object), s).tolist() == [reference(x, s) for x in xs]
+
+
+@settings(max_examples=300)
+@given(st.integers(1, 40), st.integers(-(1 << 20), 1 << 20))
+def test_exact_halves_go_to_even(s, k):
+    x = (2 * k + 1) << (s - 1)  # exactly (k + 1/2) * 2**s, including negative k
+    expected = k if k % 2 == 0 else k + 1
+    assert shift_round_half_even(x, s) == expected
+    assert shift_round_half_even(np.array([x], dtype=np.int64), s)[0] == expected
+
+
+def test_rounding_rule_differs_from_floor_and_half_away():
+    # -2.5 -> -2 (half-even), floor gives -3, half-away gives -3: the rule is observable.
+    assert shift_round_half_even(-5, 1) == -2 and (-5 >> 1) == -3
+    assert shift_round_half_even(-7, 1) == -4 and shift_round_half_even(7, 1) == 4
+    assert shift_round_half_even(np.array([-5, -3, 3, 5, -6]), 1).tolist() == [-2, -2, 2, 2, -3]
+
+
+@given(st.lists(INT64, min_size=1, max_size=40), st.integers(0, 62), st.integers(2, 32))
+def test_requantize_is_round_then_clip(xs, s, bits):
+    lo, hi = signed_range(bits)
+    expected = [min(max(reference(x, s), lo), hi) for x in xs]
+    assert requantize(np.array(xs, dtype=np.int64), s, bits).tolist() == expected
+    assert [requantize(x, s, bits) for x in xs] == expected
+
+
+def test_signed_range_and_clip():
+    assert signed_range(8) == (-128, 127)
+    assert clip(np.array([-200, 5, 300]), -128, 127).tolist() == [-128, 5, 127]
+
+
+@given(st.lists(st.integers(-(1 << 62) + 1, (1 << 62) - 1), min_size=1, max_size=40), st.integers(0, 61),
+       st.integers(2, 32), st.booleans())
+def test_in_place_form_equals_the_reference(xs, s, bits, relu):
+    lo, hi = signed_range(bits)
+    lo = 0 if relu else lo
+    expected = [min(max(reference(x, s), lo), hi) for x in xs]
+    assert requantize_into(np.array(xs, dtype=np.int64), s, lo, hi).tolist() == expected
