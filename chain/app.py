@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 from chain import genesis
+from chain.bridge import handlers as bridge
 from chain.auth import params as auth_params
 from chain.auth.ante import apply_ante
 from chain.errors import ChainError, HeightNotAvailable, InvalidGenesis, TxTooLarge
@@ -64,6 +65,7 @@ class Application:
         events = validators.begin_block(block, ctx)
         results = tuple(self._deliver(block, ctx, raw, chain_id, params) for raw in txs)
         updates, end_events = validators.end_block(block, ctx)
+        end_events += bridge.end_block(block, ctx)
         self._block = block
         self._pending = self.store.prepare(block.changes())
         self._pending_height = ctx.height

@@ -14,6 +14,7 @@ from chain.store.kv import prefix_end
 from chain.tx.address import from_bech32, to_bech32
 from chain.tx.coins import Coin, validate_coins
 from chain.validators import genesis as validators_genesis
+from chain.bridge import genesis as bridge_genesis
 
 CHAIN_ID_KEY = b"app/chain_id"
 
@@ -29,7 +30,7 @@ def import_genesis(state, chain_id_: str, app_state: dict) -> None:
     """Write the initial state. Raises InvalidGenesis with a readable reason on any bad field."""
     if not isinstance(app_state, dict):
         raise InvalidGenesis("app_state must be a JSON object")
-    unknown = set(app_state) - {"auth", "bank", "validators"}
+    unknown = set(app_state) - {"auth", "bank", "validators", "bridge"}
     if unknown:
         raise InvalidGenesis(f"unknown app_state sections: {sorted(unknown)}")
     try:
@@ -48,6 +49,8 @@ def import_genesis(state, chain_id_: str, app_state: dict) -> None:
             for denom, amount in coins:
                 bank.apply_mint(state, address, denom, amount)
         validators_genesis.import_genesis(state, app_state.get("validators", {}))
+        if "bridge" in app_state:
+            bridge_genesis.import_genesis(state, app_state["bridge"])
     except InvalidGenesis:
         raise
     except (ChainError, KeyError, TypeError, ValueError, binascii.Error) as e:
@@ -67,8 +70,12 @@ def export_genesis(state) -> dict:
         address = key[len(auth_keys.SEQUENCE):]
         accounts.append({"address": to_bech32(address), "sequence": sequence(state, address)})
     params = auth_params.load(state)
-    return {
+    exported = {
         "auth": {"params": params.__dict__.copy(), "accounts": accounts},
         "bank": {"balances": [{"address": to_bech32(a), "coins": c} for a, c in sorted(balances.items())]},
         "validators": validators_genesis.export_genesis(state),
     }
+    bridge = bridge_genesis.export_genesis(state)
+    if bridge is not None:  # chains without a bridge export what they imported: no section
+        exported["bridge"] = bridge
+    return exported

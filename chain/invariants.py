@@ -34,7 +34,19 @@ def bonded_pool_covers_bonds(state) -> list[str]:
     return [] if held == owed else [f"bonded pool holds {held}{denom}, owes {owed}"]
 
 
-ALL = {"supply_equals_balances": supply_equals_balances, "bonded_pool_covers_bonds": bonded_pool_covers_bonds}
+
+def bridge_escrow_covers_withdrawals(state) -> list[str]:
+    """The bridge escrow holds exactly the vouchers of withdrawals not yet released on the EVM chain."""
+    from chain.bridge.keeper import ESCROW, all_withdrawals
+    owed: dict[str, int] = {}
+    for w in all_withdrawals(state):
+        owed[w["denom"]] = owed.get(w["denom"], 0) + int(w["amount"])
+    held = dict(bank.balances(state, ESCROW))
+    return [] if held == owed else [f"bridge escrow holds {held}, pending withdrawals owe {owed}"]
+
+
+ALL = {"supply_equals_balances": supply_equals_balances, "bonded_pool_covers_bonds": bonded_pool_covers_bonds,
+       "bridge_escrow_covers_withdrawals": bridge_escrow_covers_withdrawals}
 
 
 def check_all(state) -> list[str]:

@@ -8,6 +8,7 @@ from chain.auth import params as auth_params
 from chain.auth.ante import sequence
 from chain.bank import keeper as bank
 from chain.bank.keys import balance_key
+from chain.bridge import queries as bridge_queries
 from chain.errors import InvalidQuery, UnknownQuery
 from chain.tx.address import to_bech32
 from chain.tx.coins import validate_denom
@@ -58,4 +59,6 @@ def json_query(state, path: str, data: bytes) -> bytes:
              "power": v.power(params)} for v in validators_keeper.all_validators(state)]})
     if path == "/validators/params":
         return _json(vparams.load(state).__dict__)
+    if path.startswith("/bridge/"):
+        return _json(bridge_queries.json_query(state, path, data))
     raise UnknownQuery(f"unknown query path {path!r}; see docs/queries.md")

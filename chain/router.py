@@ -2,15 +2,26 @@
 from __future__ import annotations
 
 from chain.bank.handlers import process_send
+from chain.bridge import handlers as bridge
 from chain.errors import UnknownMessage
 from chain.results import BlockContext
-from chain.tx.messages import MsgCreateValidator, MsgSend, MsgUnbond
+from chain.tx.messages import (MsgBatchExecutedClaim, MsgCancelWithdraw, MsgConfirmBatch, MsgConfirmValset,
+                               MsgCreateValidator, MsgDepositClaim, MsgSend, MsgSetEvmAddress, MsgUnbond,
+                               MsgValsetUpdatedClaim, MsgWithdraw)
 from chain.validators.handlers import process_create_validator, process_unbond
 
 HANDLERS = {
     MsgSend: process_send,
     MsgCreateValidator: process_create_validator,
     MsgUnbond: process_unbond,
+    MsgSetEvmAddress: bridge.process_set_evm_address,
+    MsgDepositClaim: bridge.process_deposit_claim,
+    MsgValsetUpdatedClaim: bridge.process_valset_updated_claim,
+    MsgBatchExecutedClaim: bridge.process_batch_executed_claim,
+    MsgWithdraw: bridge.process_withdraw,
+    MsgCancelWithdraw: bridge.process_cancel_withdraw,
+    MsgConfirmBatch: bridge.process_confirm_batch,
+    MsgConfirmValset: bridge.process_confirm_valset,
 }
 
 

@@ -53,9 +53,23 @@ def apply_send(state, sender: bytes, recipient: bytes, coins: list[tuple[str, in
 
 
 def apply_mint(state, recipient: bytes, denom: str, amount: int) -> None:
-    """Create new coins. Only genesis (and later the bridge) may hold this capability."""
+    """Create new coins. Only genesis and the bridge (vouchers for locked tokens) hold this capability."""
     new_supply = supply(state, denom) + amount
     if new_supply > MAX_AMOUNT:
         raise SupplyOverflow(f"total supply of {denom} would exceed 2**256-1")
     state.set(keys.supply_key(denom), encode_uint(new_supply))
     _set_balance(state, recipient, denom, balance(state, recipient, denom) + amount)
+
+
+def apply_burn(state, holder: bytes, denom: str, amount: int) -> None:
+    """Destroy coins `holder` owns. Only the bridge holds this capability (vouchers whose tokens left
+    the bridge contract)."""
+    have = balance(state, holder, denom)
+    if have < amount:
+        raise InsufficientFunds(f"cannot burn {amount}{denom}: holder has {have}")
+    remaining = supply(state, denom) - amount
+    if remaining:
+        state.set(keys.supply_key(denom), encode_uint(remaining))
+    else:
+        state.delete(keys.supply_key(denom))
+    _set_balance(state, holder, denom, have - amount)

@@ -23,6 +23,13 @@ FROZEN = {
     ("scoring", 7): "ModelTooLarge", ("scoring", 8): "WeightsDecodeError", ("scoring", 9): "WeightOutOfRange",
     ("scoring", 10): "ShardDecodeError", ("scoring", 11): "InvalidShard", ("scoring", 12): "ShardTooLarge",
     ("scoring", 13): "InvalidMerkleProof",
+    ("bridge", 1): "BridgeNotConfigured", ("bridge", 2): "WrongEvmChain", ("bridge", 3): "NotBridgeValidator",
+    ("bridge", 4): "EvmAddressAlreadySet", ("bridge", 5): "EvmAddressTaken", ("bridge", 6): "InvalidEvmSignature",
+    ("bridge", 7): "NonceAlreadyObserved", ("bridge", 8): "NonceTooFarAhead", ("bridge", 9): "DuplicateClaim",
+    ("bridge", 10): "ConflictingClaim", ("bridge", 11): "UnknownBridgeDenom", ("bridge", 12): "UnknownBatch",
+    ("bridge", 13): "UnknownValset", ("bridge", 14): "NoEvmAddress", ("bridge", 15): "NotInSigningSet",
+    ("bridge", 16): "DuplicateConfirm", ("bridge", 17): "WithdrawalNotCancellable", ("bridge", 18): "InvalidEvmAddress",
+    ("bridge", 19): "InvalidClaim",
 }
 
 

@@ -1,0 +1,44 @@
+"""Bridge set-up before a chain starts: the genesis valset (deploy the contract with it), and the
+genesis `bridge` section that names the deployed contract."""
+from __future__ import annotations
+
+import copy
+
+PLACEHOLDER_CONTRACT = "0x" + "11" * 20
+
+
+def genesis_valset(chain_id: str, app_state: dict, evm_addresses: dict[str, bytes]) -> list[tuple[bytes, int]]:
+    """Valset 1 (EVM address, power) exactly as the chain will build it from this genesis, computed by
+    importing the genesis into a throwaway in-memory state."""
+    from chain.bridge import keeper
+    from chain.genesis import import_genesis
+    from chain.store.kv import MemoryKV
+    from chain.store.state import CommittedStore, Overlay
+    trial = with_bridge(app_state, 1, PLACEHOLDER_CONTRACT, evm_addresses, 0)
+    state = Overlay(CommittedStore(MemoryKV()))
+    import_genesis(state, chain_id, trial)
+    valset = keeper.get_valset(state, 1)
+    if valset is None:
+        raise ValueError("no active validator has an EVM address: the bridge would have no signers")
+    return keeper.valset_members(valset)
+
+
+def with_bridge(app_state: dict, evm_chain_id: int, contract: str, evm_addresses: dict[str, bytes],
+                start_evm_height: int, **params) -> dict:
+    """A copy of app_state with a bridge section. evm_addresses: operator bech32 -> 20-byte EVM address."""
+    state = copy.deepcopy(app_state)
+    state["bridge"] = {
+        "params": {"evm_chain_id": evm_chain_id, "contract": contract.lower(), **params},
+        "start_evm_height": start_evm_height,
+        "evm_addresses": [{"operator": op, "evm_address": "0x" + a.hex()} for op, a in sorted(evm_addresses.items())],
+    }
+    return state
+
+
+def deploy_bridge(evm_, chain_id: str, app_state: dict, evm_addresses: dict[str, bytes], **params) -> tuple[object, dict]:
+    """Deploy contracts/Bridge.vy with the genesis valset; returns (contract, app_state with the bridge)."""
+    members = genesis_valset(chain_id, app_state, evm_addresses)
+    w3 = evm_.w3
+    contract = evm_.deploy("Bridge", [w3.to_checksum_address(a) for a, _ in members], [p for _, p in members], 1)
+    height = w3.eth.block_number
+    return contract, with_bridge(app_state, w3.eth.chain_id, contract.address, evm_addresses, height, **params)
