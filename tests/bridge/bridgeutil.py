@@ -29,7 +29,8 @@ VPARAMS = {"bond_denom": "ugrad", "power_reduction": 1_000_000, "min_self_bond":
 def app_state(n_validators: int = 4, bonds: list[int] | None = None) -> dict:
     bonds = bonds or [BOND] * n_validators
     g = genesis()
-    g["bank"]["balances"][0]["coins"][1]["amount"] = "100000000"
+    for entry in g["bank"]["balances"]:  # Alice and Bob pay fees
+        entry["coins"] = [{"denom": "ugrad", "amount": "100000000"} if c["denom"] == "ugrad" else c for c in entry["coins"]]
     from chain.tx.address import to_bech32
     g["bank"]["balances"].append({"address": to_bech32(BONDED_POOL), "coins": [{"denom": "ugrad", "amount": str(sum(bonds))}]})
     for w in OPERATORS:
