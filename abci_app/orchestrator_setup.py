@@ -42,3 +42,30 @@ def deploy_bridge(evm_, chain_id: str, app_state: dict, evm_addresses: dict[str,
     contract = evm_.deploy("Bridge", [w3.to_checksum_address(a) for a, _ in members], [p for _, p in members], 1)
     height = w3.eth.block_number
     return contract, with_bridge(app_state, w3.eth.chain_id, contract.address, evm_addresses, height, **params)
+
+
+def setup_nodes(evm_, homes: list) -> tuple[object, dict]:
+    """For nodes that have not started yet: an EVM key per validator node (<home>/evm_key.json), the
+    contract deployed with the genesis valset, and the bridge section written into every node's genesis.
+    `evm_` pays for deployment. Returns (contract, the new app_state)."""
+    import base64
+    from pathlib import Path
+
+    from abci_app.genesis_tools import consensus_pubkey
+    from abci_app.node import read_genesis, write_genesis
+    from client.bridge_evm import ensure_evm_key
+    homes = [Path(h) for h in homes]
+    genesis = read_genesis(homes[0])
+    app_state = genesis.get("app_state") or {}
+    if "bridge" in app_state:
+        raise ValueError("this genesis already has a bridge section")
+    by_key = {base64.b64decode(v["consensus_pubkey"]): v["operator"]
+              for v in app_state.get("validators", {}).get("validators", [])}
+    evm_addresses = {by_key[consensus_pubkey(h)]: ensure_evm_key(h).address for h in homes
+                     if consensus_pubkey(h) in by_key}
+    contract, app_state = deploy_bridge(evm_, genesis["chain_id"], app_state, evm_addresses)
+    for home in homes:
+        node_genesis = read_genesis(home)
+        node_genesis["app_state"] = app_state
+        write_genesis(home, node_genesis)
+    return contract, app_state

@@ -95,5 +95,6 @@ from client import cli_keys  # noqa: E402
 from client import cli_tx  # noqa: E402
 from client import cli_testnet  # noqa: E402
 from client import cli_validators  # noqa: E402
+from client import cli_bridge  # noqa: E402  (needs the `bridge` extra only when its commands run)
 
 __all__ = ["main", "cli_node", "cli_keys", "cli_tx", "cli_testnet", "cli_validators"]
