@@ -172,11 +172,14 @@ def tx_bridge():
 def withdraw(ctx, from_key, token, amount, evm_recipient):
     """Escrow vouchers and queue their release to --evm-recipient (batched, signed, relayed)."""
     from chain.tx.messages import MsgWithdraw
+    token_bytes, recipient = _hex20(token, "--token"), _hex20(evm_recipient, "--evm-recipient")
+    if amount <= 0:
+        raise click.BadParameter("--amount must be positive")
     wallet = keyring(ctx).load(from_key, password(ctx))
     with client_for(ctx) as c:
         params = c._query_json("/bridge/params")
-        receipt = c.submit(wallet, [MsgWithdraw(evm_chain_id=params["evm_chain_id"], token=_hex20(token, "--token"),
-                                                amount=str(amount), evm_recipient=_hex20(evm_recipient, "--evm-recipient"))])
+        receipt = c.submit(wallet, [MsgWithdraw(evm_chain_id=params["evm_chain_id"], token=token_bytes,
+                                                amount=str(amount), evm_recipient=recipient)])
     emit(ctx, {"tx_hash": receipt.tx_hash, "height": receipt.height},
          f"withdrawal queued in block {receipt.height}; follow it with `gradchain query bridge withdrawals`")
 
