@@ -1,7 +1,7 @@
 """The EVM side of the bridge, for orchestrators, relayers, users and tests: compile and deploy the
 Vyper contracts, EVM keys that sign digests, deposits, and reading the contract's events.
 
-Needs the `bridge` extra (vyper, web3, eth-account, coincurve). web3 is imported only here.
+Needs the `bridge` extra (vyper, web3, eth-account). web3 and vyper are imported only when used.
 """
 from __future__ import annotations
 
