@@ -32,7 +32,7 @@ class RpcChain:
         self.client, self.wallet = client, wallet
 
     def query(self, path: str, data: bytes = b"") -> dict:
-        return self.client._query_json(path, data)
+        return self.client.query_json(path, data)
 
     def submit(self, messages: list) -> None:
         self.client.submit(self.wallet, messages)

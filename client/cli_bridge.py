@@ -144,7 +144,7 @@ def deposit(ctx, evm_rpc, token, amount, to, evm_key_file, evm_account):
     from client.bridge_evm import connect
     recipient = resolve_address(ctx, to)
     with client_for(ctx) as c:
-        params = c._query_json("/bridge/params")
+        params = c.query_json("/bridge/params")
     w3 = connect(evm_rpc)
     if w3.eth.chain_id != params["evm_chain_id"]:
         raise click.ClickException(f"{evm_rpc} is EVM chain {w3.eth.chain_id}; this bridge is on {params['evm_chain_id']}")
@@ -177,7 +177,7 @@ def withdraw(ctx, from_key, token, amount, evm_recipient):
         raise click.BadParameter("--amount must be positive")
     wallet = keyring(ctx).load(from_key, password(ctx))
     with client_for(ctx) as c:
-        params = c._query_json("/bridge/params")
+        params = c.query_json("/bridge/params")
         receipt = c.submit(wallet, [MsgWithdraw(evm_chain_id=params["evm_chain_id"], token=token_bytes,
                                                 amount=str(amount), evm_recipient=recipient)])
     emit(ctx, {"tx_hash": receipt.tx_hash, "height": receipt.height},
@@ -225,5 +225,5 @@ def set_evm_address(ctx, from_key, node_home):
 def query_bridge(ctx, what):
     """Bridge state: params, state, orchestrators, valsets, batches, withdrawals, denoms, votes."""
     with client_for(ctx) as c:
-        data = c._query_json(f"/bridge/{what}")
+        data = c.query_json(f"/bridge/{what}")
     emit(ctx, data, json.dumps(data, indent=2, sort_keys=True))

@@ -57,27 +57,27 @@ class Client:
 
     def params(self) -> dict:
         if self._params is None:
-            self._params = self._query_json("/auth/params")
+            self._params = self.query_json("/auth/params")
         return self._params
 
-    def _query_json(self, path: str, data: bytes = b"") -> dict:
+    def query_json(self, path: str, data: bytes = b"") -> dict:
         response = self.rpc.abci_query(path, data)
         if int(response.get("code", 0)):
             raise TxFailed(response.get("codespace", ""), int(response["code"]), response.get("log", ""))
         return json.loads(base64.b64decode(response.get("value") or ""))
 
     def sequence(self, address: str | bytes) -> int:
-        return self._query_json("/auth/account", _addr(address))["sequence"]
+        return self.query_json("/auth/account", _addr(address))["sequence"]
 
     def balances(self, address: str | bytes) -> dict[str, int]:
-        reply = self._query_json("/bank/balances", _addr(address))
+        reply = self.query_json("/bank/balances", _addr(address))
         return {b["denom"]: int(b["amount"]) for b in reply["balances"]}
 
     def supply(self) -> dict[str, int]:
-        return {s["denom"]: int(s["amount"]) for s in self._query_json("/bank/supply")["supply"]}
+        return {s["denom"]: int(s["amount"]) for s in self.query_json("/bank/supply")["supply"]}
 
     def validators(self) -> list[dict]:
-        return self._query_json("/validators")["validators"]
+        return self.query_json("/validators")["validators"]
 
     def balance(self, address: str | bytes, denom: str, prove: bool = True) -> int:
         """One balance. With prove=True (default) the answer is checked with a Merkle proof against

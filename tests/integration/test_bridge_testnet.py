@@ -66,8 +66,8 @@ def test_deposit_and_withdraw_across_a_real_testnet(tmp_path):
         clients[2].submit(alice, [MsgWithdraw(evm_chain_id=w3.eth.chain_id, token=bytes.fromhex(token.address[2:]),
                                               amount="10000", evm_recipient=bytes.fromhex(recipient[2:]))])
         drive(lambda: token.functions.balanceOf(recipient).call() == 10_000
-              and not clients[0]._query_json("/bridge/withdrawals")["withdrawals"]
-              and clients[0]._query_json("/bridge/state")["last_event_nonce"] == bridge.functions.event_nonce().call())
+              and not clients[0].query_json("/bridge/withdrawals")["withdrawals"]
+              and clients[0].query_json("/bridge/state")["last_event_nonce"] == bridge.functions.event_nonce().call())
         assert clients[3].balances(alice.address)[denom] == 2_345
         assert clients[0].supply()[denom] == token.functions.balanceOf(bridge.address).call() == 2_345
         top = min(height(u) for u in urls) - 1
