@@ -12,7 +12,9 @@ __all__ = ["LevelDBKV"]
 
 class LevelDBKV:
     def __init__(self, path: str):
-        self._db = plyvel.DB(path, create_if_missing=True)
+        # Tree nodes are keyed by hash (no locality): a bloom filter spares a probe of every level
+        # per missing key, and a larger block cache keeps the upper tree levels in memory.
+        self._db = plyvel.DB(path, create_if_missing=True, bloom_filter_bits=10, lru_cache_size=128 << 20)
 
     def get(self, key: bytes) -> bytes | None:
         return self._db.get(key)

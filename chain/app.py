@@ -6,6 +6,7 @@ block's changes, the height and the app hash in one atomic write. A crash before
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 
 from chain import genesis
 from chain.bridge import handlers as bridge
@@ -13,6 +14,7 @@ from chain.auth import params as auth_params
 from chain.auth.ante import apply_ante
 from chain.errors import ChainError, HeightNotAvailable, InvalidGenesis, TxTooLarge
 from chain.queries import json_query, provable_key
+from chain.registry import handlers as registry
 from chain.results import BlockContext, BlockResult, InitResult, QueryResult, TxResult
 from chain.router import process_message
 from chain.store.state import CommittedStore, Overlay
@@ -36,7 +38,7 @@ class Application:
         self._check = Overlay(self.store)       # mempool view: committed state + accepted CheckTx effects
         # Signature checks are the costliest stateless step; a tx CheckTx accepted need not be checked
         # again in FinalizeBlock. Keyed by the tx's hash, so the result is a pure function of its bytes.
-        self._decoded: dict[bytes, DecodedTx] = {}
+        self._decoded: OrderedDict[bytes, DecodedTx] = OrderedDict()  # cheap oldest-first eviction
 
     # --- lifecycle -------------------------------------------------------------------------
     def info(self) -> tuple[int, bytes]:
@@ -66,6 +68,7 @@ class Application:
         results = tuple(self._deliver(block, ctx, raw, chain_id, params) for raw in txs)
         updates, end_events = validators.end_block(block, ctx)
         end_events += bridge.end_block(block, ctx)
+        end_events += registry.end_block(block, ctx)
         self._block = block
         self._pending = self.store.prepare(block.changes())
         self._pending_height = ctx.height
@@ -100,7 +103,7 @@ class Application:
         if tx is None:
             tx = decode_tx(raw)
             if len(self._decoded) >= _DECODED_CACHE_SIZE:
-                del self._decoded[next(iter(self._decoded))]
+                self._decoded.popitem(last=False)
             self._decoded[key] = tx
         return tx
 
@@ -120,11 +123,20 @@ class Application:
                 try:
                     events += process_message(msg_state, ctx, tx.signer, msg)
                 except ChainError as e:
-                    raise type(e)(f"message {index}: {e}") from None
+                    wrapped = type(e)(f"message {index}: {e}")
+                    wrapped.on_failure = getattr(e, "on_failure", None)
+                    raise wrapped from None
         except ChainError as e:
-            if check:
+            # A failing message leaves nothing behind, except a deliberate `on_failure` effect applied next to
+            # the fee and sequence (a rejected weights upload deletes its stored chunks so it can start over).
+            on_failure = getattr(e, "on_failure", None)
+            if check and on_failure is None:
                 return error_result(e, gas)  # not admitted to the mempool: discard the fee too
+            if on_failure is not None:
+                on_failure(tx_state)
             tx_state.write_to_parent()
+            if check:  # admitted: in its block it fails with this code and its on_failure effect applies
+                return TxResult(gas_wanted=gas, gas_used=gas, log=f"admitted; will fail: {e}")
             return error_result(e, gas)
         msg_state.write_to_parent()
         tx_state.write_to_parent()

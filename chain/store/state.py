@@ -12,6 +12,8 @@ block. The state values and the tree are thus always in step, so a proof answers
 """
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from bisect import bisect_left, insort
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -46,7 +48,9 @@ class CommittedStore:
 
     def __init__(self, kv: KVStore):
         self._kv = kv
-        self._node_cache: dict[bytes, bytes] = {}
+        # OrderedDict, not dict: evicting the oldest entry of a plain dict scans past the deleted
+        # slots at its front (tens of microseconds per eviction once the cache is full).
+        self._node_cache: OrderedDict[bytes, bytes] = OrderedDict()
         self._tree = SparseMerkleTree(self._get_node)
         raw_height, raw_app_hash = kv.get(META_HEIGHT), kv.get(META_APP_HASH)
         if raw_height is None and raw_app_hash is None:
@@ -93,15 +97,17 @@ class CommittedStore:
 
     def _get_node(self, node_hash: bytes) -> bytes | None:
         node = self._node_cache.get(node_hash)
-        if node is None:
-            node = self._kv.get(NODE + node_hash)
-            if node is not None:
-                self._remember(node_hash, node)
+        if node is not None:
+            self._node_cache.move_to_end(node_hash)  # LRU: the tree's upper levels stay cached
+            return node
+        node = self._kv.get(NODE + node_hash)
+        if node is not None:
+            self._remember(node_hash, node)
         return node
 
     def _remember(self, node_hash: bytes, node: bytes) -> None:
         if node_hash not in self._node_cache and len(self._node_cache) >= NODE_CACHE_SIZE:
-            del self._node_cache[next(iter(self._node_cache))]  # oldest insertion first
+            self._node_cache.popitem(last=False)  # oldest insertion first
         self._node_cache[node_hash] = node
 
 
