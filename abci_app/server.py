@@ -16,6 +16,7 @@ import logging
 import time
 
 from abci_app import convert
+from chain.tx.wire import encode_varint  # the same unsigned varint as protobuf's
 from abci_app.proto.tendermint.abci import types_pb2 as abci
 from chain.errors import ChainError
 
@@ -35,17 +36,6 @@ class FrameError(ValueError):
 
 
 # --- framing -------------------------------------------------------------------------------------
-def encode_varint(n: int) -> bytes:
-    if n < 0:
-        raise ValueError("varint must be non-negative")
-    out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
 def frame(payload: bytes) -> bytes:
     return encode_varint(len(payload)) + payload
 
