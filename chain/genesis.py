@@ -15,6 +15,7 @@ from chain.tx.address import from_bech32, to_bech32
 from chain.tx.coins import Coin, validate_coins
 from chain.validators import genesis as validators_genesis
 from chain.bridge import genesis as bridge_genesis
+from chain.registry import genesis as registry_genesis
 
 CHAIN_ID_KEY = b"app/chain_id"
 
@@ -30,7 +31,7 @@ def import_genesis(state, chain_id_: str, app_state: dict) -> None:
     """Write the initial state. Raises InvalidGenesis with a readable reason on any bad field."""
     if not isinstance(app_state, dict):
         raise InvalidGenesis("app_state must be a JSON object")
-    unknown = set(app_state) - {"auth", "bank", "validators", "bridge"}
+    unknown = set(app_state) - {"auth", "bank", "validators", "bridge", "registry"}
     if unknown:
         raise InvalidGenesis(f"unknown app_state sections: {sorted(unknown)}")
     try:
@@ -51,6 +52,7 @@ def import_genesis(state, chain_id_: str, app_state: dict) -> None:
         validators_genesis.import_genesis(state, app_state.get("validators", {}))
         if "bridge" in app_state:
             bridge_genesis.import_genesis(state, app_state["bridge"])
+        registry_genesis.import_genesis(state, app_state.get("registry", {}))
     except InvalidGenesis:
         raise
     except (ChainError, KeyError, TypeError, ValueError, binascii.Error) as e:
@@ -74,6 +76,7 @@ def export_genesis(state) -> dict:
         "auth": {"params": params.__dict__.copy(), "accounts": accounts},
         "bank": {"balances": [{"address": to_bech32(a), "coins": c} for a, c in sorted(balances.items())]},
         "validators": validators_genesis.export_genesis(state),
+        "registry": registry_genesis.export_genesis(state),
     }
     bridge = bridge_genesis.export_genesis(state)
     if bridge is not None:  # chains without a bridge export what they imported: no section

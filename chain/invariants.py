@@ -45,8 +45,22 @@ def bridge_escrow_covers_withdrawals(state) -> list[str]:
     return [] if held == owed else [f"bridge escrow holds {held}, pending withdrawals owe {owed}"]
 
 
+def registry_escrow_covers_models(state) -> list[str]:
+    """The registry escrow holds, per denom, exactly the open models' unspent bounties plus their bonds."""
+    from chain.registry.keeper import ESCROW, all_models, owed
+    from chain.registry.model import CLOSED
+    expected: dict[str, int] = {}
+    for model in all_models(state):
+        if model.status != CLOSED:
+            for denom, amount in owed(model):
+                expected[denom] = expected.get(denom, 0) + amount
+    held = dict(bank.balances(state, ESCROW))
+    return [] if held == expected else [f"registry escrow holds {held}, open models are owed {expected}"]
+
+
 ALL = {"supply_equals_balances": supply_equals_balances, "bonded_pool_covers_bonds": bonded_pool_covers_bonds,
-       "bridge_escrow_covers_withdrawals": bridge_escrow_covers_withdrawals}
+       "bridge_escrow_covers_withdrawals": bridge_escrow_covers_withdrawals,
+       "registry_escrow_covers_models": registry_escrow_covers_models}
 
 
 def check_all(state) -> list[str]:

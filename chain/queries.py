@@ -1,5 +1,6 @@
 """ABCI queries over the last committed state. Not consensus: JSON answers are for people and the SDK.
-Only `/store` and `/bank/balance` answer with raw stored bytes, so they can carry a Merkle proof."""
+Only `/store`, `/bank/balance`, `/registry/spec` and `/registry/shard` answer with one raw stored value, so
+they can carry a Merkle proof; `/registry/weights` answers with raw bytes assembled from chunks."""
 from __future__ import annotations
 
 import json
@@ -10,6 +11,7 @@ from chain.bank import keeper as bank
 from chain.bank.keys import balance_key
 from chain.bridge import queries as bridge_queries
 from chain.errors import InvalidQuery, UnknownQuery
+from chain.registry import queries as registry_queries
 from chain.tx.address import to_bech32
 from chain.tx.coins import validate_denom
 from chain.validators import keeper as validators_keeper
@@ -36,6 +38,8 @@ def provable_key(path: str, data: bytes) -> bytes | None:
         address, denom = _address(data[:20]), data[20:].decode("utf-8", errors="replace")
         validate_denom(denom)
         return balance_key(address, denom)
+    if path in ("/registry/spec", "/registry/shard"):
+        return registry_queries.provable_key(path, data)
     return None
 
 
@@ -61,4 +65,6 @@ def json_query(state, path: str, data: bytes) -> bytes:
         return _json(vparams.load(state).__dict__)
     if path.startswith("/bridge/"):
         return _json(bridge_queries.json_query(state, path, data))
+    if path.startswith("/registry/"):
+        return registry_queries.query(state, path, data)  # JSON, except /registry/weights: raw bytes
     raise UnknownQuery(f"unknown query path {path!r}; see docs/queries.md")

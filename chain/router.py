@@ -4,9 +4,11 @@ from __future__ import annotations
 from chain.bank.handlers import process_send
 from chain.bridge import handlers as bridge
 from chain.errors import UnknownMessage
+from chain.registry import handlers as registry
 from chain.results import BlockContext
-from chain.tx.messages import (MsgBatchExecutedClaim, MsgCancelWithdraw, MsgConfirmBatch, MsgConfirmValset,
-                               MsgCreateValidator, MsgDepositClaim, MsgSend, MsgSetEvmAddress, MsgUnbond,
+from chain.tx.messages import (MsgBatchExecutedClaim, MsgCancelWithdraw, MsgCloseModel, MsgConfirmBatch,
+                               MsgConfirmValset, MsgCreateValidator, MsgDepositClaim, MsgFundBounty, MsgRegisterModel,
+                               MsgRevealShard, MsgSend, MsgSetEvmAddress, MsgUnbond, MsgUploadWeights,
                                MsgValsetUpdatedClaim, MsgWithdraw)
 from chain.validators.handlers import process_create_validator, process_unbond
 
@@ -14,6 +16,11 @@ HANDLERS = {
     MsgSend: process_send,
     MsgCreateValidator: process_create_validator,
     MsgUnbond: process_unbond,
+    MsgRegisterModel: registry.process_register_model,
+    MsgUploadWeights: registry.process_upload_weights,
+    MsgFundBounty: registry.process_fund_bounty,
+    MsgRevealShard: registry.process_reveal_shard,
+    MsgCloseModel: registry.process_close_model,
     MsgSetEvmAddress: bridge.process_set_evm_address,
     MsgDepositClaim: bridge.process_deposit_claim,
     MsgValsetUpdatedClaim: bridge.process_valset_updated_claim,

@@ -30,6 +30,13 @@ FROZEN = {
     ("bridge", 13): "UnknownValset", ("bridge", 14): "NoEvmAddress", ("bridge", 15): "NotInSigningSet",
     ("bridge", 16): "DuplicateConfirm", ("bridge", 17): "WithdrawalNotCancellable", ("bridge", 18): "InvalidEvmAddress",
     ("bridge", 19): "InvalidClaim",
+    ("registry", 1): "UnknownModel", ("registry", 2): "NotModelOwner", ("registry", 3): "InvalidRewardCurve",
+    ("registry", 4): "InvalidModelTerms", ("registry", 5): "WrongEscrowDenom", ("registry", 6): "ModelNotUploading",
+    ("registry", 7): "ModelNotActive", ("registry", 8): "ModelClosed", ("registry", 9): "ChunkOutOfRange",
+    ("registry", 10): "DuplicateChunk", ("registry", 11): "ChunkTooLarge", ("registry", 12): "WrongChunkSize",
+    ("registry", 13): "WeightsHashMismatch", ("registry", 14): "RevealTooEarly", ("registry", 15): "RevealTooLate",
+    ("registry", 16): "ShardAlreadyRevealed", ("registry", 17): "RoundAlreadyRevealed",
+    ("registry", 18): "ModelNotExpired", ("registry", 19): "UnknownVersion",
 }
 
 

@@ -1,0 +1,71 @@
+"""Every key the registry module owns. Ids, versions, rounds, heights and indices are 8-byte big-endian,
+so keys sort numerically."""
+from __future__ import annotations
+
+PARAMS = b"reg/params"       # -> RegistryParams (canonical JSON record)
+COUNTERS = b"reg/counters"   # -> {"next_model_id", "next_job_seq"} (canonical JSON record)
+MODEL = b"reg/m/"            # + model id -> model record (canonical JSON)
+SPEC = b"reg/spec/"          # + model id -> canonical spec bytes
+CHUNK = b"reg/w/"            # + model id + version + chunk index -> a slice of the version's weight bytes
+VERSION = b"reg/v/"          # + model id + version -> version record (parent, weights hash and size)
+SCORE = b"reg/sc/"           # + model id + version + round -> canonical Score bytes
+SHARD = b"reg/sh/"           # + model id + shard index -> revealed shard bytes (kept for audit)
+REVEAL = b"reg/r/"           # + model id + round -> reveal record (shard index, height)
+QUEUE = b"reg/q/"            # + enqueue height + job sequence -> scoring job record; FIFO by key order
+EXPIRY = b"reg/x/"           # + expiry height + model id -> b"\x01"; open models only
+
+
+def u64(n: int) -> bytes:
+    return n.to_bytes(8, "big")
+
+
+def model_key(model_id: int) -> bytes:
+    return MODEL + u64(model_id)
+
+
+def spec_key(model_id: int) -> bytes:
+    return SPEC + u64(model_id)
+
+
+def chunks_prefix(model_id: int, version: int) -> bytes:
+    return CHUNK + u64(model_id) + u64(version)
+
+
+def chunk_key(model_id: int, version: int, index: int) -> bytes:
+    return chunks_prefix(model_id, version) + u64(index)
+
+
+def versions_prefix(model_id: int) -> bytes:
+    return VERSION + u64(model_id)
+
+
+def version_key(model_id: int, version: int) -> bytes:
+    return versions_prefix(model_id) + u64(version)
+
+
+def scores_prefix(model_id: int, version: int) -> bytes:
+    return SCORE + u64(model_id) + u64(version)
+
+
+def score_key(model_id: int, version: int, round_: int) -> bytes:
+    return scores_prefix(model_id, version) + u64(round_)
+
+
+def shard_key(model_id: int, index: int) -> bytes:
+    return SHARD + u64(model_id) + u64(index)
+
+
+def reveals_prefix(model_id: int) -> bytes:
+    return REVEAL + u64(model_id)
+
+
+def reveal_key(model_id: int, round_: int) -> bytes:
+    return reveals_prefix(model_id) + u64(round_)
+
+
+def queue_key(height: int, seq: int) -> bytes:
+    return QUEUE + u64(height) + u64(seq)
+
+
+def expiry_key(height: int, model_id: int) -> bytes:
+    return EXPIRY + u64(height) + u64(model_id)

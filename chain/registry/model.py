@@ -1,0 +1,90 @@
+"""The model record and the pure rules that follow from it: chunking, round timing, score units."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+from chain.scoring.kernel import Score
+
+UPLOADING, ACTIVE, CLOSED = "uploading", "active", "closed"
+ACCURACY_SCALE = 1_000_000  # accuracy in score units: parts per million of samples correct
+
+
+@dataclass(frozen=True)
+class Model:
+    id: int
+    owner: str                  # hex of the 20-byte owner address
+    status: str                 # uploading | active | closed
+    spec_hash: str              # hex SHA-256 of the spec bytes (stored under reg/spec/)
+    weights_hash: str           # hex SHA-256 of version 0's weight bytes
+    weights_size: int
+    chunk_size: int             # the param max_chunk_bytes when the model registered
+    chunks_received: int        # while uploading
+    shard_root: str             # hex Merkle root over the validation shard hashes
+    shard_count: int
+    bounty_denom: str
+    escrow: str                 # unspent bounty, in bounty_denom (decimal string)
+    bond_denom: str             # native
+    bond: str
+    deposit_denom: str          # native
+    deposit: str                # per submitted update
+    round_blocks: int
+    reveal_blocks: int
+    min_improvement: int
+    target_score: int
+    metric: str                 # accuracy | loss
+    reward_curve: list          # [[progress_bps, payout_bps], ...]
+    expiry_height: int
+    registered_height: int
+    activated_height: int = 0   # the block whose upload completed the weights (0 while uploading)
+    head_version: int = 0
+    version_count: int = 0      # versions 0..version_count-1 exist
+    revealed_count: int = 0
+
+    @property
+    def owner_bytes(self) -> bytes:
+        return bytes.fromhex(self.owner)
+
+    @property
+    def chunk_count(self) -> int:
+        return -(-self.weights_size // self.chunk_size)
+
+    def chunk_length(self, index: int) -> int:
+        """Every chunk but the last holds chunk_size bytes; the last holds the rest."""
+        return self.chunk_size if index < self.chunk_count - 1 else self.weights_size - self.chunk_size * index
+
+    @property
+    def first_round_start(self) -> int:
+        """Round 0 starts at the block after the one that completed the weights."""
+        return self.activated_height + 1
+
+    def round_start(self, round_: int) -> int:
+        return self.first_round_start + round_ * self.round_blocks
+
+    def round_end(self, round_: int) -> int:
+        """The first height after round `round_`'s submission window; its reveal window starts here."""
+        return self.round_start(round_ + 1)
+
+    def reveal_deadline(self, round_: int) -> int:
+        """The first height at which round `round_` can no longer be revealed."""
+        return self.round_end(round_) + self.reveal_blocks
+
+    def current_round(self, height: int) -> int | None:
+        """The round accepting submissions at `height` (None unless active and started)."""
+        if self.status != ACTIVE or height < self.first_round_start:
+            return None
+        return (height - self.first_round_start) // self.round_blocks
+
+    def with_(self, **changes) -> "Model":
+        return replace(self, **changes)
+
+    def record(self) -> dict:
+        return asdict(self)
+
+
+def score_value(metric: str, score: Score) -> int:
+    """A score in the model's score units (what target_score and min_improvement are in):
+    accuracy = correct * 10**6 // total (higher is better); loss = loss // total, the mean per-sample loss
+    at the spec's loss scale (lower is better). Integer division rounds down."""
+    if metric == "accuracy":
+        return score.correct * ACCURACY_SCALE // score.total
+    return score.loss // score.total

@@ -1,0 +1,36 @@
+"""Registry parameters, set at genesis. Limits that bound what a validator must store and compute."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from chain.codec import decode_record, encode_record
+from chain.errors import InvalidGenesis
+from chain.registry import keys
+
+
+@dataclass(frozen=True)
+class RegistryParams:
+    max_params: int = 1_000_000            # parameters per model (weights + biases), checked by load_spec
+    max_chunk_bytes: int = 262_144         # weight bytes per MsgUploadWeights chunk (fixed per model at registration)
+    max_shards: int = 4096                 # validation shards a model may commit to
+    max_shard_samples: int = 4096          # samples in one revealed shard
+    scoring_work_per_block: int = 500_000_000  # multiply-adds of queued scoring run at the end of each block
+    fee_per_work_unit: int = 1             # native units per multiply-add, paid by the reveal that queues the work
+
+    def validate(self) -> None:
+        for name, value in asdict(self).items():
+            if not isinstance(value, int) or isinstance(value, bool) or value < (0 if name == "fee_per_work_unit" else 1):
+                raise InvalidGenesis(f"registry param {name} must be a "
+                                     f"{'non-negative' if name == 'fee_per_work_unit' else 'positive'} integer")
+        if self.max_chunk_bytes > 16 * 1024 * 1024:
+            raise InvalidGenesis("registry param max_chunk_bytes must be at most 16 MiB (a chunk travels in one tx)")
+
+
+def load(state) -> RegistryParams:
+    raw = state.get(keys.PARAMS)
+    return RegistryParams(**decode_record(raw)) if raw is not None else RegistryParams()
+
+
+def store(state, params: RegistryParams) -> None:
+    params.validate()
+    state.set(keys.PARAMS, encode_record(asdict(params)))
