@@ -50,8 +50,10 @@ def _save_manifest(root: Path, manifest: dict) -> None:
 
 
 def init_testnet(root: Path, validators: int, chain_id: str, preset: dict, operators: list[bytes],
-                 faucet: bytes, port_base: int = 27000, timeout_commit: str | None = None) -> dict:
-    """Create `validators` node homes with bonded operators (operators[i] runs node i) and a funded faucet."""
+                 faucet: bytes, port_base: int = 27000, timeout_commit: str | None = None,
+                 extra_balances: dict[bytes, dict[str, int]] | None = None) -> dict:
+    """Create `validators` node homes with bonded operators (operators[i] runs node i) and a funded faucet.
+    extra_balances (address -> {denom: amount}) adds genesis funds, e.g. for load-test senders."""
     root = Path(root)
     if (root / MANIFEST).exists():
         raise NodeError(f"{root} already holds a testnet; `gradchain testnet stop` and remove it first")
@@ -70,6 +72,10 @@ def init_testnet(root: Path, validators: int, chain_id: str, preset: dict, opera
     balances = {faucet: {d: int(a) for d, a in preset["faucet"]["coins"].items()}}
     for operator in operators:
         balances.setdefault(operator, {})[denom] = balances.get(operator, {}).get(denom, 0) + spendable
+    for address, extra in (extra_balances or {}).items():
+        held = balances.setdefault(address, {})
+        for d, a in extra.items():
+            held[d] = held.get(d, 0) + int(a)
     bonded = [(op, consensus_pubkey(h), ensure_encryption_key(h), bond) for op, h in zip(operators, homes)]
     share_genesis(homes, app_state(preset, balances, bonded))
     ids = [node_id(h) for h in homes]

@@ -56,8 +56,6 @@ import hashlib
 import json
 import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -68,123 +66,42 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 import httpx  # noqa: E402
 import tomlkit  # noqa: E402
 
+from _load import (PARAMS, cpu_seconds, finalize_ms_by_height, free_ports,  # noqa: E402
+                   gradchain_txs, kvstore_txs, make_wallets, parse_duration, raise_on_signals, rpc_get,
+                   set_key, shared_settings, stop_process, wait_listening)
+from _load import proc_tree as _proc_tree  # noqa: E402
 from abci_app.node import find_cometbft, init_node  # noqa: E402
 from abci_app.settings import Ports, app_log_path, cometbft_home, cometbft_log_path  # noqa: E402
-from chain.tx.messages import MsgSend  # noqa: E402
-from client.txbuilder import coins, sign_tx  # noqa: E402
 from client.wallet import Wallet  # noqa: E402
 
 CHAIN_ID = "bench-tput-1"
-PARAMS = {"fee_denom": "ugrad", "min_fee_base": 100, "min_fee_per_byte": 1, "max_tx_bytes": 65536}
-FEE = 1000  # > min_fee_base + min_fee_per_byte * len(tx) for these ~170-byte txs (checked below)
 
 
 # --- load: pre-built txs -----------------------------------------------------------------------------
-def make_wallets(n: int) -> list[Wallet]:
-    return [Wallet.from_seed(hashlib.sha256(b"throughput-bench-%d" % i).digest()) for i in range(n)]
-
-
 def app_state(wallets: list[Wallet]) -> dict:
     return {"auth": {"params": PARAMS},
             "bank": {"balances": [{"address": w.address, "coins": [{"denom": "ugrad", "amount": "1000000000000"}]}
                                   for w in sorted(wallets, key=lambda w: w.address)]}}
 
 
-def gradchain_txs(wallets: list[Wallet], n_txs: int) -> list[tuple[int, bytes]]:
-    """(sender index, tx) in submission order: round-robin over senders, sequences 0, 1, 2, ..."""
-    out, seq = [], 0
-    while len(out) < n_txs:
-        for i, w in enumerate(wallets):
-            if len(out) == n_txs:
-                break
-            to = wallets[(i + 1) % len(wallets)]
-            msg = MsgSend(to_address=to.address_bytes, amount=coins({"ugrad": 1 + seq % 7}))
-            raw = sign_tx(w, CHAIN_ID, seq, [msg], PARAMS["fee_denom"], FEE)
-            assert FEE >= PARAMS["min_fee_base"] + PARAMS["min_fee_per_byte"] * len(raw), "raise FEE"
-            out.append((i, raw))
-        seq += 1
-    return out
-
-
-def kvstore_txs(shape: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
-    """Unique `key=value` txs with the same lane (sender) and the same length as each gradchain tx."""
-    out = []
-    for n, (lane, raw) in enumerate(shape):
-        head = b"k%07d=" % n
-        pad = len(raw) - len(head)
-        assert pad >= 1
-        value = (hashlib.sha256(b"%d" % n).hexdigest().encode() * (pad // 64 + 1))[:pad]
-        tx = head + value
-        assert len(tx) == len(raw) and tx.count(b"=") == 1 and b":" not in tx
-        out.append((lane, tx))
-    return out
-
-
 # --- processes and config ----------------------------------------------------------------------------
-def free_ports(n: int) -> list[int]:
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
-def set_key(doc, dotted: str, value) -> None:
-    *tables, key = dotted.split(".")
-    for name in tables:
-        doc = doc[name]
-    if key not in doc:
-        raise KeyError(f"config.toml has no {dotted!r}")
-    doc[key] = value
-
-
 def apply_common_config(cmt_home: Path, ports: Ports, args) -> None:
     """The CometBFT settings both nodes share; written identically into both config.toml files."""
     path = cmt_home / "config" / "config.toml"
     doc = tomlkit.parse(path.read_text())
-    pool = max(10000, 2 * args.txs)
     for key, value in [
         ("rpc.laddr", f"tcp://127.0.0.1:{ports.rpc}"),
         ("p2p.laddr", f"tcp://127.0.0.1:{ports.p2p}"),
-        ("p2p.addr_book_strict", False),
-        ("p2p.allow_duplicate_ip", True),
-        ("consensus.timeout_commit", args.timeout_commit),
-        ("consensus.create_empty_blocks", True),
-        ("mempool.size", pool),
-        ("mempool.cache_size", pool),
-        ("mempool.max_txs_bytes", 1 << 30),
-        ("mempool.recheck", True),
-        ("instrumentation.prometheus", False),
         ("instrumentation.prometheus_listen_addr", f"127.0.0.1:{ports.prometheus}"),
-        ("log_level", "info"),
+        *shared_settings(args.timeout_commit, 2 * args.txs),
     ]:
         set_key(doc, key, value)
     path.write_text(tomlkit.dumps(doc))
-
-
-def stop_process(proc: subprocess.Popen, timeout: float = 20) -> None:
-    """SIGTERM and wait (the node stops CometBFT, then its app); SIGKILL after `timeout` or on a second Ctrl-C."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        except KeyboardInterrupt:
-            proc.kill()
-            proc.wait()
-            raise
 
 
 @dataclass
@@ -226,19 +143,6 @@ def start_gradchain(workdir: Path, wallets: list[Wallet], args) -> Node:
     return node
 
 
-def wait_listening(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args[0]} exited with code {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
-
-
 def start_kvstore(workdir: Path, args, socket_cli: str | None = None) -> Node:
     """CometBFT's kvstore: built in (`--proxy_app=kvstore`, in-process), or with socket_cli the same
     in-memory kvstore served by `abci-cli kvstore` over a TCP ABCI socket, like gradchain's app."""
@@ -271,13 +175,6 @@ def start_kvstore(workdir: Path, args, socket_cli: str | None = None) -> Node:
         node.stop()
         raise
     return node
-
-
-def rpc_get(http: httpx.Client, url: str, method: str, **params) -> dict:
-    body = http.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).json()
-    if "error" in body:
-        raise LookupError(f"{method}: {body['error']}")
-    return body["result"]
 
 
 def wait_ready(node: Node, http: httpx.Client, min_height: int = 2, timeout: float = 90) -> int:
@@ -355,56 +252,6 @@ def submit_lane(url: str, bodies: list[bytes], start: threading.Event, t0_holder
         res["errors"].extend(errors[:3])
         res["done"] += 1
         res["t_end"] = max(res["t_end"], time.perf_counter())
-
-
-def _proc_tree(root: int) -> list[int]:
-    """root and its descendants (Linux /proc); [] elsewhere."""
-    parents: dict[int, list[int]] = {}
-    try:
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    stat = Path(f"/proc/{entry}/stat").read_text()
-                except OSError:
-                    continue
-                ppid = int(stat[stat.rindex(")") + 2:].split()[1])
-                parents.setdefault(ppid, []).append(int(entry))
-    except OSError:
-        return []
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo.extend(parents.get(pid, []))
-    return out
-
-
-def cpu_seconds(pids: list[int]) -> dict[int, tuple[str, float]]:
-    """pid -> (command name, user+system CPU seconds so far)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    out = {}
-    for pid in pids:
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue
-        name = stat[stat.index("(") + 1:stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2:].split()
-        out[pid] = (name, (int(fields[11]) + int(fields[12])) / tick)
-    return out
-
-
-def finalize_ms_by_height(log_path: Path) -> dict[int, float]:
-    out = {}
-    try:
-        with open(log_path) as f:
-            for line in f:
-                if '"finalized block"' in line:
-                    entry = json.loads(line)
-                    out[int(entry["height"])] = float(entry["ms"])
-    except (OSError, ValueError):
-        pass
-    return out
 
 
 def measure(node: Node, lanes_txs: list[tuple[int, bytes]], args) -> Result:
@@ -545,13 +392,6 @@ def print_finalize(r: Result, timeout_commit_s: float) -> None:
           f"(~{per_block:.0f} txs/block; timeout_commit {timeout_commit_s * 1000:.0f} ms)")
 
 
-def parse_duration(text: str) -> float:
-    for unit, scale in (("ms", 1e-3), ("s", 1.0)):
-        if text.endswith(unit):
-            return float(text[: -len(unit)]) * scale
-    return float(text)
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--txs", type=int, default=3000, help="txs per app (default 3000)")
@@ -576,16 +416,11 @@ def main() -> int:
         ap.error("--txs, --senders and --clients must be positive")
     args.senders = min(args.senders, args.txs)
 
-    # SIGINT and SIGTERM -> KeyboardInterrupt, so the finally blocks stop the nodes (also when SIGINT
-    # was inherited as ignored, e.g. started in the background by a non-interactive shell).
-    def on_signal(signum, frame):
-        raise KeyboardInterrupt
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    raise_on_signals()
 
     t_build = time.perf_counter()
     wallets = make_wallets(args.senders)
-    g_txs = gradchain_txs(wallets, args.txs)
+    g_txs = gradchain_txs(wallets, args.txs, CHAIN_ID)
     k_txs = kvstore_txs(g_txs)
     t_build = time.perf_counter() - t_build
     sizes = [len(tx) for _, tx in g_txs]

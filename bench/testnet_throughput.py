@@ -1,0 +1,633 @@
+"""Committed tx/s of a 4-validator loopback testnet under sustained load, as a ratio over the same
+testnet shape running CometBFT's built-in kvstore; with block interval, commit latency per tx and
+memory per node under that load.
+
+Two testnets are run one after the other in the same run, each on fresh homes in a temp dir:
+  gradchain  abci_app.testnet.init_testnet/start_testnet/stop_testnet: 4 nodes, each
+             `python -m abci_app.node` (Python app over a TCP ABCI socket, LevelDB state) plus its
+             `cometbft start` child; genesis from config/local.toml with 4 bonded operators (power 10
+             each), a faucet, and the bench senders funded through init_testnet(extra_balances=...).
+  kvstore    4 `cometbft start --proxy_app=kvstore` processes (the in-process Go example app,
+             in-memory state) [baseline]: 4 homes from `cometbft init`, one genesis listing the 4
+             validators (power 10 each), persistent peers between all of them.
+Both testnets have the same shape: 4 validators on 127.0.0.1 with ports base + 10*i, every node a
+persistent peer of the other three, the same chain id, and the same CometBFT settings written into
+each node's config.toml (bench/_load.py shared_settings: timeout_commit, create_empty_blocks, mempool
+size / cache / max bytes / recheck, log level, addr_book_strict off, allow_duplicate_ip, no prometheus).
+
+Load (the same shape for both apps):
+  * --txs txs, all built before the clock starts. gradchain: signed MsgSend transfers (fee 1000ugrad,
+    above the genesis min fee) from --senders distinct genesis-funded wallets (Wallet.from_seed), each
+    sending its own run of sequences 0..k-1 to the next wallet in the ring. kvstore: unique
+    `key=value` txs, each padded to exactly the length of the gradchain tx at the same position.
+  * --clients threads (default 8), client k talks to node k % 4 only, over one keep-alive HTTP
+    connection (httpx), with JSON-RPC broadcast_tx_sync. Sender s is served by client s % clients, so
+    consecutive senders go to nodes 0, 1, 2, 3, 0, ... (round-robin over the 4 nodes, an equal share
+    each) and a sender's txs all enter at one node, in sequence order (gradchain's CheckTx wants the
+    next sequence; gossip keeps a peer's order). kvstore txs use the same lanes. Unpaced by default:
+    each client sends its next tx as soon as the previous CheckTx reply arrives (broadcast_tx_sync
+    is the back-pressure); --rate R paces the total to R tx/s instead.
+  * A tx is "committed" when its block's results can be read from node0: a poller thread reads
+    /block_results?height=h, then /block?height=h from node0 for every new height h (after a block it
+    tries h+1 at once, then idles until timeout_commit/2 after the last block, as no block can come
+    sooner, then polls every 10 ms). Txs are matched by SHA-256 of their bytes; each must be found with
+    result code 0. Rejected (CheckTx code != 0 in the broadcast_tx_sync reply), failed (HTTP or RPC
+    error) and missing (never seen committed; the run gives up after --stall-timeout s without a new
+    block) txs are counted and printed; any of them makes the run INVALID (exit code 1).
+
+Measured (all clocks are time.perf_counter in this process unless said otherwise):
+  * seconds = from the first submission to the moment the poller saw the results of the last block
+    holding a bench tx; tx/s = committed txs / seconds. The ratio gradchain/kvstore of tx/s is the
+    result.
+  * block interval: header.time[h] - header.time[h-1] (BFT time from the block headers, i.e. set by the
+    validators' precommit clocks, not by this process) for every h after the first block holding a
+    bench tx up to the last one; p50/p95/max.
+  * commit latency per tx: (time the poller received node0's /block_results for the tx's block)
+    - (time just before this process sent the tx's broadcast_tx_sync request). It includes the RPC
+    and CheckTx at the entry node, gossip to the proposer, waiting in the mempool, consensus,
+    FinalizeBlock on node0 and the poll delay (<= ~10 ms plus one RPC). p50/p95/max over all txs.
+    Unpaced, the load keeps the mempools full, so this is latency at saturation: it includes queueing
+    behind earlier txs (see "mempool max"). Use --rate below both capacities to compare latencies at an
+    equal offered load.
+  * memory per node: VmRSS from /proc/<pid>/status of each node's processes, sampled every
+    --sample-interval s (default 0.5) from the first submission to the end of the run: gradchain the app
+    (the python node process) and its cometbft child; kvstore the cometbft process only (the app is in
+    it). Printed: max per node and process, and the mean over the 4 nodes of those maxima; "idle" is one
+    sample just before the load starts. The same sampler reads num_unconfirmed_txs from every node
+    (mempool max).
+  * CPU ms per committed tx of all 4 nodes' processes, grouped (user+system, /proc), and of this script
+    (clients, poller, sampler), over the measured interval: on a CPU-bound machine the tx/s ratio
+    tracks the inverse ratio of these totals. gradchain also gets node0's FinalizeBlock ms from app.log.
+
+Max RSS grows with the number of txs run through a node (mempool and its cache, gradchain's decoded-tx
+cache of up to 20000 txs, Go heap), so compare memory figures at equal --txs. mempool.recheck stays on
+(CometBFT's default) for both: gradchain rebuilds its CheckTx state from the recheck after each block,
+so with recheck off a sender's next sequence would be rejected.
+
+The load generator shares the CPUs with the 4 nodes (same for both apps), so on a small machine the
+kvstore figure is partly bounded by the generator itself (see the CPU lines): the ratio is then an upper
+bound. With --rounds N the apps alternate order each round and the median per-round ratio is reported.
+All processes are stopped on exit, also on Ctrl-C / SIGTERM (signals are held while nodes start and stop).
+
+    .venv/bin/python bench/testnet_throughput.py            # default: 20000 txs, 200 senders, ~2-4 min
+    .venv/bin/python bench/testnet_throughput.py --quick    # smoke run, <~1 min: 6000 txs, 100 senders
+    .venv/bin/python bench/testnet_throughput.py --rate 150 # latency at an equal offered load
+    .venv/bin/python bench/testnet_throughput.py --keep     # keep homes + logs, print where they are
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import calendar
+import hashlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+import httpx  # noqa: E402
+
+from _load import (FEE, cpu_seconds, edit_config, finalize_ms_by_height, free_port_base,  # noqa: E402
+                   gradchain_txs, kvstore_txs, make_wallets, parse_duration, percentile, proc_alive,
+                   proc_name, proc_tree, raise_on_signals, rpc_get, shared_settings, signals_deferred,
+                   vm_rss_kib)
+from abci_app.node import find_cometbft, node_id  # noqa: E402
+from abci_app.settings import Ports, app_log_path, cometbft_home, cometbft_log_path  # noqa: E402
+from abci_app.testnet import PORT_STRIDE, init_testnet, start_testnet, stop_testnet  # noqa: E402
+from client.wallet import Wallet  # noqa: E402
+
+CHAIN_ID = "bench-testnet-1"
+VALIDATORS = 4
+POWER = 10  # gradchain: bond 10_000_000 / power_reduction 1_000_000 (config/local.toml)
+OPERATORS = [Wallet.from_seed(hashlib.sha256(b"testnet-bench-operator-%d" % i).digest()) for i in range(VALIDATORS)]
+FAUCET = Wallet.from_seed(hashlib.sha256(b"testnet-bench-faucet").digest())
+SENDER_FUNDS = {"ugrad": 10 ** 12}
+MIB = 1024
+
+
+def load_preset() -> dict:
+    return tomllib.loads((ROOT / "config" / "local.toml").read_text())
+
+
+# --- the two testnets --------------------------------------------------------------------------------
+@dataclass
+class Testnet:
+    app: str
+    root: Path
+    homes: list[Path]
+    rpcs: list[str]
+    kv_procs: list = field(default_factory=list)    # kvstore: the cometbft process of each node
+    node_pids: list = field(default_factory=list)   # gradchain: the python node (app) of each node
+    roles: list = field(default_factory=list)       # per node {"app": pid, "cometbft": pid}, once ready
+
+    def resolve_roles(self) -> bool:
+        if self.app == "kvstore":
+            self.roles = [{"cometbft": p.pid} for p in self.kv_procs]
+            return True
+        roles = []
+        for pid in self.node_pids:
+            kids = [c for c in proc_tree(pid)[1:] if proc_name(c) == "cometbft"]
+            if not kids:
+                return False
+            roles.append({"app": pid, "cometbft": kids[0]})
+        self.roles = roles
+        return True
+
+    def check_alive(self, when: str) -> None:
+        if self.roles:
+            pids = self.roles
+        elif self.app == "gradchain":
+            pids = [{"app": pid} for pid in self.node_pids]
+        else:
+            pids = [{"cometbft": p.pid} for p in self.kv_procs]
+        for i, roles in enumerate(pids):
+            for role, pid in roles.items():
+                if not proc_alive(pid):
+                    logs = [self.homes[i] / "node.out", app_log_path(self.homes[i]), cometbft_log_path(self.homes[i])]
+                    tails = "\n".join(f"--- {p}\n{tail(p)}" for p in logs if p.exists())
+                    raise RuntimeError(f"{self.app} node{i}: its {role} process {pid} exited {when}; "
+                                       f"see {self.homes[i]} (--keep keeps it)\n{tails}")
+
+    def stop(self) -> None:
+        with signals_deferred():  # a second Ctrl-C must not leave nodes behind
+            if self.app == "gradchain":
+                stop_testnet(self.root)  # every node with a node.pid file
+                return
+            for proc in self.kv_procs:
+                if proc.poll() is None:
+                    proc.terminate()
+            for proc in self.kv_procs:
+                try:
+                    proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+def tail(path: Path, lines: int = 8) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def start_gradchain(workdir: Path, wallets: list[Wallet], args) -> Testnet:
+    root = workdir / "gradchain"
+    preset = load_preset()
+    manifest = init_testnet(root, VALIDATORS, CHAIN_ID, preset, [w.address_bytes for w in OPERATORS],
+                            FAUCET.address_bytes, port_base=free_port_base(PORT_STRIDE * VALIDATORS),
+                            timeout_commit=args.timeout_commit,
+                            extra_balances={w.address_bytes: SENDER_FUNDS for w in wallets})
+    homes = [Path(n["home"]) for n in manifest["nodes"]]
+    for home in homes:
+        edit_config(cometbft_home(home), shared_settings(args.timeout_commit, 2 * args.txs))
+    net = Testnet("gradchain", root, homes, [f"http://127.0.0.1:{n['rpc']}" for n in manifest["nodes"]])
+    try:
+        with signals_deferred():  # every started node has its node.pid file before a Ctrl-C can land
+            net.node_pids = start_testnet(root)
+    except BaseException:
+        net.stop()
+        raise
+    return net
+
+
+def start_kvstore(workdir: Path, args) -> Testnet:
+    root = workdir / "kvstore"
+    cometbft = str(find_cometbft())
+    base = free_port_base(PORT_STRIDE * VALIDATORS)
+    homes = [root / f"node{i}" for i in range(VALIDATORS)]
+    ports = [Ports.from_base(base + PORT_STRIDE * i) for i in range(VALIDATORS)]
+    validators = []
+    for i, home in enumerate(homes):
+        home.mkdir(parents=True)
+        subprocess.run([cometbft, "init", "--home", str(cometbft_home(home))], check=True, capture_output=True)
+        own = json.loads((cometbft_home(home) / "config" / "genesis.json").read_text())["validators"][0]
+        validators.append({**own, "power": str(POWER), "name": f"node{i}"})
+    genesis = json.loads((cometbft_home(homes[0]) / "config" / "genesis.json").read_text())
+    genesis.update(chain_id=CHAIN_ID, validators=validators)
+    ids = [node_id(home) for home in homes]
+    for i, home in enumerate(homes):
+        (cometbft_home(home) / "config" / "genesis.json").write_text(json.dumps(genesis, indent=2) + "\n")
+        peers = ",".join(f"{ids[j]}@127.0.0.1:{ports[j].p2p}" for j in range(VALIDATORS) if j != i)
+        edit_config(cometbft_home(home), [
+            ("moniker", f"node{i}"),
+            ("proxy_app", "kvstore"),
+            ("rpc.laddr", f"tcp://127.0.0.1:{ports[i].rpc}"),
+            ("p2p.laddr", f"tcp://127.0.0.1:{ports[i].p2p}"),
+            ("p2p.persistent_peers", peers),
+            ("instrumentation.prometheus_listen_addr", f"127.0.0.1:{ports[i].prometheus}"),
+            *shared_settings(args.timeout_commit, 2 * args.txs),
+        ])
+    net = Testnet("kvstore", root, homes, [f"http://127.0.0.1:{p.rpc}" for p in ports])
+    try:
+        for home in homes:
+            with signals_deferred(), open(cometbft_log_path(home), "ab") as out:
+                net.kv_procs.append(subprocess.Popen(
+                    [cometbft, "start", "--home", str(cometbft_home(home)), "--proxy_app=kvstore"],
+                    stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True))
+    except BaseException:
+        net.stop()
+        raise
+    return net
+
+
+def wait_ready(net: Testnet, http: httpx.Client, min_height: int = 2, timeout: float = 120) -> int:
+    """Every node at min_height or above with all 3 peers connected; returns node0's height."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        net.check_alive("before the run")
+        try:
+            heights = [int(rpc_get(http, u, "status")["sync_info"]["latest_block_height"]) for u in net.rpcs]
+            peers = [int(rpc_get(http, u, "net_info")["n_peers"]) for u in net.rpcs]
+            if min(heights) >= min_height and min(peers) >= VALIDATORS - 1 and net.resolve_roles():
+                return heights[0]
+        except (httpx.HTTPError, LookupError, ValueError, KeyError):
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{net.app} testnet not ready (height {min_height}, all peers) in {timeout}s")
+
+
+# --- one measured run --------------------------------------------------------------------------------
+@dataclass
+class Result:
+    app: str
+    txs: int
+    seconds: float = float("nan")
+    submit_seconds: float = float("nan")
+    committed: int = 0
+    rejected: int = 0
+    failed: int = 0
+    bad_code: int = 0
+    first_errors: list = field(default_factory=list)
+    block_txs: dict = field(default_factory=dict)       # height -> bench txs in it
+    header_time: dict = field(default_factory=dict)     # height -> header time (unix seconds)
+    latencies: list = field(default_factory=list)       # seconds, per committed tx
+    rss_max: list = field(default_factory=list)         # per node {role: KiB}
+    rss_idle: list = field(default_factory=list)        # per node {role: KiB}
+    mempool_max: list = field(default_factory=list)     # per node
+    cpu: dict = field(default_factory=dict)             # group -> CPU seconds during the run
+    finalize_ms: list = field(default_factory=list)     # gradchain node0, blocks with bench txs
+
+    @property
+    def tps(self) -> float:
+        return self.committed / self.seconds if self.seconds == self.seconds and self.seconds > 0 else float("nan")
+
+    @property
+    def missing(self) -> int:
+        return max(self.txs - self.committed - self.rejected - self.failed, 0)
+
+    @property
+    def valid(self) -> bool:
+        return self.committed == self.txs and not (self.rejected or self.failed or self.bad_code)
+
+    def intervals_ms(self) -> list[float]:
+        if not self.block_txs:
+            return []
+        first, last = min(self.block_txs), max(self.block_txs)
+        t = self.header_time
+        return [1000 * (t[h] - t[h - 1]) for h in range(first + 1, last + 1) if h in t and h - 1 in t]
+
+
+def header_unix(text: str) -> float:
+    """RFC 3339 header time with up to nanoseconds ('2026-11-22T04:36:16.123456789Z') -> unix seconds."""
+    text = text.rstrip("Z")
+    whole, _, frac = text.partition(".")
+    secs = calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S"))
+    return secs + (int(frac) / 10 ** len(frac) if frac else 0.0)
+
+
+def submit_lane(url: str, items: list[tuple[int, bytes]], t_submit: list, start: threading.Event,
+                t0_holder: list, shared: dict, lock: threading.Lock, interval: float) -> None:
+    rejected = failed = 0
+    errors = []
+    with httpx.Client(timeout=60, headers={"content-type": "application/json"}) as http:
+        start.wait()
+        t_start = time.perf_counter()
+        with lock:
+            if not t0_holder:
+                t0_holder.append(t_start)
+        for i, (n, body) in enumerate(items):
+            if interval:
+                delay = t_start + i * interval - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+            t_submit[n] = time.perf_counter()
+            try:
+                reply = http.post(url, content=body).json()
+            except (httpx.HTTPError, ValueError) as e:
+                failed += 1
+                errors.append(f"http: {e!r}")
+                continue
+            if "error" in reply:
+                failed += 1
+                errors.append(f"rpc: {reply['error']}")
+            elif int(reply["result"].get("code", 0)) != 0:
+                rejected += 1
+                errors.append(f"checktx code {reply['result']['code']}: {reply['result'].get('log', '')}")
+    with lock:
+        shared["rejected"] += rejected
+        shared["failed"] += failed
+        shared["errors"].extend(errors[:3])
+        shared["done"] += 1
+        shared["t_end"] = max(shared["t_end"], time.perf_counter())
+
+
+def sample_rss(net: Testnet) -> list[dict]:
+    return [{role: vm_rss_kib(pid) or 0 for role, pid in roles.items()} for roles in net.roles]
+
+
+def sampler(net: Testnet, res: Result, stop: threading.Event, period: float) -> None:
+    """Max VmRSS per node and process, and max mempool size per node, until `stop`."""
+    res.rss_max = [dict(r) for r in sample_rss(net)]
+    res.mempool_max = [0] * len(net.rpcs)
+    with httpx.Client(timeout=5) as http:
+        while not stop.wait(period):
+            for node, sample in enumerate(sample_rss(net)):
+                for role, kib in sample.items():
+                    res.rss_max[node][role] = max(res.rss_max[node][role], kib)
+            for node, url in enumerate(net.rpcs):
+                try:
+                    n = int(rpc_get(http, url, "num_unconfirmed_txs")["n_txs"])
+                    res.mempool_max[node] = max(res.mempool_max[node], n)
+                except (httpx.HTTPError, LookupError, ValueError, KeyError):
+                    pass
+
+
+def cpu_by_group(pids_roles: dict[int, str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for pid, (_, secs) in cpu_seconds(list(pids_roles)).items():
+        out[pids_roles[pid]] = out.get(pids_roles[pid], 0.0) + secs
+    return out
+
+
+def measure(net: Testnet, lanes_txs: list[tuple[int, bytes]], args) -> Result:
+    res = Result(net.app, len(lanes_txs))
+    expected = {hashlib.sha256(tx).digest(): n for n, (_, tx) in enumerate(lanes_txs)}
+    assert len(expected) == len(lanes_txs), "txs must be unique"
+    clients: list[list[tuple[int, bytes]]] = [[] for _ in range(args.clients)]
+    for n, (lane, tx) in enumerate(lanes_txs):
+        clients[lane % args.clients].append((n, json.dumps(
+            {"jsonrpc": "2.0", "id": n, "method": "broadcast_tx_sync",
+             "params": {"tx": base64.b64encode(tx).decode()}}).encode()))
+    interval = args.clients / args.rate if args.rate else 0.0
+    t_submit = [float("nan")] * len(lanes_txs)
+    poll_url = net.rpcs[0]
+    idle_wait = 0.5 * parse_duration(args.timeout_commit)
+
+    with httpx.Client(timeout=30) as http:
+        h0 = wait_ready(net, http)
+        start, lock, t0_holder = threading.Event(), threading.Lock(), []
+        shared = {"rejected": 0, "failed": 0, "errors": [], "done": 0, "t_end": 0.0}
+        threads = [threading.Thread(target=submit_lane, daemon=True, name=f"client-{k}",
+                                    args=(net.rpcs[k % VALIDATORS], clients[k], t_submit, start, t0_holder,
+                                          shared, lock, interval))
+                   for k in range(args.clients) if clients[k]]
+        for t in threads:
+            t.start()
+        time.sleep(0.3)  # threads connected and waiting
+        res.rss_idle = sample_rss(net)
+        groups = {roles["cometbft"]: "cometbft" for roles in net.roles}
+        for roles in net.roles:
+            if "app" in roles:
+                for pid in proc_tree(roles["app"]):
+                    groups.setdefault(pid, "app (python)")
+        cpu0, self0 = cpu_by_group(groups), time.process_time()
+        stop_sampling = threading.Event()
+        sampling = threading.Thread(target=sampler, args=(net, res, stop_sampling, args.sample_interval),
+                                    daemon=True, name="sampler")
+        start.set()
+        sampling.start()
+        h, found, last_seen, first_miss = h0 + 1, 0, None, True
+        seen_prev = time.perf_counter()
+        last_progress = next_alive_check = time.monotonic()
+        try:
+            while True:
+                now = time.monotonic()
+                if now >= next_alive_check:
+                    net.check_alive("during the run")
+                    next_alive_check = now + 0.5
+                submitted_all = shared["done"] == len(threads)
+                outstanding = len(expected) - found - (shared["rejected"] + shared["failed"] if submitted_all else 0)
+                if submitted_all and outstanding <= 0:
+                    break
+                if now - last_progress > args.stall_timeout:
+                    print(f"  ! {net.app}: no new block for {args.stall_timeout}s, {outstanding} txs outstanding")
+                    break
+                try:
+                    results = rpc_get(http, poll_url, "block_results", height=str(h))
+                except LookupError:
+                    if first_miss:  # no block can come before timeout_commit after the last one
+                        first_miss = False
+                        delay = seen_prev + idle_wait - time.perf_counter()
+                        time.sleep(max(delay, 0.01))
+                    else:
+                        time.sleep(0.01)
+                    continue
+                seen_at = seen_prev = time.perf_counter()
+                last_progress, first_miss = time.monotonic(), True
+                block = rpc_get(http, poll_url, "block", height=str(h))["block"]
+                res.header_time[h] = header_unix(block["header"]["time"])
+                codes = [int(r.get("code", 0)) for r in (results.get("txs_results") or [])]
+                ours = 0
+                for i, b64 in enumerate(block["data"]["txs"] or []):
+                    n = expected.get(hashlib.sha256(base64.b64decode(b64)).digest())
+                    if n is None:
+                        continue
+                    ours += 1
+                    res.latencies.append(seen_at - t_submit[n])
+                    if codes[i] != 0:
+                        res.bad_code += 1
+                        if len(res.first_errors) < 3:
+                            res.first_errors.append(f"block {h} tx {i}: code {codes[i]} "
+                                                    f"{results['txs_results'][i].get('log', '')}")
+                if ours:
+                    found += ours
+                    res.block_txs[h] = ours
+                    last_seen = seen_at
+                h += 1
+            cpu1, self1 = cpu_by_group(groups), time.process_time()
+        finally:
+            stop_sampling.set()
+            sampling.join(10)
+        for t in threads:
+            t.join(60)
+    t0 = t0_holder[0]
+    res.committed = found
+    res.rejected, res.failed = shared["rejected"], shared["failed"]
+    res.first_errors = shared["errors"][:3] + res.first_errors
+    res.submit_seconds = shared["t_end"] - t0
+    if last_seen is not None:
+        res.seconds = last_seen - t0
+    res.cpu = {g: cpu1.get(g, 0.0) - cpu0.get(g, 0.0) for g in cpu0}
+    res.cpu["bench (clients+poller+sampler)"] = self1 - self0
+    if net.app == "gradchain":
+        ms = finalize_ms_by_height(app_log_path(net.homes[0]))
+        res.finalize_ms = [ms[b] for b in sorted(res.block_txs) if b in ms]
+    return res
+
+
+def run_app(name: str, workdir: Path, wallets, txs, args) -> Result:
+    net = None
+    try:
+        net = start_gradchain(workdir, wallets, args) if name == "gradchain" else start_kvstore(workdir, args)
+        return measure(net, txs, args)
+    finally:
+        if net is not None:
+            net.stop()
+
+
+# --- report ------------------------------------------------------------------------------------------
+def print_results(results: list[Result], args) -> None:
+    print(f"{'app':<10}{'txs':>6}{'seconds':>9}{'tx/s':>8}{'blocks':>7}{'txs/block':>10}{'max':>5}"
+          f"{'submit s':>9}{'rejected':>9}{'failed':>7}{'bad code':>9}{'missing':>8}")
+    for r in results:
+        per_block = list(r.block_txs.values()) or [0]
+        print(f"{r.app:<10}{r.txs:>6}{r.seconds:>9.2f}{r.tps:>8.1f}{len(r.block_txs):>7}"
+              f"{statistics.mean(per_block):>10.1f}{max(per_block):>5}{r.submit_seconds:>9.2f}"
+              f"{r.rejected:>9}{r.failed:>7}{r.bad_code:>9}{r.missing:>8}")
+        for e in r.first_errors:
+            print(f"    {e}")
+    print()
+    print(f"{'app':<10}{'block interval ms: p50':>23}{'p95':>6}{'max':>6}{'n':>5}"
+          f"{'   commit latency ms: p50':>26}{'p95':>7}{'max':>7}{'   mempool max/node':>20}")
+    for r in results:
+        iv = r.intervals_ms()
+        lat = [1000 * x for x in r.latencies]
+        pool = "/".join(str(n) for n in r.mempool_max) if r.mempool_max else "-"
+        print(f"{r.app:<10}{percentile(iv, 50):>23.0f}{percentile(iv, 95):>6.0f}{max(iv, default=float('nan')):>6.0f}"
+              f"{len(iv):>5}{percentile(lat, 50):>26.0f}{percentile(lat, 95):>7.0f}"
+              f"{max(lat, default=float('nan')):>7.0f}{pool:>20}")
+    print()
+    print("memory per node, VmRSS MiB: max during the run (idle before the load)")
+    for r in results:
+        roles = list(r.rss_max[0]) if r.rss_max else []
+        for role in roles:
+            cells = [f"node{i} {m[role] / MIB:6.1f} ({idle[role] / MIB:5.1f})"
+                     for i, (m, idle) in enumerate(zip(r.rss_max, r.rss_idle))]
+            mean = statistics.mean(m[role] for m in r.rss_max) / MIB
+            print(f"  {r.app:<10}{role:<9} " + "  ".join(cells) + f"   mean of max {mean:6.1f}")
+        if len(roles) > 1:
+            mean_total = statistics.mean(sum(m.values()) for m in r.rss_max) / MIB
+            print(f"  {r.app:<10}{'app+cmt':<9} mean over nodes of (app max + cometbft max) {mean_total:.1f} MiB")
+    print()
+    print("CPU ms per committed tx over the measured interval (user+system from /proc; 4 nodes summed):")
+    for r in results:
+        if r.cpu and r.committed:
+            parts = ", ".join(f"{k} {1000 * v / r.committed:.2f}" for k, v in r.cpu.items())
+            total = sum(r.cpu.values())
+            print(f"  {r.app:<10} {parts}; total {1000 * total / r.committed:.2f} ms/tx = "
+                  f"{100 * total / r.seconds:.0f}% of one core over {r.seconds:.1f} s ({os.cpu_count()} cpus)")
+    for r in results:
+        if r.finalize_ms:
+            ms = r.finalize_ms
+            print(f"  {r.app} node0 FinalizeBlock (app.log, blocks with bench txs): median "
+                  f"{statistics.median(ms):.0f} ms, max {max(ms):.0f} ms, "
+                  f"{sum(ms) / max(r.committed, 1):.3f} ms/tx, sum = {100 * sum(ms) / 1000 / r.seconds:.0f}% "
+                  f"of the measured {r.seconds:.1f} s")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--txs", type=int, default=20000, help="txs per app (default 20000)")
+    ap.add_argument("--senders", type=int, default=200, help="distinct funded senders (default 200)")
+    ap.add_argument("--clients", type=int, default=8,
+                    help="submitting threads, client k -> node k %% 4 (default 8: 2 per node)")
+    ap.add_argument("--rate", type=float, default=0, help="pace total submissions to this tx/s (default: unpaced)")
+    ap.add_argument("--timeout-commit", default="200ms", help="consensus.timeout_commit on every node (default 200ms)")
+    ap.add_argument("--sample-interval", type=float, default=0.5, help="RSS / mempool sampling period, s")
+    ap.add_argument("--rounds", type=int, default=1, help="measure both apps this many times, alternating order")
+    ap.add_argument("--stall-timeout", type=float, default=60, help="give up after this many seconds without a block")
+    ap.add_argument("--keep", action="store_true", help="keep the node homes (logs) and print where they are")
+    ap.add_argument("--quick", action="store_true", help="smoke run (<~1 min): 6000 txs, 100 senders")
+    args = ap.parse_args()
+    if args.quick:
+        args.txs, args.senders = 6000, min(args.senders, 100)
+    if args.txs < 1 or args.senders < 1 or args.clients < 1 or args.rounds < 1:
+        ap.error("--txs, --senders, --clients and --rounds must be positive")
+    args.senders = min(args.senders, args.txs)
+    raise_on_signals()
+
+    preset = load_preset()
+    t_build = time.perf_counter()
+    wallets = make_wallets(args.senders, b"testnet-bench-sender")
+    g_txs = gradchain_txs(wallets, args.txs, CHAIN_ID, preset["auth"], FEE)
+    k_txs = kvstore_txs(g_txs)
+    t_build = time.perf_counter() - t_build
+    sizes = [len(tx) for _, tx in g_txs]
+    print(f"testnet throughput bench: {VALIDATORS} validators on 127.0.0.1 per app; {args.txs} txs per app "
+          f"({min(sizes)}-{max(sizes)} bytes, mean {statistics.mean(sizes):.1f}, same for both), {args.senders} "
+          f"senders x up to {-(-args.txs // args.senders)} sequential txs, {args.clients} clients round-robin "
+          f"over the {VALIDATORS} nodes, broadcast_tx_sync, "
+          f"{'rate ' + format(args.rate, 'g') + ' tx/s' if args.rate else 'unpaced'}, timeout_commit "
+          f"{args.timeout_commit}; txs built in {t_build:.1f}s; "
+          f"cometbft {find_cometbft()}; {os.cpu_count()} cpus",
+          flush=True)
+
+    apps = ["kvstore", "gradchain"]
+    rounds: list[dict[str, Result]] = []
+    workdir = Path(tempfile.mkdtemp(prefix="gradchain-testnet-tput-"))
+    try:
+        for r in range(args.rounds):
+            got = {}
+            for name in (apps if r % 2 == 0 else apps[::-1]):
+                print(f"round {r + 1}/{args.rounds}: {name} testnet ...", flush=True)
+                t = time.perf_counter()
+                got[name] = run_app(name, workdir / f"round{r + 1}", wallets,
+                                    g_txs if name == "gradchain" else k_txs, args)
+                print(f"  done in {time.perf_counter() - t:.0f} s (setup, load, stop)", flush=True)
+            rounds.append(got)
+    except KeyboardInterrupt:
+        print("interrupted; nodes stopped", file=sys.stderr)
+        return 130
+    finally:
+        if args.keep:
+            print(f"node homes kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    print()
+    print("seconds: first submission -> poller saw the results of the last block holding a bench tx (node0);")
+    print("tx/s = committed / seconds; blocks = blocks holding bench txs (txs/block mean, max); submit s = time")
+    print("to submit all txs. Block interval from header times; commit latency = seen committed on node0 -")
+    print("sent; both over the blocks / txs of the run (see --help).")
+    ratios, lat_ratios, mem_ratios = [], [], []
+    for r, got in enumerate(rounds):
+        if args.rounds > 1:
+            print(f"-- round {r + 1}")
+        g, k = got["gradchain"], got["kvstore"]
+        print_results([g, k], args)
+        ratios.append(g.tps / k.tps)
+        lat_ratios.append(percentile(g.latencies, 50) / percentile(k.latencies, 50))
+        mem_ratios.append(statistics.mean(sum(m.values()) for m in g.rss_max)
+                          / statistics.mean(sum(m.values()) for m in k.rss_max))
+    valid = all(x.valid for got in rounds for x in got.values())
+    print()
+
+    def show(label: str, values: list[float]) -> None:
+        if args.rounds > 1:
+            print(f"{label}: median {statistics.median(values):.3f} over {args.rounds} rounds "
+                  f"({', '.join(f'{x:.3f}' for x in values)})")
+        else:
+            print(f"{label}: {values[0]:.3f}")
+    show("ratio gradchain/kvstore (committed tx/s, 4-validator testnet)", ratios)
+    show("ratio gradchain/kvstore (commit latency p50)", lat_ratios)
+    show("ratio gradchain/kvstore (RSS per node, mean of max, app+cometbft vs cometbft)", mem_ratios)
+    if not valid:
+        print("INVALID MEASUREMENT: some txs were rejected, failed, not committed or committed with code != 0")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
