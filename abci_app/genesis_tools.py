@@ -61,4 +61,6 @@ def app_state(preset: dict, balances: dict[bytes, dict[str, int]],
                             "encryption_pubkey": base64.b64encode(enc).decode(), "bond": str(bond)}
                            for op, cons, enc, bond in validators],
         }
+    if "registry" in preset:
+        state["registry"] = {"params": dict(preset["registry"])}
     return state

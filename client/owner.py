@@ -27,6 +27,9 @@ from client.model import ChainModel, Formats, ModelError, ShardSet, build_shards
 from client.wallet import Wallet
 
 LINEAR_CURVE = ((0, 0), (BPS, BPS))  # payout proportional to progress
+# CometBFT's RPC refuses request bodies above rpc.max_body_bytes (1,000,000 by default); a tx travels
+# base64-encoded in JSON, so about 740 KB of tx fit, whatever the chain's max_tx_bytes.
+RPC_TX_LIMIT = 740_000
 _COIN = re.compile(r"([0-9]+)([a-z][a-z0-9/:._-]{2,127})")
 
 
@@ -154,9 +157,10 @@ class Owner:
         if len(shards.shards) > params["max_shards"]:
             raise ModelError(f"{len(shards.shards)} shards; the chain allows {params['max_shards']}: "
                              f"raise shard_size or use fewer validation samples")
-        limit = self.client.params()["max_tx_bytes"]
+        limit = min(self.client.params()["max_tx_bytes"], RPC_TX_LIMIT)
         if max(len(s) for s in shards.shards) + 4096 > limit:
-            raise ModelError(f"a shard of {shard_size} samples does not fit in one tx ({limit} bytes): lower shard_size")
+            raise ModelError(f"a shard of {shard_size} samples ({max(len(s) for s in shards.shards)} bytes) does not "
+                             f"fit in one tx ({limit} bytes): lower shard_size")
         if expiry_height is None:
             if expiry_blocks is None:
                 raise GradchainError("give expiry_height or expiry_blocks")

@@ -20,9 +20,6 @@ from chain.scoring.weights import load_weights
 from chain.tx.address import to_bech32
 from chain.tx.messages import MsgCloseModel, MsgFundBounty, MsgRegisterModel, MsgRevealShard, MsgUploadWeights
 
-_NO_LIMIT = 1 << 62  # a stored spec passed max_params when it registered
-
-
 def _coin(denom: str, amount: int) -> str:
     return f"{amount}{denom}"
 
@@ -118,7 +115,7 @@ def process_upload_weights(state, ctx: BlockContext, signer: bytes, msg: MsgUplo
     if hashlib.sha256(raw).hexdigest() != model.weights_hash:
         raise _rejected(WeightsHashMismatch("the uploaded weights do not hash to the registered weights_hash"), model)
     try:
-        load_weights(raw, load_spec(keeper.get_spec(state, model.id), _NO_LIMIT))
+        load_weights(raw, keeper.stored_spec(state, model.id))
     except ChainError as e:
         raise _rejected(e, model) from None
 
@@ -158,7 +155,7 @@ def process_reveal_shard(state, ctx: BlockContext, signer: bytes, msg: MsgReveal
         raise RoundAlreadyRevealed(f"round {msg.round} of model {model.id} already has its shard")
     if keeper.get_shard(state, model.id, msg.shard_index) is not None:
         raise ShardAlreadyRevealed(f"shard {msg.shard_index} of model {model.id} is already revealed")
-    spec = load_spec(keeper.get_spec(state, model.id), _NO_LIMIT)
+    spec = keeper.stored_spec(state, model.id)
     _, labels = load_shard(msg.shard, spec, params.max_shard_samples)
     proof = decode_proof(msg.proof)
     if proof.index != msg.shard_index:

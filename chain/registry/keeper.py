@@ -7,6 +7,7 @@ from chain.codec import decode_record, encode_record
 from chain.errors import UnknownModel
 from chain.registry import keys
 from chain.registry.model import CLOSED, Model
+from chain.scoring.spec import ModelSpec, load_spec
 from chain.store.kv import prefix_end
 from chain.tx.address import module_address
 
@@ -69,6 +70,12 @@ def get_spec(state, model_id: int) -> bytes | None:
 
 def put_spec(state, model_id: int, spec: bytes) -> None:
     state.set(keys.spec_key(model_id), spec)
+
+
+def stored_spec(state, model_id: int) -> ModelSpec:
+    """A registered model's spec. It passed max_params when it registered; a later, lower limit must not
+    make a stored model unreadable, so the limit is not checked again."""
+    return load_spec(get_spec(state, model_id), 1 << 62)
 
 
 # --- weights, in chunks per version ---------------------------------------------------------------

@@ -14,7 +14,7 @@ class RegistryParams:
     max_chunk_bytes: int = 262_144         # weight bytes per MsgUploadWeights chunk (fixed per model at registration)
     max_shards: int = 4096                 # validation shards a model may commit to
     max_shard_samples: int = 4096          # samples in one revealed shard
-    scoring_work_per_block: int = 500_000_000  # multiply-adds of queued scoring run at the end of each block
+    scoring_work_per_block: int = 1_000_000_000  # multiply-adds scored per block (~70 ms on a 2-vCPU VM, docs/registry.md)
     fee_per_work_unit: int = 1             # native units per multiply-add, paid by the reveal that queues the work
 
     def validate(self) -> None:

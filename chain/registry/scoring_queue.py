@@ -14,11 +14,8 @@ from chain.registry.params import RegistryParams
 from chain.results import BlockContext, Event
 from chain.scoring.kernel import score
 from chain.scoring.shards import load_shard
-from chain.scoring.spec import ModelSpec, linear_layers, load_spec
+from chain.scoring.spec import ModelSpec, linear_layers
 from chain.scoring.weights import load_weights
-
-_NO_LIMIT = 1 << 62  # stored specs were checked against max_params at registration; a later param change must not break them
-
 
 def work_per_sample(spec: ModelSpec) -> int:
     return sum(layer.in_features * layer.out_features for layer in linear_layers(spec))
@@ -57,7 +54,7 @@ def run(state, ctx: BlockContext, params: RegistryParams) -> tuple[Event, ...]:
 
 def _score_slice(state, job: dict, n: int) -> dict:
     model_id, start = job["model_id"], job["done"]
-    spec = load_spec(keeper.get_spec(state, model_id), _NO_LIMIT)
+    spec = keeper.stored_spec(state, model_id)
     weights = load_weights(keeper.weights_bytes(state, model_id, job["version"]), spec)
     inputs, labels = load_shard(keeper.get_shard(state, model_id, job["shard_index"]), spec, job["samples"])
     part = score(spec, weights, inputs[start:start + n], labels[start:start + n])

@@ -1,0 +1,50 @@
+"""Registry messages as a third party builds them: the schema in proto/, compiled by protoc, gives the
+same bytes the chain decodes (the one canonical form)."""
+import importlib
+import subprocess
+import sys
+
+import pytest
+
+from chain.tx import Coin, Msg, TxBody
+from chain.tx.messages import MsgCloseModel, MsgFundBounty, MsgRegisterModel, MsgRevealShard, MsgUploadWeights
+from registryutil import curve
+
+pytest.importorskip("grpc_tools")
+
+
+@pytest.fixture(scope="module")
+def pb(tmp_path_factory):
+    out = tmp_path_factory.mktemp("pb")
+    subprocess.run([sys.executable, "-m", "grpc_tools.protoc", "-Iproto", f"--python_out={out}",
+                    "proto/gradchain/tx/v1/tx.proto"], check=True)
+    sys.path.insert(0, str(out))
+    try:
+        return importlib.import_module("gradchain.tx.v1.tx_pb2")
+    finally:
+        sys.path.remove(str(out))
+
+
+def test_protoc_builds_identical_registry_messages(pb):
+    register = MsgRegisterModel(spec=b"\x08\x01", weights_hash=b"\x01" * 32, weights_size=4840, shard_root=b"\x02" * 32,
+                                shard_count=3, bounty=Coin.of("bridge/1/0x" + "ab" * 20, 100), bond=Coin.of("ugrad", 5),
+                                round_blocks=5, reveal_blocks=3, min_improvement=0, deposit=Coin.of("ugrad", 1),
+                                target_score=900_000, metric="accuracy",
+                                reward_curve=curve((0, 0), (5000, 7000), (10_000, 10_000)), expiry_height=200)
+    ours = TxBody(chain_id="c", sequence=1, messages=tuple(Msg.wrap(m) for m in (
+        register, MsgUploadWeights(model_id=1, index=0, data=b"w"), MsgFundBounty(model_id=1, amount=Coin.of("ugrad", 9)),
+        MsgRevealShard(model_id=1, round=2, shard=b"s", shard_index=0, proof=b"p"), MsgCloseModel(model_id=1))))
+    theirs = pb.TxBody(chain_id="c", sequence=1, messages=[
+        pb.Msg(register_model=pb.MsgRegisterModel(
+            spec=b"\x08\x01", weights_hash=b"\x01" * 32, weights_size=4840, shard_root=b"\x02" * 32, shard_count=3,
+            bounty=pb.Coin(denom="bridge/1/0x" + "ab" * 20, amount="100"), bond=pb.Coin(denom="ugrad", amount="5"),
+            round_blocks=5, reveal_blocks=3, deposit=pb.Coin(denom="ugrad", amount="1"), target_score=900_000,
+            metric="accuracy", reward_curve=[pb.CurvePoint(), pb.CurvePoint(progress_bps=5000, payout_bps=7000),
+                                             pb.CurvePoint(progress_bps=10_000, payout_bps=10_000)],
+            expiry_height=200)),
+        pb.Msg(upload_weights=pb.MsgUploadWeights(model_id=1, data=b"w")),
+        pb.Msg(fund_bounty=pb.MsgFundBounty(model_id=1, amount=pb.Coin(denom="ugrad", amount="9"))),
+        pb.Msg(reveal_shard=pb.MsgRevealShard(model_id=1, round=2, shard=b"s", proof=b"p")),
+        pb.Msg(close_model=pb.MsgCloseModel(model_id=1))])
+    assert theirs.SerializeToString(deterministic=True) == ours.encode()
+    assert TxBody.decode(ours.encode()) == ours
