@@ -8,7 +8,6 @@ import hashlib
 import json
 import math
 import os
-import random
 import signal
 import socket
 import subprocess
@@ -23,6 +22,7 @@ if str(ROOT) not in sys.path:
 import httpx  # noqa: E402
 import tomlkit  # noqa: E402
 
+from abci_app.ports import free_port_base, free_ports  # noqa: E402,F401 (re-exported)
 from chain.tx.messages import MsgSend  # noqa: E402
 from client.txbuilder import coins, sign_tx  # noqa: E402
 from client.wallet import Wallet  # noqa: E402
@@ -69,49 +69,6 @@ def kvstore_txs(shape: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
 
 
 # --- config ------------------------------------------------------------------------------------------
-def free_ports(n: int) -> list[int]:
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-
-
-def _ephemeral_range() -> tuple[int, int]:
-    try:
-        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
-        return low, high
-    except (OSError, ValueError):
-        return 32768, 60999
-
-
-def free_port_base(span: int) -> int:
-    """A base port such that base .. base+span-1 are all free on 127.0.0.1 right now, chosen below the
-    kernel's ephemeral range when possible: outgoing connections (the bench's clients, the nodes' own
-    dials) take ephemeral ports and could grab one of ours between this check and the node's bind."""
-    low, high = _ephemeral_range()
-    rng = random.SystemRandom()
-    for _ in range(200):
-        base = rng.randrange(10000, low - span) if low - span > 10000 else rng.randrange(high + 1, 65000 - span)
-        if all(_port_free(base + i) for i in range(span)):
-            return base
-    raise RuntimeError("no free port range")
-
-
 def set_key(doc, dotted: str, value) -> None:
     *tables, key = dotted.split(".")
     for name in tables:

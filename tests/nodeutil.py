@@ -29,23 +29,10 @@ from pathlib import Path
 import httpx
 
 from abci_app.node import find_cometbft
+from abci_app.ports import free_port_base, free_ports  # noqa: F401 (re-exported for tests)
 from abci_app.settings import Ports, cometbft_home, cometbft_log_path, app_log_path
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_ports(n: int) -> list[int]:
-    """n distinct ports the OS says are free right now (all held open together, so never repeated)."""
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def free_node_ports() -> Ports:
@@ -224,20 +211,3 @@ def serve_in_thread(app, chain_id: str, port: int = 0):
     if "error" in outcome:
         raise outcome["error"]
 
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-
-
-def free_port_base(span: int) -> int:
-    """A base port such that base .. base+span-1 are all free right now."""
-    for _ in range(100):
-        base = free_ports(1)[0]
-        if base + span < 65000 and all(_port_free(base + i) for i in range(span)):
-            return base
-    raise RuntimeError("no free port range")
