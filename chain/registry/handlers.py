@@ -20,6 +20,7 @@ from chain.scoring.weights import load_weights
 from chain.tx.address import to_bech32
 from chain.tx.messages import MsgCloseModel, MsgFundBounty, MsgRegisterModel, MsgRevealShard, MsgUploadWeights
 
+
 def _coin(denom: str, amount: int) -> str:
     return f"{amount}{denom}"
 

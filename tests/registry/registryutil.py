@@ -6,8 +6,6 @@ import base64
 import hashlib
 import json
 
-import numpy as np
-
 from chain.auth.ante import sequence
 from chain.registry import keeper
 from chain.store.kv import prefix_end
@@ -215,8 +213,3 @@ def in_process_client(chain: Chain):
     client.rpc.close()
     client.rpc = InProcessRPC(chain)
     return client
-
-
-def quantized(model, X) -> np.ndarray:
-    from client.model import quantize_inputs
-    return quantize_inputs(X, model.spec)

@@ -1,15 +1,17 @@
 """The owner SDK and the registry CLI against an in-process chain (client.Client over an in-process RPC)."""
 import hashlib
 import json
+from unittest import mock
 
 import pytest
 from click.testing import CliRunner
 
 from chain.bank import keeper as bank
 from chain.registry import keeper
+from chain.tx.messages import MsgUploadWeights
 from chainutil import ALICE, CAROL
 from client.errors import GradchainError, TxFailed
-from client.model import ModelError, local_score, to_chain
+from client.model import ModelError, local_score
 from client.owner import Owner, model, models, shard, spec, versions, weights
 from registryutil import VOUCHER, RegistryChain, digits, in_process_client, tiny_model
 
@@ -68,13 +70,13 @@ def test_register_upload_reveal_fund_close(world, capsys):
 def test_register_accepts_a_chain_model_and_resumes_an_upload(world):
     chain, client, net, chain_model, X, y = world
     owner = Owner(client, ALICE)
-    from unittest import mock
     with mock.patch.object(Owner, "upload"):  # registration lands, the upload is "interrupted"
         reg = register(client, chain_model, X, y)
     assert model(client, reg.model_id)["status"] == "uploading"
-    from chain.tx.messages import MsgUploadWeights
     client.submit(ALICE, [MsgUploadWeights(model_id=reg.model_id, index=1, data=chain_model.weights_bytes[1024:2048])])
-    owner.upload(reg.model_id, chain_model.weights_bytes, progress=False)  # sends only the 4 missing chunks
+    before = client.sequence(ALICE.address)
+    owner.upload(reg.model_id, chain_model.weights_bytes, progress=False)
+    assert client.sequence(ALICE.address) == before + 4  # only the 4 missing chunks were sent
     assert model(client, reg.model_id)["status"] == "active"
 
 
@@ -116,4 +118,6 @@ def test_cli_queries(world, tmp_path, monkeypatch):
     assert out.exit_code == 1 and "UnknownModel (registry/1)" in out.output and "Traceback" not in out.output
     out = runner.invoke(main, ["query", "weights", str(reg.model_id), "--version", "3", "--out", str(target)])
     assert out.exit_code == 1 and "UnknownVersion (registry/19)" in out.output
-    assert to_chain  # the downloaded bytes load with chain.scoring.load_weights(raw, spec)
+    from chain.scoring import load_spec, load_weights
+    loaded = load_weights(target.read_bytes(), load_spec(chain_model.spec_bytes, 10**6))
+    assert all((a == b).all() for a, b in zip(loaded, chain_model.weights))
