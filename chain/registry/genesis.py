@@ -39,8 +39,10 @@ def import_genesis(state, section: dict) -> None:
     for job in section.get("jobs", []):
         job = dict(job)
         height, seq = int(job.pop("height")), int(job.pop("seq"))
-        if keeper.get_model(state, int(job["model_id"])) is None:
-            raise InvalidGenesis(f"registry: scoring job {height}/{seq} names unknown model {job['model_id']}")
+        model_id, version, shard_index = int(job["model_id"]), int(job["version"]), int(job["shard_index"])
+        if keeper.get_version(state, model_id, version) is None or keeper.get_shard(state, model_id, shard_index) is None:
+            raise InvalidGenesis(f"registry: scoring job {height}/{seq} needs model {model_id} version {version} "
+                                 f"and revealed shard {shard_index}")
         keeper.put_job(state, height, seq, job)
     owed: dict[str, int] = {}
     for model in keeper.all_models(state):

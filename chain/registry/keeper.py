@@ -109,9 +109,14 @@ def delete_chunks(state, model_id: int, version: int) -> None:
 
 
 def reset_upload(state, model_id: int) -> None:
-    """Forget a rejected upload (every stored chunk) so the owner can upload again. The escrow stays."""
+    """Forget a rejected upload (every stored chunk) so the owner can upload again. The escrow stays.
+    Runs on the tx's state without the failed messages: if the same tx registered the model, it is not
+    there, and there is nothing to forget."""
+    model = get_model(state, model_id)
+    if model is None:
+        return
     delete_chunks(state, model_id, 0)
-    put_model(state, get_model(state, model_id).with_(chunks_received=0))
+    put_model(state, model.with_(chunks_received=0))
 
 
 # --- versions and their scores ---------------------------------------------------------------------

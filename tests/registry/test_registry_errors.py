@@ -264,3 +264,15 @@ def test_bad_funding_and_closing(setup, active):
     assert code(chain.run(ALICE, MsgCloseModel(model_id=model_id))[0]) == ("", 0)
     assert_fails_cleanly(chain, ALICE, MsgFundBounty(model_id=model_id, amount=Coin.of(VOUCHER, 5)), ("registry", 8))
     assert_fails_cleanly(chain, ALICE, MsgCloseModel(model_id=model_id), ("registry", 8))
+
+
+def test_rejected_upload_in_the_registering_tx_leaves_nothing(setup):
+    model, shards = setup
+    chain = RegistryChain(max_chunk_bytes=1 << 16)  # the whole weights in one chunk
+    wrong = bytearray(model.weights_bytes)
+    wrong[0] ^= 1
+    before = registry_snapshot(chain)
+    block = chain.block([chain.sign(ALICE, register_msg(model, shards),
+                                    MsgUploadWeights(model_id=1, index=0, data=bytes(wrong)))])
+    assert code(block.tx_results[0]) == ("registry", 13)
+    assert registry_snapshot(chain) == before  # the registration failed with its tx: no model, no escrow
