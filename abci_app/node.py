@@ -93,6 +93,9 @@ def init_node(home: Path, moniker: str, chain_id: str, app_state: dict, *, ports
     # Several nodes share 127.0.0.1 in a local testnet; CometBFT refuses that by default.
     _set(config, "p2p.addr_book_strict", False)
     _set(config, "p2p.allow_duplicate_ip", True)
+    # A 1 MiB tx (the chain's max_tx_bytes; also CometBFT's mempool default) travels base64-encoded in
+    # JSON: the RPC's default 1,000,000-byte body limit would refuse it.
+    _set(config, "rpc.max_body_bytes", 3_000_000)
     _set(config, "consensus.timeout_commit", timeout_commit)
     _set(config, "consensus.create_empty_blocks", create_empty_blocks)
     _set(config, "instrumentation.prometheus", prometheus)
