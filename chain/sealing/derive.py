@@ -1,0 +1,84 @@
+"""Every hash, key derivation and associated-data string of the sealing format, in one place.
+
+Sealing (client/seal.py) and opening (chain/sealing/open.py) both call these, so the two sides cannot
+drift apart. Each hash starts with its own NUL-terminated domain tag, so no input of one can be read as
+an input of another. All keys here are single-use (a fresh data key and a fresh ephemeral X25519 key per
+seal), which is why every AES-256-GCM nonce is twelve zero bytes.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+VERSION = 1
+HASH_BYTES = 32
+KEY_BYTES = 32
+X25519_BYTES = 32
+TAG_BYTES = 16  # AES-GCM authentication tag
+ZERO_NONCE = bytes(12)
+
+TAG_CONTEXT = b"gradchain/sealing/v1/context\x00"
+TAG_VALSET = b"gradchain/sealing/v1/valset\x00"
+TAG_KEY = b"gradchain/sealing/v1/key\x00"
+TAG_SHARE = b"gradchain/sealing/v1/share\x00"
+INFO_SHARE_KEY = b"gradchain/sealing/v1/share-key\x00"
+INFO_DATA_KEYS = b"gradchain/sealing/v1/data-keys\x00"
+AAD_PAYLOAD = b"gradchain/sealing/v1/payload\x00"
+
+
+def tagged_hash(tag: bytes, *parts: bytes) -> bytes:
+    h = hashlib.sha256(tag)
+    for part in parts:
+        h.update(part)
+    return h.digest()
+
+
+def u64(n: int) -> bytes:
+    return n.to_bytes(8, "big")
+
+
+def hkdf(ikm: bytes, info: bytes, length: int) -> bytes:
+    """HKDF-SHA256 (RFC 5869) with no salt, i.e. a salt of 32 zero bytes."""
+    return HKDF(algorithm=SHA256(), length=length, salt=None, info=info).derive(ikm)
+
+
+def context_hash(context: bytes) -> bytes:
+    return tagged_hash(TAG_CONTEXT, context)
+
+
+def key_commitment(key: bytes) -> bytes:
+    """H(K): binds the envelope to one data key, since AES-GCM alone would open under several."""
+    return tagged_hash(TAG_KEY, key)
+
+
+def share_commitment(validator_index: int, share: bytes) -> bytes:
+    """Commits to one validator's share vector, so a released share can be checked on its own."""
+    return tagged_hash(TAG_SHARE, u64(validator_index), share)
+
+
+def share_key(shared_secret: bytes, *, context_hash: bytes, valset_hash: bytes, key_commitment: bytes,
+              ephemeral_pubkey: bytes, validator_pubkey: bytes, validator_index: int) -> bytes:
+    """The AES-256-GCM key of one validator's encrypted shares, from the X25519 shared secret."""
+    info = (INFO_SHARE_KEY + context_hash + valset_hash + key_commitment + ephemeral_pubkey + validator_pubkey
+            + u64(validator_index))
+    return hkdf(shared_secret, info, KEY_BYTES)
+
+
+def data_keys(key: bytes, context_hash: bytes) -> tuple[bytes, bytes]:
+    """(payload AES-256-GCM key, plaintext-commitment HMAC key) from the data key K."""
+    okm = hkdf(key, INFO_DATA_KEYS + context_hash, 2 * KEY_BYTES)
+    return okm[:KEY_BYTES], okm[KEY_BYTES:]
+
+
+def plaintext_commitment(mac_key: bytes, plaintext: bytes) -> bytes:
+    """HMAC-SHA256 under a key derived from K: binding once K is known, and unlike a bare H(plaintext)
+    it lets nobody test a guess of the update before the key is released."""
+    return hmac.digest(mac_key, plaintext, "sha256")
+
+
+def payload_aad(*, context_hash: bytes, valset_hash: bytes, key_commitment: bytes,
+                plaintext_commitment: bytes) -> bytes:
+    return AAD_PAYLOAD + context_hash + valset_hash + key_commitment + plaintext_commitment
