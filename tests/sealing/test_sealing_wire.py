@@ -23,6 +23,8 @@ def pb(tmp_path_factory):
     """The schema as published in docs/sealing.md, compiled by protoc: what another language would use."""
     doc = (ROOT / "docs" / "sealing.md").read_text()
     schema = re.search(r"```proto\n(.*?)```", doc, re.S).group(1)
+    assert (ROOT / "proto/gradchain/sealing/v1/sealing.proto").read_text() == schema, \
+        "proto/gradchain/sealing/v1/sealing.proto must match the schema in docs/sealing.md"
     out = tmp_path_factory.mktemp("pb")
     (out / "gradchain" / "sealing" / "v1").mkdir(parents=True)
     (out / "gradchain" / "sealing" / "v1" / "sealing.proto").write_text(schema)
