@@ -489,3 +489,34 @@ class PayloadDecryptionFailed(ChainError):
 class PlaintextCommitmentMismatch(ChainError):
     """The decrypted update does not match the envelope's plaintext commitment."""
     codespace, code = "sealing", 11
+
+
+# --- codespace "rounds": sealed update submissions per round (docs/rounds.md) ---
+class RoundNotOpen(ChainError):
+    """The round is not taking submissions at this height (before its window opens or after it closed)."""
+    codespace, code = "rounds", 1
+
+
+class UnknownParent(ChainError):
+    """The update names a parent version the model does not have."""
+    codespace, code = "rounds", 2
+
+
+class StaleParent(ChainError):
+    """The update's parent is neither the model's head nor the head when the round took its first submission."""
+    codespace, code = "rounds", 3
+
+
+class RoundFull(ChainError):
+    """The round already holds max_submissions_per_round submissions."""
+    codespace, code = "rounds", 4
+
+
+class DuplicateSubmission(ChainError):
+    """That exact envelope was already submitted in this round."""
+    codespace, code = "rounds", 5
+
+
+class UnknownSubmission(ChainError):
+    """No submission with that model, round and sequence number."""
+    codespace, code = "rounds", 6

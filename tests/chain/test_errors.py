@@ -42,6 +42,8 @@ FROZEN = {
     ("sealing", 6): "ShareDecryptionFailed", ("sealing", 7): "ShareMismatch", ("sealing", 8): "NotEnoughShares",
     ("sealing", 9): "KeyCommitmentMismatch", ("sealing", 10): "PayloadDecryptionFailed",
     ("sealing", 11): "PlaintextCommitmentMismatch",
+    ("rounds", 1): "RoundNotOpen", ("rounds", 2): "UnknownParent", ("rounds", 3): "StaleParent",
+    ("rounds", 4): "RoundFull", ("rounds", 5): "DuplicateSubmission", ("rounds", 6): "UnknownSubmission",
 }
 
 
