@@ -16,6 +16,7 @@ from chain.tx.coins import Coin, validate_coins
 from chain.validators import genesis as validators_genesis
 from chain.bridge import genesis as bridge_genesis
 from chain.registry import genesis as registry_genesis
+from chain.rounds import genesis as rounds_genesis
 
 CHAIN_ID_KEY = b"app/chain_id"
 
@@ -31,7 +32,7 @@ def import_genesis(state, chain_id_: str, app_state: dict) -> None:
     """Write the initial state. Raises InvalidGenesis with a readable reason on any bad field."""
     if not isinstance(app_state, dict):
         raise InvalidGenesis("app_state must be a JSON object")
-    unknown = set(app_state) - {"auth", "bank", "validators", "bridge", "registry"}
+    unknown = set(app_state) - {"auth", "bank", "validators", "bridge", "registry", "rounds"}
     if unknown:
         raise InvalidGenesis(f"unknown app_state sections: {sorted(unknown)}")
     try:
@@ -53,6 +54,8 @@ def import_genesis(state, chain_id_: str, app_state: dict) -> None:
         if "bridge" in app_state:
             bridge_genesis.import_genesis(state, app_state["bridge"])
         registry_genesis.import_genesis(state, app_state.get("registry", {}))
+        if "rounds" in app_state:
+            rounds_genesis.import_genesis(state, app_state["rounds"])
     except InvalidGenesis:
         raise
     except (ChainError, KeyError, TypeError, ValueError, binascii.Error) as e:
@@ -81,4 +84,7 @@ def export_genesis(state) -> dict:
     bridge = bridge_genesis.export_genesis(state)
     if bridge is not None:  # chains without a bridge export what they imported: no section
         exported["bridge"] = bridge
+    rounds = rounds_genesis.export_genesis(state)
+    if rounds is not None:  # like the bridge: no section unless configured or used
+        exported["rounds"] = rounds
     return exported

@@ -58,9 +58,17 @@ def registry_escrow_covers_models(state) -> list[str]:
     return [] if held == expected else [f"registry escrow holds {held}, open models are owed {expected}"]
 
 
+def rounds_escrow_covers_deposits(state) -> list[str]:
+    """The rounds escrow holds, per denom, exactly the deposits of submissions still held (sealed)."""
+    from chain.rounds.keeper import ESCROW, held_deposits
+    held, owed = dict(bank.balances(state, ESCROW)), held_deposits(state)
+    return [] if held == owed else [f"rounds escrow holds {held}, held deposits are {owed}"]
+
+
 ALL = {"supply_equals_balances": supply_equals_balances, "bonded_pool_covers_bonds": bonded_pool_covers_bonds,
        "bridge_escrow_covers_withdrawals": bridge_escrow_covers_withdrawals,
-       "registry_escrow_covers_models": registry_escrow_covers_models}
+       "registry_escrow_covers_models": registry_escrow_covers_models,
+       "rounds_escrow_covers_deposits": rounds_escrow_covers_deposits}
 
 
 def check_all(state) -> list[str]:

@@ -12,6 +12,7 @@ from chain.bank.keys import balance_key
 from chain.bridge import queries as bridge_queries
 from chain.errors import InvalidQuery, UnknownQuery
 from chain.registry import queries as registry_queries
+from chain.rounds import queries as rounds_queries
 from chain.tx.address import to_bech32
 from chain.tx.coins import validate_denom
 from chain.validators import keeper as validators_keeper
@@ -40,6 +41,8 @@ def provable_key(path: str, data: bytes) -> bytes | None:
         return balance_key(address, denom)
     if path in ("/registry/spec", "/registry/shard"):
         return registry_queries.provable_key(path, data)
+    if path == "/rounds/envelope":
+        return rounds_queries.provable_key(path, data)
     return None
 
 
@@ -67,4 +70,6 @@ def json_query(state, path: str, data: bytes) -> bytes:
         return _json(bridge_queries.json_query(state, path, data))
     if path.startswith("/registry/"):
         return registry_queries.query(state, path, data)  # JSON, except /registry/weights: raw bytes
+    if path.startswith("/rounds/"):
+        return rounds_queries.query(state, path, data)
     raise UnknownQuery(f"unknown query path {path!r}; see docs/queries.md")

@@ -6,9 +6,10 @@ from chain.bridge import handlers as bridge
 from chain.errors import UnknownMessage
 from chain.registry import handlers as registry
 from chain.results import BlockContext
+from chain.rounds import handlers as rounds
 from chain.tx.messages import (MsgBatchExecutedClaim, MsgCancelWithdraw, MsgCloseModel, MsgConfirmBatch,
                                MsgConfirmValset, MsgCreateValidator, MsgDepositClaim, MsgFundBounty, MsgRegisterModel,
-                               MsgRevealShard, MsgSend, MsgSetEvmAddress, MsgUnbond, MsgUploadWeights,
+                               MsgRevealShard, MsgSend, MsgSetEvmAddress, MsgSubmitUpdate, MsgUnbond, MsgUploadWeights,
                                MsgValsetUpdatedClaim, MsgWithdraw)
 from chain.validators.handlers import process_create_validator, process_unbond
 
@@ -21,6 +22,7 @@ HANDLERS = {
     MsgFundBounty: registry.process_fund_bounty,
     MsgRevealShard: registry.process_reveal_shard,
     MsgCloseModel: registry.process_close_model,
+    MsgSubmitUpdate: rounds.process_submit_update,
     MsgSetEvmAddress: bridge.process_set_evm_address,
     MsgDepositClaim: bridge.process_deposit_claim,
     MsgValsetUpdatedClaim: bridge.process_valset_updated_claim,

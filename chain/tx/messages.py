@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from chain.errors import (InvalidAddress, InvalidAmount, InvalidClaim, InvalidEvmAddress, InvalidEvmSignature,
-                          InvalidModelTerms, InvalidPublicKey, InvalidRewardCurve, ShardDecodeError, TooManyCoins,
+                          InvalidModelTerms, InvalidPublicKey, MalformedEnvelope, InvalidRewardCurve, ShardDecodeError, TooManyCoins,
                           TxDecodeError, UnknownBatch, UnknownModel, UnknownValset, WithdrawalNotCancellable,
                           WrongChunkSize)
 from chain.tx.coins import Coin, parse_amount, validate_coins
@@ -204,6 +204,24 @@ class MsgCloseModel(Message):
         _model_id(self.model_id)
 
 
+# --- rounds (Msg fields 40-59) ----------------------------------------------------------------
+@message
+class MsgSubmitUpdate(Message):
+    """A trainer submits a sealed update (docs/sealing.md envelope) for round `round` of a model, trained
+    from version `parent_version`; the model's per-update deposit is escrowed (docs/rounds.md)."""
+    model_id: int = 0
+    round: int = 0
+    parent_version: int = 0
+    envelope: bytes = b""     # canonical SealedUpdate bytes, sealed to the round's sealing set
+    SCHEMA = (Field(1, "model_id", "uint64"), Field(2, "round", "uint64"), Field(3, "parent_version", "uint64"),
+              Field(4, "envelope", "bytes"))
+
+    def validate_basic(self) -> None:
+        _model_id(self.model_id)
+        if not self.envelope:
+            raise MalformedEnvelope("envelope is required")
+
+
 # --- bridge (Msg fields 60-79) ----------------------------------------------------------------
 EVM_ADDRESS_LEN = 20
 EVM_SIGNATURE_LEN = 65  # r(32) || s(32) || v(1), v in {27, 28}
@@ -364,6 +382,7 @@ class Msg(Message):
     fund_bounty: MsgFundBounty | None = None
     reveal_shard: MsgRevealShard | None = None
     close_model: MsgCloseModel | None = None
+    submit_update: MsgSubmitUpdate | None = None
     set_evm_address: MsgSetEvmAddress | None = None
     deposit_claim: MsgDepositClaim | None = None
     valset_updated_claim: MsgValsetUpdatedClaim | None = None
@@ -380,6 +399,7 @@ class Msg(Message):
               Field(22, "fund_bounty", "message", MsgFundBounty),
               Field(23, "reveal_shard", "message", MsgRevealShard),
               Field(24, "close_model", "message", MsgCloseModel),
+              Field(40, "submit_update", "message", MsgSubmitUpdate),
               Field(60, "set_evm_address", "message", MsgSetEvmAddress),
               Field(61, "deposit_claim", "message", MsgDepositClaim),
               Field(62, "valset_updated_claim", "message", MsgValsetUpdatedClaim),

@@ -1,0 +1,46 @@
+"""Rounds' genesis section: params, round records and submissions with their envelopes. Deposits are not
+minted: the escrow's bank balance must hold exactly the held deposits, so export -> import round-trips."""
+from __future__ import annotations
+
+import base64
+from dataclasses import asdict
+
+from chain.bank import keeper as bank
+from chain.errors import InvalidGenesis
+from chain.rounds import keeper, keys
+from chain.rounds import params as rparams
+from chain.sealing import decode_envelope, envelope_hash
+from chain.tx.address import to_bech32
+
+
+def import_genesis(state, section: dict) -> None:
+    params = rparams.RoundsParams(**section.get("params", {}))
+    rparams.store(state, params)
+    for record in section.get("rounds", []):
+        keeper.put_round(state, dict(record))
+    for entry in section.get("submissions", []):
+        entry = dict(entry)
+        model_id, round_ = int(entry.pop("model_id")), int(entry.pop("round"))
+        raw = base64.b64decode(entry.pop("envelope"), validate=True)
+        if keeper.get_round(state, model_id, round_) is None:
+            raise InvalidGenesis(f"submission {entry.get('seq')} of model {model_id} round {round_} has no round record")
+        if envelope_hash(decode_envelope(raw, max_payload_bytes=params.max_payload_bytes)).hex() != entry["envelope_hash"]:
+            raise InvalidGenesis(f"submission {entry.get('seq')} of model {model_id}: envelope does not match its hash")
+        keeper.put_submission(state, model_id, round_, entry, raw)
+    held, owed = dict(bank.balances(state, keeper.ESCROW)), keeper.held_deposits(state)
+    if held != owed:
+        raise InvalidGenesis(f"rounds escrow {to_bech32(keeper.ESCROW)} holds {held} but held deposits add up to {owed}")
+
+
+def export_genesis(state) -> dict | None:
+    """None for a chain that never configured or used rounds (its genesis had no section)."""
+    rounds = keeper.all_rounds(state)
+    if state.get(keys.PARAMS) is None and not rounds:
+        return None
+    submissions = []
+    for record in rounds:
+        m, r = record["model_id"], record["round"]
+        for s in keeper.submissions(state, m, r):
+            raw = keeper.get_envelope(state, m, r, s["seq"])
+            submissions.append({"model_id": m, "round": r, **s, "envelope": base64.b64encode(raw).decode()})
+    return {"params": asdict(rparams.load(state)), "rounds": rounds, "submissions": submissions}

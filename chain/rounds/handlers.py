@@ -1,0 +1,63 @@
+"""rounds message handlers (thin: check everything, then apply)."""
+from __future__ import annotations
+
+from chain.bank import keeper as bank
+from chain.errors import (DuplicateSubmission, ModelClosed, ModelNotActive, RoundFull, RoundNotOpen, StaleParent,
+                          UnknownParent)
+from chain.registry import keeper as registry
+from chain.registry.model import ACTIVE, CLOSED
+from chain.results import BlockContext, Event
+from chain.rounds import keeper
+from chain.rounds import params as rparams
+from chain.sealing import check_envelope, decode_envelope, envelope_hash, seal_context
+from chain.tx.address import to_bech32
+from chain.tx.messages import MsgSubmitUpdate
+
+
+def process_submit_update(state, ctx: BlockContext, signer: bytes, msg: MsgSubmitUpdate) -> tuple[Event, ...]:
+    params = rparams.load(state)
+    model = registry.require_model(state, msg.model_id)
+    if model.status == CLOSED:
+        raise ModelClosed(f"model {model.id} is closed")
+    if model.status != ACTIVE:
+        raise ModelNotActive(f"model {model.id} is still uploading its weights")
+    start, end = model.round_start(msg.round), model.round_end(msg.round)
+    if not start <= ctx.height < end:
+        raise RoundNotOpen(f"round {msg.round} of model {model.id} takes submissions at heights {start}..{end - 1}; "
+                           f"this is height {ctx.height}")
+    if end > model.expiry_height:
+        raise RoundNotOpen(f"round {msg.round} ends at height {end}, after model {model.id} expires at "
+                           f"{model.expiry_height}: it can never be revealed")
+    if msg.parent_version >= model.version_count or registry.get_version(state, model.id, msg.parent_version) is None:
+        raise UnknownParent(f"model {model.id} has no version {msg.parent_version}")
+
+    record = keeper.get_round(state, model.id, msg.round)
+    if record is None:  # the round's first submission snapshots the sealing set
+        record = keeper.new_round_record(state, model.id, msg.round, ctx.height, model.head_version,
+                                         params.max_total_shares)
+    if msg.parent_version not in (model.head_version, record["base_version"]):
+        raise StaleParent(f"parent {msg.parent_version} is stale: train from the head version {model.head_version}")
+    if record["submissions"] >= params.max_submissions_per_round:
+        raise RoundFull(f"round {msg.round} of model {model.id} already holds {record['submissions']} submissions")
+
+    envelope = decode_envelope(msg.envelope, max_payload_bytes=params.max_payload_bytes)
+    context = seal_context(ctx.chain_id, model.id, msg.round, signer)
+    check_envelope(envelope, context, keeper.plan_of(record), max_payload_bytes=params.max_payload_bytes)
+    digest = envelope_hash(envelope)
+    if keeper.has_envelope_hash(state, model.id, msg.round, digest):
+        raise DuplicateSubmission(f"envelope {digest.hex()} is already in round {msg.round}")
+    deposit = int(model.deposit)
+    if deposit:
+        bank.validate_send(state, signer, [(model.deposit_denom, deposit)])
+
+    keeper.escrow_deposit(state, signer, model.deposit_denom, deposit)
+    seq = record["submissions"]
+    keeper.put_round(state, {**record, "submissions": seq + 1})
+    keeper.put_submission(state, model.id, msg.round, {
+        "seq": seq, "submitter": signer.hex(), "parent": msg.parent_version, "envelope_hash": digest.hex(),
+        "envelope_size": len(msg.envelope), "deposit_denom": model.deposit_denom, "deposit": str(deposit),
+        "status": keeper.SEALED, "height": ctx.height}, msg.envelope)
+    return (Event("submit_update", (("model_id", str(model.id)), ("round", str(msg.round)), ("seq", str(seq)),
+                                    ("submitter", to_bech32(signer)), ("parent", str(msg.parent_version)),
+                                    ("envelope_hash", digest.hex()),
+                                    ("deposit", f"{deposit}{model.deposit_denom}"))),)

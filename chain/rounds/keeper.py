@@ -1,0 +1,103 @@
+"""The only way into rounds keys. Deposits move by bank transfers to and from the module account
+`rounds_escrow` (never mint or burn). Records are canonical JSON; amounts are decimal strings."""
+from __future__ import annotations
+
+from chain.bank import keeper as bank
+from chain.codec import decode_record, encode_record
+from chain.rounds import keys
+from chain.sealing.valset import TWO_THIRDS, SharePlan, share_plan
+from chain.store.kv import prefix_end
+from chain.tx.address import module_address
+from chain.validators import keeper as validators
+from chain.validators import params as vparams
+
+ESCROW = module_address("rounds_escrow")  # holds the deposit of every submission still held (status sealed)
+SEALED = "sealed"
+HELD_STATUSES = (SEALED,)                 # statuses whose deposit is still in the escrow
+
+
+def _iterate(state, prefix: bytes):
+    return state.iterate(prefix, prefix_end(prefix))
+
+
+# --- the sealing set -----------------------------------------------------------------------------------
+def current_sealing_set(state) -> list[dict]:
+    """The validators with voting power, in operator-address order; index = position in that order."""
+    params = vparams.load(state)
+    members = [v for v in validators.all_validators(state) if v.power(params) > 0]  # key order = operator order
+    return [{"index": i, "operator": v.operator, "encryption_pubkey": v.encryption_pubkey, "power": v.power(params)}
+            for i, v in enumerate(members)]
+
+
+def plan_of(record: dict) -> SharePlan:
+    """The share plan of a round record's sealing set (raises InvalidSealingSet for an unusable set)."""
+    return share_plan([(m["index"], bytes.fromhex(m["encryption_pubkey"]), m["power"]) for m in record["sealing_set"]],
+                      max_total_shares=record["max_total_shares"], threshold=TWO_THIRDS)
+
+
+def new_round_record(state, model_id: int, round_: int, height: int, base_version: int, max_total_shares: int) -> dict:
+    record = {"model_id": model_id, "round": round_, "created_height": height, "base_version": base_version,
+              "sealing_set": current_sealing_set(state), "max_total_shares": max_total_shares,
+              "threshold_num": TWO_THIRDS[0], "threshold_den": TWO_THIRDS[1], "submissions": 0}
+    plan = plan_of(record)
+    return {**record, "valset_hash": plan.valset_hash.hex(), "threshold": plan.threshold,
+            "total_shares": plan.total_shares}
+
+
+# --- rounds ----------------------------------------------------------------------------------------------
+def get_round(state, model_id: int, round_: int) -> dict | None:
+    raw = state.get(keys.round_key(model_id, round_))
+    return decode_record(raw) if raw is not None else None
+
+
+def put_round(state, record: dict) -> None:
+    state.set(keys.round_key(record["model_id"], record["round"]), encode_record(record))
+
+
+def all_rounds(state) -> list[dict]:
+    return [decode_record(v) for _, v in _iterate(state, keys.ROUND)]
+
+
+# --- submissions -----------------------------------------------------------------------------------------
+def put_submission(state, model_id: int, round_: int, record: dict, envelope: bytes | None = None) -> None:
+    seq = record["seq"]
+    state.set(keys.submission_key(model_id, round_, seq), encode_record(record))
+    if envelope is not None:
+        state.set(keys.envelope_key(model_id, round_, seq), envelope)
+        state.set(keys.hash_key(model_id, round_, bytes.fromhex(record["envelope_hash"])), keys.u64(seq))
+
+
+def get_submission(state, model_id: int, round_: int, seq: int) -> dict | None:
+    raw = state.get(keys.submission_key(model_id, round_, seq))
+    return decode_record(raw) if raw is not None else None
+
+
+def get_envelope(state, model_id: int, round_: int, seq: int) -> bytes | None:
+    return state.get(keys.envelope_key(model_id, round_, seq))
+
+
+def has_envelope_hash(state, model_id: int, round_: int, digest: bytes) -> bool:
+    return state.get(keys.hash_key(model_id, round_, digest)) is not None
+
+
+def submissions(state, model_id: int, round_: int) -> list[dict]:
+    return [decode_record(v) for _, v in _iterate(state, keys.submissions_prefix(model_id, round_))]
+
+
+def all_submissions(state) -> list[dict]:
+    return [decode_record(v) for _, v in _iterate(state, keys.SUBMISSION)]
+
+
+# --- escrow ----------------------------------------------------------------------------------------------
+def escrow_deposit(state, sender: bytes, denom: str, amount: int) -> None:
+    if amount:
+        bank.apply_send(state, sender, ESCROW, [(denom, amount)])
+
+
+def held_deposits(state) -> dict[str, int]:
+    """Per denom, what the escrow owes: the deposits of submissions still held."""
+    owed: dict[str, int] = {}
+    for s in all_submissions(state):
+        if s["status"] in HELD_STATUSES and int(s["deposit"]):
+            owed[s["deposit_denom"]] = owed.get(s["deposit_denom"], 0) + int(s["deposit"])
+    return owed

@@ -1,0 +1,32 @@
+"""Every key the rounds module owns. Ids, rounds and sequence numbers are 8-byte big-endian."""
+from __future__ import annotations
+
+PARAMS = b"rnd/params"   # -> RoundsParams (canonical JSON record)
+ROUND = b"rnd/r/"        # + model id + round -> round record (sealing set snapshot, counts)
+SUBMISSION = b"rnd/s/"   # + model id + round + seq -> submission record (submitter, parent, hashes, status)
+ENVELOPE = b"rnd/e/"     # + model id + round + seq -> the sealed envelope's canonical bytes
+BY_HASH = b"rnd/h/"      # + model id + round + envelope hash -> seq (one submission per envelope)
+
+
+def u64(n: int) -> bytes:
+    return n.to_bytes(8, "big")
+
+
+def round_key(model_id: int, round_: int) -> bytes:
+    return ROUND + u64(model_id) + u64(round_)
+
+
+def submissions_prefix(model_id: int, round_: int) -> bytes:
+    return SUBMISSION + u64(model_id) + u64(round_)
+
+
+def submission_key(model_id: int, round_: int, seq: int) -> bytes:
+    return submissions_prefix(model_id, round_) + u64(seq)
+
+
+def envelope_key(model_id: int, round_: int, seq: int) -> bytes:
+    return ENVELOPE + u64(model_id) + u64(round_) + u64(seq)
+
+
+def hash_key(model_id: int, round_: int, digest: bytes) -> bytes:
+    return BY_HASH + u64(model_id) + u64(round_) + digest

@@ -1,0 +1,35 @@
+"""Rounds parameters, set at genesis (section `rounds`)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from chain.codec import decode_record, encode_record
+from chain.errors import InvalidGenesis
+from chain.rounds import keys
+from chain.sealing.valset import DEFAULT_MAX_TOTAL_SHARES, MAX_TOTAL_SHARES_LIMIT
+
+
+@dataclass(frozen=True)
+class RoundsParams:
+    max_submissions_per_round: int = 64     # sealed updates one round of one model accepts
+    max_payload_bytes: int = 700_000        # update ciphertext bound (a submission travels in one tx)
+    max_total_shares: int = DEFAULT_MAX_TOTAL_SHARES  # share plan size (docs/sealing.md section 4)
+
+    def validate(self) -> None:
+        for name, value in asdict(self).items():
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise InvalidGenesis(f"rounds param {name} must be a positive integer")
+        if self.max_total_shares > MAX_TOTAL_SHARES_LIMIT:
+            raise InvalidGenesis(f"rounds param max_total_shares must be at most {MAX_TOTAL_SHARES_LIMIT}")
+        if self.max_payload_bytes > 64 << 20:
+            raise InvalidGenesis("rounds param max_payload_bytes must be at most 64 MiB")
+
+
+def load(state) -> RoundsParams:
+    raw = state.get(keys.PARAMS)
+    return RoundsParams(**decode_record(raw)) if raw is not None else RoundsParams()
+
+
+def store(state, params: RoundsParams) -> None:
+    params.validate()
+    state.set(keys.PARAMS, encode_record(asdict(params)))

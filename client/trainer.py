@@ -1,0 +1,73 @@
+"""Trainers: seal a model update to the round's validator set and submit it (docs/rounds.md).
+
+    trainer = Trainer(client, wallet)
+    receipt = trainer.submit(model_id, update_bytes)      # the current round, parent = the head version
+    trainer.round(model_id, round_)                       # window, sealing set, submissions
+
+The update is sealed locally (client/seal.py): nobody, the validators included, can read it before the
+round's submission window closes and validators with >= 2/3 of the sealing set's power release their
+key shares. Submitting escrows the model's per-update deposit.
+"""
+from __future__ import annotations
+
+from chain.tx.messages import MsgSubmitUpdate
+from client.client import Client, Receipt
+from client.errors import GradchainError
+from client.seal import seal, seal_context
+from client.wallet import Wallet
+
+
+def _u64(*values: int) -> bytes:
+    return b"".join(int(v).to_bytes(8, "big") for v in values)
+
+
+def round_info(client: Client, model_id: int, round_: int) -> dict:
+    """/rounds/round: the window, the sealing set (the round's snapshot, or the set its first submission
+    would snapshot), the share plan and the submissions."""
+    return client.query_json("/rounds/round", _u64(model_id, round_))
+
+
+def submission(client: Client, model_id: int, round_: int, seq: int) -> dict:
+    return client.query_json("/rounds/submission", _u64(model_id, round_, seq))
+
+
+def sealing_set(info: dict) -> list[tuple[int, bytes, int]]:
+    return [(m["index"], bytes.fromhex(m["encryption_pubkey"]), m["power"]) for m in info["sealing_set"]]
+
+
+class Trainer:
+    def __init__(self, client: Client, wallet: Wallet):
+        self.client, self.wallet = client, wallet
+
+    def round(self, model_id: int, round_: int) -> dict:
+        return round_info(self.client, model_id, round_)
+
+    def seal(self, model_id: int, round_: int, update: bytes):
+        """The envelope for `update`, sealed to round `round_`'s set for this trainer's address."""
+        info = self.round(model_id, round_)
+        if info.get("valset_hash") is None:
+            raise GradchainError(f"round {round_} of model {model_id} has no usable sealing set: "
+                                 f"{info.get('plan_error', 'no validators')}")
+        context = seal_context(self.client.chain_id, model_id, round_, self.wallet.address_bytes)
+        return seal(update, sealing_set(info), context, max_total_shares=info["max_total_shares"])
+
+    def submit(self, model_id: int, update: bytes, *, round_: int | None = None, parent_version: int | None = None,
+               wait: bool = True) -> Receipt:
+        """Seal and submit `update` (bytes) to `round_` (default: the round open for the next block), trained
+        from `parent_version` (default: the head version). Raises TxFailed with the chain's code."""
+        if not isinstance(update, (bytes, bytearray)) or not update:
+            raise GradchainError("the update must be non-empty bytes")
+        model = self.client.query_json("/registry/model", _u64(model_id))
+        if round_ is None:
+            round_ = model.get("current_round")
+            if round_ is None:
+                raise GradchainError(f"model {model_id} is not taking submissions (status {model['status']})")
+        if parent_version is None:
+            parent_version = model["head_version"]
+        envelope = self.seal(model_id, round_, bytes(update))
+        msg = MsgSubmitUpdate(model_id=model_id, round=round_, parent_version=parent_version,
+                              envelope=envelope.encode())
+        return self.client.submit(self.wallet, [msg], wait=wait)
+
+
+__all__ = ["Trainer", "round_info", "submission", "sealing_set"]

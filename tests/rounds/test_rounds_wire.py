@@ -1,0 +1,42 @@
+"""MsgSubmitUpdate as a third party builds it: protoc's bytes from proto/ equal the chain's canonical bytes."""
+import importlib
+import subprocess
+import sys
+
+import pytest
+
+from chain.tx import Msg, TxBody
+from chain.tx.messages import MsgSubmitUpdate
+
+pytest.importorskip("grpc_tools")
+
+
+@pytest.fixture(scope="module")
+def pb(tmp_path_factory):
+    out = tmp_path_factory.mktemp("pb")
+    subprocess.run([sys.executable, "-m", "grpc_tools.protoc", "-Iproto", f"--python_out={out}",
+                    "proto/gradchain/tx/v1/tx.proto"], check=True)
+    sys.path.insert(0, str(out))
+    try:
+        return importlib.import_module("gradchain.tx.v1.tx_pb2")
+    finally:
+        sys.path.remove(str(out))
+
+
+def test_protoc_builds_identical_submit_update(pb):
+    msg = MsgSubmitUpdate(model_id=3, round=7, parent_version=1, envelope=b"\x08\x01sealed")
+    ours = TxBody(chain_id="c", sequence=2, messages=(Msg.wrap(msg), Msg.wrap(MsgSubmitUpdate(model_id=1,
+                                                                                              envelope=b"e"))))
+    theirs = pb.TxBody(chain_id="c", sequence=2, messages=[
+        pb.Msg(submit_update=pb.MsgSubmitUpdate(model_id=3, round=7, parent_version=1, envelope=b"\x08\x01sealed")),
+        pb.Msg(submit_update=pb.MsgSubmitUpdate(model_id=1, envelope=b"e"))])
+    assert theirs.SerializeToString(deterministic=True) == ours.encode()
+    assert TxBody.decode(ours.encode()) == ours
+
+
+def test_validate_basic():
+    from chain.errors import MalformedEnvelope, UnknownModel
+    with pytest.raises(UnknownModel):
+        MsgSubmitUpdate(model_id=0, envelope=b"e").validate_basic()
+    with pytest.raises(MalformedEnvelope):
+        MsgSubmitUpdate(model_id=1).validate_basic()
