@@ -16,6 +16,7 @@ from chain.errors import ChainError, HeightNotAvailable, InvalidGenesis, TxTooLa
 from chain.queries import json_query, provable_key
 from chain.registry import handlers as registry
 from chain.results import BlockContext, BlockResult, InitResult, QueryResult, TxResult
+from chain.rounds import release
 from chain.router import process_message
 from chain.store.state import CommittedStore, Overlay
 from chain.tx.envelope import DecodedTx, decode_tx, tx_hash
@@ -65,7 +66,8 @@ class Application:
         chain_id = genesis.chain_id(block)
         params = auth_params.load(block)
         events = validators.begin_block(block, ctx)
-        results = tuple(self._deliver(block, ctx, raw, chain_id, params) for raw in txs)
+        results = tuple(self._release(block, ctx, raw) if release.is_release(raw)
+                        else self._deliver(block, ctx, raw, chain_id, params) for raw in txs)
         updates, end_events = validators.end_block(block, ctx)
         end_events += bridge.end_block(block, ctx)
         end_events += registry.end_block(block, ctx)
@@ -81,6 +83,34 @@ class Application:
         self.store.commit(self._pending, self._pending_height)
         self._block, self._pending = None, None
         self._check = Overlay(self.store)  # CometBFT rechecks the remaining mempool txs against this
+
+    # --- vote extensions and proposals: key-share release (chain.rounds.release) ----------------
+    def extend_vote(self, height: int, encryption_private_key: bytes | None) -> bytes:
+        """This node's shares for the sealed updates of rounds closed at `height` (committed state only)."""
+        if encryption_private_key is None:
+            return b""
+        return release.extension(self.store, height, encryption_private_key)
+
+    def verify_vote_extension(self, height: int, validator_address: bytes, extension: bytes) -> bool:
+        return release.verify_extension(self.store, height, extension, validator_address)
+
+    def prepare_proposal(self, height: int, txs: list[bytes], extensions: list[tuple[bytes, bytes]]) -> list[bytes]:
+        """The mempool's txs, preceded by one release tx built from the previous height's extensions."""
+        carried = release.release_tx(self.store, height, extensions)
+        rest = [tx for tx in txs if not release.is_release(tx)]
+        return ([carried] if carried else []) + rest
+
+    def process_proposal(self, height: int, txs: list[bytes]) -> bool:
+        return release.check_proposal(self.store, height, txs)
+
+    def _release(self, state: Overlay, ctx: BlockContext, raw: bytes) -> TxResult:
+        branch = state.branch()
+        try:
+            events = release.apply_release(branch, ctx, raw)
+        except ChainError as e:
+            return error_result(e)
+        branch.write_to_parent()
+        return TxResult(events=events)
 
     # --- transactions ----------------------------------------------------------------------
     def check_tx(self, raw: bytes, recheck: bool = False) -> TxResult:

@@ -26,7 +26,13 @@ def import_genesis(state, section: dict) -> None:
             raise InvalidGenesis(f"submission {entry.get('seq')} of model {model_id} round {round_} has no round record")
         if envelope_hash(decode_envelope(raw, max_payload_bytes=params.max_payload_bytes)).hex() != entry["envelope_hash"]:
             raise InvalidGenesis(f"submission {entry.get('seq')} of model {model_id}: envelope does not match its hash")
+        released = entry.pop("released", {})
+        update = entry.pop("update", None)
         keeper.put_submission(state, model_id, round_, entry, raw)
+        for index, share in released.items():
+            keeper.put_share(state, model_id, round_, entry["seq"], int(index), base64.b64decode(share, validate=True))
+        if update is not None:
+            keeper.put_update(state, model_id, round_, entry["seq"], base64.b64decode(update, validate=True))
     held, owed = dict(bank.balances(state, keeper.ESCROW)), keeper.held_deposits(state)
     if held != owed:
         raise InvalidGenesis(f"rounds escrow {to_bech32(keeper.ESCROW)} holds {held} but held deposits add up to {owed}")
@@ -42,5 +48,12 @@ def export_genesis(state) -> dict | None:
         m, r = record["model_id"], record["round"]
         for s in keeper.submissions(state, m, r):
             raw = keeper.get_envelope(state, m, r, s["seq"])
-            submissions.append({"model_id": m, "round": r, **s, "envelope": base64.b64encode(raw).decode()})
+            entry = {"model_id": m, "round": r, **s, "envelope": base64.b64encode(raw).decode()}
+            released = keeper.released_shares(state, m, r, s["seq"])
+            if released:
+                entry["released"] = {str(i): base64.b64encode(v).decode() for i, v in sorted(released.items())}
+            update = keeper.get_update(state, m, r, s["seq"])
+            if update is not None:
+                entry["update"] = base64.b64encode(update).decode()
+            submissions.append(entry)
     return {"params": asdict(rparams.load(state)), "rounds": rounds, "submissions": submissions}

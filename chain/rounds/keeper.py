@@ -12,8 +12,8 @@ from chain.validators import keeper as validators
 from chain.validators import params as vparams
 
 ESCROW = module_address("rounds_escrow")  # holds the deposit of every submission still held (status sealed)
-SEALED = "sealed"
-HELD_STATUSES = (SEALED,)                 # statuses whose deposit is still in the escrow
+SEALED, OPENED, INVALID = "sealed", "opened", "invalid"
+HELD_STATUSES = (SEALED, OPENED)          # statuses whose deposit is still in the escrow
 
 
 def _iterate(state, prefix: bytes):
@@ -86,6 +86,28 @@ def submissions(state, model_id: int, round_: int) -> list[dict]:
 
 def all_submissions(state) -> list[dict]:
     return [decode_record(v) for _, v in _iterate(state, keys.SUBMISSION)]
+
+
+# --- released shares and opened updates ----------------------------------------------------------------
+def put_share(state, model_id: int, round_: int, seq: int, index: int, share: bytes) -> None:
+    state.set(keys.share_key(model_id, round_, seq, index), share)
+
+
+def has_share(state, model_id: int, round_: int, seq: int, index: int) -> bool:
+    return state.get(keys.share_key(model_id, round_, seq, index)) is not None
+
+
+def released_shares(state, model_id: int, round_: int, seq: int) -> dict[int, bytes]:
+    prefix = keys.shares_prefix(model_id, round_, seq)
+    return {int.from_bytes(k[len(prefix):], "big"): v for k, v in _iterate(state, prefix)}
+
+
+def put_update(state, model_id: int, round_: int, seq: int, plaintext: bytes) -> None:
+    state.set(keys.update_key(model_id, round_, seq), plaintext)
+
+
+def get_update(state, model_id: int, round_: int, seq: int) -> bytes | None:
+    return state.get(keys.update_key(model_id, round_, seq))
 
 
 # --- escrow ----------------------------------------------------------------------------------------------

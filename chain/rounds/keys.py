@@ -6,6 +6,8 @@ ROUND = b"rnd/r/"        # + model id + round -> round record (sealing set snaps
 SUBMISSION = b"rnd/s/"   # + model id + round + seq -> submission record (submitter, parent, hashes, status)
 ENVELOPE = b"rnd/e/"     # + model id + round + seq -> the sealed envelope's canonical bytes
 BY_HASH = b"rnd/h/"      # + model id + round + envelope hash -> seq (one submission per envelope)
+SHARE = b"rnd/x/"        # + model id + round + seq + validator index -> a released share vector (checked)
+UPDATE = b"rnd/u/"       # + model id + round + seq -> the opened update's plaintext
 
 
 def u64(n: int) -> bytes:
@@ -30,3 +32,15 @@ def envelope_key(model_id: int, round_: int, seq: int) -> bytes:
 
 def hash_key(model_id: int, round_: int, digest: bytes) -> bytes:
     return BY_HASH + u64(model_id) + u64(round_) + digest
+
+
+def shares_prefix(model_id: int, round_: int, seq: int) -> bytes:
+    return SHARE + u64(model_id) + u64(round_) + u64(seq)
+
+
+def share_key(model_id: int, round_: int, seq: int, index: int) -> bytes:
+    return shares_prefix(model_id, round_, seq) + u64(index)
+
+
+def update_key(model_id: int, round_: int, seq: int) -> bytes:
+    return UPDATE + u64(model_id) + u64(round_) + u64(seq)

@@ -1,0 +1,229 @@
+"""Share release after a round's window closes (docs/rounds.md, docs/sealing.md section 14).
+
+At height h, a round whose window's last block (round_end - 1) is committed, i.e. round_end <= h, is
+*closed*. Then:
+
+* ExtendVote (h): each validator node decrypts its shares of every sealed submission of closed rounds
+  (`extension`) with its X25519 private key, which the node process passes in.
+* VerifyVoteExtension (h): `verify_extension` re-checks every share against the envelope's per-validator
+  commitment (`check_share`), and that the share's sealing-set member is the validator that signed.
+* PrepareProposal (h + 1): the proposer merges the shares of the extended commit into one release tx
+  (`release_tx`): RELEASE_PREFIX + canonical ShareRelease bytes, first in the block. Shares authenticate
+  themselves, so nobody needs to trust the proposer.
+* ProcessProposal: `check_proposal` re-checks them. FinalizeBlock: `apply_release` records new shares and
+  opens every submission whose valid shares reach the threshold: OPENED (plaintext stored, deposit still
+  held) or INVALID (key or payload misses its commitments; the deposit goes to the community pool).
+
+Pure: every check reads the committed state and the request's height only.
+"""
+from __future__ import annotations
+
+from chain.bank import keeper as bank
+from chain.errors import (ChainError, KeyCommitmentMismatch, PayloadDecryptionFailed, PlaintextCommitmentMismatch,
+                          ShareMismatch, TxDecodeError, UnknownSubmission)
+from chain.registry import keeper as registry
+from chain.results import Event
+from chain.rounds import keeper
+from chain.sealing import (check_share, decode_envelope, decrypt_share, open_update, reconstruct, seal_context,
+                           valid_share_count)
+from chain.tx.wire import Field, Message, message
+from chain.validators import keeper as validators
+from chain.validators.keeper import COMMUNITY_POOL
+
+RELEASE_PREFIX = b"\xffgradchain/rounds/release\x00"   # never a valid Tx: 0xff is no protobuf field tag
+MAX_RELEASED_PER_TX = 1024   # ~360 KB of shares on the 4 x power 10 testnet (c_i = 10)
+
+
+@message
+class ReleasedShare(Message):
+    model_id: int = 0
+    round: int = 0
+    seq: int = 0
+    validator_index: int = 0
+    share: bytes = b""
+    SCHEMA = (Field(1, "model_id", "uint64"), Field(2, "round", "uint64"), Field(3, "seq", "uint64"),
+              Field(4, "validator_index", "uint64"), Field(5, "share", "bytes"))
+
+    @property
+    def slot(self) -> tuple[int, int, int, int]:
+        return self.model_id, self.round, self.seq, self.validator_index
+
+
+@message
+class ShareRelease(Message):
+    shares: tuple[ReleasedShare, ...] = ()
+    SCHEMA = (Field(1, "shares", "message", ReleasedShare, repeated=True),)
+
+
+def _pubkey(private_key: bytes) -> str:
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+    return X25519PrivateKey.from_private_bytes(private_key).public_key().public_bytes(
+        Encoding.Raw, PublicFormat.Raw).hex()
+
+
+def closed_pending(state, height: int):
+    """(round record, submission record) for every sealed submission of a round closed at `height`."""
+    out = []
+    for record in keeper.all_rounds(state):
+        model = registry.get_model(state, record["model_id"])
+        if model is None or model.round_end(record["round"]) > height:
+            continue
+        for sub in keeper.submissions(state, record["model_id"], record["round"]):
+            if sub["status"] == keeper.SEALED:
+                out.append((record, sub))
+    return out
+
+
+def extension(state, height: int, private_key: bytes) -> bytes:
+    """This validator's vote extension at `height`: its shares of every pending submission of closed rounds
+    not yet on chain. Entries that do not decrypt (the trainer sealed badly) are left out."""
+    mine = _pubkey(private_key)
+    shares = []
+    for record, sub in closed_pending(state, height):
+        indices = [m["index"] for m in record["sealing_set"] if m["encryption_pubkey"] == mine]
+        if not indices:
+            continue
+        m, r, seq = record["model_id"], record["round"], sub["seq"]
+        envelope = decode_envelope(keeper.get_envelope(state, m, r, seq), max_payload_bytes=1 << 62)
+        for index in indices:
+            if keeper.has_share(state, m, r, seq, index):
+                continue
+            try:
+                share = decrypt_share(private_key, envelope, index)
+            except ChainError:
+                continue
+            shares.append(ReleasedShare(model_id=m, round=r, seq=seq, validator_index=index, share=share))
+    return ShareRelease(shares=tuple(shares)).encode() if shares else b""
+
+
+def check_release(state, height: int, release: ShareRelease, operator: bytes | None = None) -> None:
+    """Every share is for a sealed submission of a closed round, for a member of its sealing set (the
+    validator `operator`, if given), not on chain yet, listed once, and matches its commitment."""
+    if len(release.shares) > MAX_RELEASED_PER_TX:
+        raise ShareMismatch(f"at most {MAX_RELEASED_PER_TX} shares per release")
+    seen = set()
+    for s in release.shares:
+        if s.slot in seen:
+            raise ShareMismatch(f"share {s.slot} listed twice")
+        seen.add(s.slot)
+        sub = keeper.get_submission(state, s.model_id, s.round, s.seq)
+        model = registry.get_model(state, s.model_id)
+        if sub is None or model is None:
+            raise UnknownSubmission(f"no submission {s.slot[:3]}")
+        if sub["status"] != keeper.SEALED or model.round_end(s.round) > height:
+            raise ShareMismatch(f"submission {s.slot[:3]} is not awaiting shares at height {height}")
+        record = keeper.get_round(state, s.model_id, s.round)
+        member = next((m for m in record["sealing_set"] if m["index"] == s.validator_index), None)
+        if member is None or (operator is not None and bytes.fromhex(member["operator"]) != operator):
+            raise ShareMismatch(f"validator index {s.validator_index} is not the signer's in round {s.round}")
+        if keeper.has_share(state, *s.slot):
+            raise ShareMismatch(f"share {s.slot} is already on chain")
+        envelope = decode_envelope(keeper.get_envelope(state, s.model_id, s.round, s.seq), max_payload_bytes=1 << 62)
+        check_share(envelope, s.validator_index, s.share)
+
+
+def decode_release(raw: bytes) -> ShareRelease:
+    try:
+        return ShareRelease.decode(raw)
+    except ChainError:
+        raise
+    except Exception as e:  # noqa: BLE001 - any malformed bytes are a decode error
+        raise TxDecodeError(f"malformed share release: {e}") from None
+
+
+def verify_extension(state, height: int, raw: bytes, validator_address: bytes) -> bool:
+    """VerifyVoteExtension: deterministic given the committed state."""
+    if not raw:
+        return True
+    validator = validators.by_consensus_address(state, validator_address)
+    if validator is None:
+        return False
+    try:
+        check_release(state, height, decode_release(raw), validator.operator_bytes)
+    except ChainError:
+        return False
+    return True
+
+
+def release_tx(state, height: int, extensions: list[tuple[bytes, bytes]]) -> bytes | None:
+    """PrepareProposal: one release tx from the (validator address, extension) pairs of the extended commit;
+    each extension is re-verified and each share kept once. None when there is nothing to release."""
+    merged: dict[tuple, ReleasedShare] = {}
+    for address, raw in extensions:
+        validator = validators.by_consensus_address(state, address) if raw else None
+        if validator is None:
+            continue
+        try:
+            shares = decode_release(raw).shares
+        except ChainError:
+            continue
+        for s in shares:  # share by share: a share that landed on chain since the vote is dropped alone
+            if s.slot in merged:
+                continue
+            try:
+                check_release(state, height, ShareRelease(shares=(s,)), validator.operator_bytes)
+            except ChainError:
+                continue
+            merged[s.slot] = s
+    if not merged:
+        return None
+    shares = tuple(merged[k] for k in sorted(merged))[:MAX_RELEASED_PER_TX]
+    return RELEASE_PREFIX + ShareRelease(shares=shares).encode()
+
+
+def is_release(tx: bytes) -> bool:
+    return tx.startswith(RELEASE_PREFIX)
+
+
+def check_proposal(state, height: int, txs: list[bytes]) -> bool:
+    """ProcessProposal: at most one release tx, first, and every share in it valid."""
+    for i, tx in enumerate(txs):
+        if is_release(tx):
+            if i != 0:
+                return False
+            try:
+                check_release(state, height, decode_release(tx[len(RELEASE_PREFIX):]))
+            except ChainError:
+                return False
+    return True
+
+
+def apply_release(state, ctx, raw: bytes) -> tuple[Event, ...]:
+    """FinalizeBlock: record the release's shares, then open what reached the threshold."""
+    release = decode_release(raw[len(RELEASE_PREFIX):])
+    check_release(state, ctx.height, release)
+    touched = []
+    for s in release.shares:
+        keeper.put_share(state, *s.slot, s.share)
+        if s.slot[:3] not in touched:
+            touched.append(s.slot[:3])
+    events = [Event("release_shares", (("shares", str(len(release.shares))),))]
+    for m, r, seq in touched:
+        events += try_open(state, ctx, m, r, seq)
+    return tuple(events)
+
+
+def try_open(state, ctx, model_id: int, round_: int, seq: int) -> list[Event]:
+    sub = keeper.get_submission(state, model_id, round_, seq)
+    envelope = decode_envelope(keeper.get_envelope(state, model_id, round_, seq), max_payload_bytes=1 << 62)
+    released = keeper.released_shares(state, model_id, round_, seq)
+    if valid_share_count(envelope, released) < envelope.threshold:
+        return []
+    context = seal_context(ctx.chain_id, model_id, round_, bytes.fromhex(sub["submitter"]))
+    attrs = (("model_id", str(model_id)), ("round", str(round_)), ("seq", str(seq)))
+    try:
+        key = reconstruct(envelope, released)
+        plaintext = open_update(envelope, key, context)
+    except (KeyCommitmentMismatch, PayloadDecryptionFailed, PlaintextCommitmentMismatch) as e:
+        deposit = int(sub["deposit"])
+        if deposit:
+            bank.apply_send(state, keeper.ESCROW, COMMUNITY_POOL, [(sub["deposit_denom"], deposit)])
+        keeper.put_submission(state, model_id, round_, {**sub, "status": keeper.INVALID, "opened_height": ctx.height,
+                                                        "reason": f"{e.codespace}/{e.code}"})
+        return [Event("update_invalid", attrs + (("reason", f"{e.codespace}/{e.code}"),
+                                                  ("forfeited", f"{deposit}{sub['deposit_denom']}")))]
+    keeper.put_update(state, model_id, round_, seq, plaintext)
+    keeper.put_submission(state, model_id, round_, {**sub, "status": keeper.OPENED, "opened_height": ctx.height,
+                                                    "key": key.hex(), "update_size": len(plaintext)})
+    return [Event("update_opened", attrs + (("size", str(len(plaintext))),))]
