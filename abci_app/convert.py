@@ -82,3 +82,9 @@ def event(e: Event) -> abci.Event:
 
 def validator_update(v: ValidatorUpdate) -> abci.ValidatorUpdate:
     return abci.ValidatorUpdate(pub_key=keys_pb2.PublicKey(ed25519=v.ed25519_public_key), power=v.power)
+
+
+def commit_extensions(commit: abci.ExtendedCommitInfo) -> list[tuple[bytes, bytes]]:
+    """(validator address, vote extension) of every precommit for the block in the extended commit."""
+    return [(v.validator.address, v.vote_extension) for v in commit.votes
+            if v.block_id_flag == 2 and v.vote_extension]  # BLOCK_ID_FLAG_COMMIT

@@ -82,6 +82,8 @@ def init_node(home: Path, moniker: str, chain_id: str, app_state: dict, *, ports
 
     genesis = read_genesis(home)
     genesis.update(chain_id=chain_id, app_state=app_state)
+    # Validators release sealed-update key shares in vote extensions (chain/rounds/release.py).
+    genesis["consensus_params"]["abci"]["vote_extensions_enable_height"] = "1"
     write_genesis(home, genesis)
 
     config_path = cometbft_home(home) / "config" / "config.toml"
@@ -201,12 +203,22 @@ def _open_application(home: Path, settings: NodeSettings):
         raise
 
 
+def _encryption_private_key(home: Path) -> bytes | None:
+    """The node's X25519 private key (encryption_key.json), or None for a node that holds no shares."""
+    from abci_app.genesis_tools import ENCRYPTION_KEY_FILE
+    path = Path(home) / ENCRYPTION_KEY_FILE
+    if not path.exists():
+        return None
+    return bytes.fromhex(json.loads(path.read_text())["private_key"])
+
+
 async def _run(home: Path, settings: NodeSettings, cometbft: Path) -> int:
     from abci_app.server import AbciServer
 
     chain_id = read_genesis(home)["chain_id"]
     app, kv = _open_application(home, settings)
-    server = AbciServer(app, chain_id, settings.abci_host, settings.abci_port)
+    server = AbciServer(app, chain_id, settings.abci_host, settings.abci_port,
+                        encryption_key=_encryption_private_key(home))
     try:
         await server.start()
     except OSError as e:

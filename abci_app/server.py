@@ -19,6 +19,7 @@ from abci_app import convert
 from chain.tx.wire import encode_varint  # the same unsigned varint as protobuf's
 from abci_app.proto.tendermint.abci import types_pb2 as abci
 from chain.errors import ChainError
+from chain.rounds.release import RELEASE_PREFIX
 
 log = logging.getLogger("gradchain.abci")
 
@@ -71,8 +72,10 @@ def _tx_size_in_block(tx: bytes) -> int:
 
 # --- server --------------------------------------------------------------------------------------
 class AbciServer:
-    def __init__(self, app, chain_id: str, host: str = "127.0.0.1", port: int = 26658):
+    def __init__(self, app, chain_id: str, host: str = "127.0.0.1", port: int = 26658,
+                 encryption_key: bytes | None = None):
         self.app = app
+        self.encryption_key = encryption_key  # this validator's X25519 private key: releases its key shares
         self.chain_id = chain_id
         self.host, self.port = host, port
         self._app_lock = asyncio.Lock()
@@ -90,11 +93,9 @@ class AbciServer:
             "commit": self._commit,
             "query": self._query,
             "prepare_proposal": self._prepare_proposal,
-            "process_proposal": lambda r: abci.ResponseProcessProposal(
-                status=abci.ResponseProcessProposal.ACCEPT),
-            "extend_vote": lambda r: abci.ResponseExtendVote(),
-            "verify_vote_extension": lambda r: abci.ResponseVerifyVoteExtension(
-                status=abci.ResponseVerifyVoteExtension.ACCEPT),
+            "process_proposal": self._process_proposal,
+            "extend_vote": self._extend_vote,
+            "verify_vote_extension": self._verify_vote_extension,
             # No state sync yet: offer nothing, refuse what peers offer.
             "list_snapshots": lambda r: abci.ResponseListSnapshots(),
             "offer_snapshot": lambda r: abci.ResponseOfferSnapshot(result=abci.ResponseOfferSnapshot.REJECT),
@@ -230,12 +231,35 @@ class AbciServer:
         return convert.query_response(self.app.query(req.path, req.data, req.height, req.prove))
 
     def _prepare_proposal(self, req: abci.RequestPrepareProposal) -> abci.ResponsePrepareProposal:
+        # The app puts the key-share release tx (from the previous height's vote extensions) first.
         # Keep mempool order and stop at the first tx that does not fit: skipping it and taking a later
         # one could put a sender's sequence n+1 in the block without n.
         txs, total = [], 0
-        for tx in req.txs:
-            total += _tx_size_in_block(tx)
-            if total > req.max_tx_bytes:
+        proposed = list(req.txs)
+        if hasattr(self.app, "prepare_proposal"):  # apps without share release (test doubles) keep mempool order
+            proposed = self.app.prepare_proposal(req.height, proposed, convert.commit_extensions(req.local_last_commit))
+        for tx in proposed:
+            size = _tx_size_in_block(tx)
+            if total + size > req.max_tx_bytes:
+                if not txs and tx.startswith(RELEASE_PREFIX):
+                    continue  # an oversized share release waits (shares stay releasable); the mempool goes on
                 break
+            total += size
             txs.append(tx)
         return abci.ResponsePrepareProposal(txs=txs)
+
+    def _process_proposal(self, req: abci.RequestProcessProposal) -> abci.ResponseProcessProposal:
+        ok = not hasattr(self.app, "process_proposal") or self.app.process_proposal(req.height, list(req.txs))
+        return abci.ResponseProcessProposal(status=abci.ResponseProcessProposal.ACCEPT if ok
+                                            else abci.ResponseProcessProposal.REJECT)
+
+    def _extend_vote(self, req: abci.RequestExtendVote) -> abci.ResponseExtendVote:
+        if not hasattr(self.app, "extend_vote"):
+            return abci.ResponseExtendVote()
+        return abci.ResponseExtendVote(vote_extension=self.app.extend_vote(req.height, self.encryption_key))
+
+    def _verify_vote_extension(self, req: abci.RequestVerifyVoteExtension) -> abci.ResponseVerifyVoteExtension:
+        ok = not hasattr(self.app, "verify_vote_extension") or \
+            self.app.verify_vote_extension(req.height, req.validator_address, req.vote_extension)
+        return abci.ResponseVerifyVoteExtension(status=abci.ResponseVerifyVoteExtension.ACCEPT if ok
+                                                else abci.ResponseVerifyVoteExtension.REJECT)
