@@ -16,6 +16,7 @@ from chain.errors import ChainError, HeightNotAvailable, InvalidGenesis, TxTooLa
 from chain.queries import json_query, provable_key
 from chain.registry import handlers as registry
 from chain.results import BlockContext, BlockResult, InitResult, QueryResult, TxResult
+from chain.rounds import handlers as rounds
 from chain.rounds import release
 from chain.router import process_message
 from chain.store.state import CommittedStore, Overlay
@@ -71,6 +72,7 @@ class Application:
         updates, end_events = validators.end_block(block, ctx)
         end_events += bridge.end_block(block, ctx)
         end_events += registry.end_block(block, ctx)
+        end_events += rounds.end_block(block, ctx)
         self._block = block
         self._pending = self.store.prepare(block.changes())
         self._pending_height = ctx.height

@@ -18,6 +18,8 @@ def import_genesis(state, section: dict) -> None:
     rparams.store(state, params)
     for record in section.get("rounds", []):
         keeper.put_round(state, dict(record))
+        if "settled_height" not in record:
+            keeper.index_deadline(state, record["release_deadline"], record["model_id"], record["round"])
     for entry in section.get("submissions", []):
         entry = dict(entry)
         model_id, round_ = int(entry.pop("model_id")), int(entry.pop("round"))

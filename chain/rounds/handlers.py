@@ -35,6 +35,8 @@ def process_submit_update(state, ctx: BlockContext, signer: bytes, msg: MsgSubmi
     if record is None:  # the round's first submission snapshots the sealing set
         record = keeper.new_round_record(state, model.id, msg.round, ctx.height, model.head_version,
                                          params.max_total_shares)
+        record["release_deadline"] = model.reveal_deadline(msg.round)
+        keeper.index_deadline(state, record["release_deadline"], model.id, msg.round)
     if msg.parent_version not in (model.head_version, record["base_version"]):
         raise StaleParent(f"parent {msg.parent_version} is stale: train from the head version {model.head_version}")
     if record["submissions"] >= params.max_submissions_per_round:
@@ -61,3 +63,16 @@ def process_submit_update(state, ctx: BlockContext, signer: bytes, msg: MsgSubmi
                                     ("submitter", to_bech32(signer)), ("parent", str(msg.parent_version)),
                                     ("envelope_hash", digest.hex()),
                                     ("deposit", f"{deposit}{model.deposit_denom}"))),)
+
+
+def end_block(state, ctx: BlockContext) -> tuple[Event, ...]:
+    """Settle the rounds whose release deadline (the end of their reveal window) has come: a submission
+    still sealed is INVALID (deposit to the community pool) if validators with >= 2/3 of the sealing set's
+    power released shares for other submissions of the round, so the trainer sealed badly; otherwise the
+    validators failed and it is VOID (deposit refunded). Writes nothing when no deadline is due."""
+    from chain.rounds.release import settle_round
+    events: tuple[Event, ...] = ()
+    for deadline, model_id, round_ in keeper.due_deadlines(state, ctx.height):
+        events += settle_round(state, ctx, model_id, round_)
+        keeper.clear_deadline(state, deadline, model_id, round_)
+    return events

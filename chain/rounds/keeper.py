@@ -12,7 +12,7 @@ from chain.validators import keeper as validators
 from chain.validators import params as vparams
 
 ESCROW = module_address("rounds_escrow")  # holds the deposit of every submission still held (status sealed)
-SEALED, OPENED, INVALID = "sealed", "opened", "invalid"
+SEALED, OPENED, INVALID, VOID = "sealed", "opened", "invalid", "void"
 HELD_STATUSES = (SEALED, OPENED)          # statuses whose deposit is still in the escrow
 
 
@@ -86,6 +86,23 @@ def submissions(state, model_id: int, round_: int) -> list[dict]:
 
 def all_submissions(state) -> list[dict]:
     return [decode_record(v) for _, v in _iterate(state, keys.SUBMISSION)]
+
+
+# --- the release deadline index -------------------------------------------------------------------------
+def index_deadline(state, height: int, model_id: int, round_: int) -> None:
+    state.set(keys.deadline_key(height, model_id, round_), b"\x01")
+
+
+def due_deadlines(state, height: int) -> list[tuple[int, int, int]]:
+    """(deadline, model id, round) of unsettled rounds whose release deadline is at or below `height`."""
+    n = len(keys.DEADLINE)
+    end = keys.DEADLINE + keys.u64(height + 1)
+    return [(int.from_bytes(k[n:n + 8], "big"), int.from_bytes(k[n + 8:n + 16], "big"),
+             int.from_bytes(k[n + 16:n + 24], "big")) for k, _ in state.iterate(keys.DEADLINE, end)]
+
+
+def clear_deadline(state, height: int, model_id: int, round_: int) -> None:
+    state.delete(keys.deadline_key(height, model_id, round_))
 
 
 # --- released shares and opened updates ----------------------------------------------------------------

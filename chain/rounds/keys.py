@@ -8,6 +8,7 @@ ENVELOPE = b"rnd/e/"     # + model id + round + seq -> the sealed envelope's can
 BY_HASH = b"rnd/h/"      # + model id + round + envelope hash -> seq (one submission per envelope)
 SHARE = b"rnd/x/"        # + model id + round + seq + validator index -> a released share vector (checked)
 UPDATE = b"rnd/u/"       # + model id + round + seq -> the opened update's plaintext
+DEADLINE = b"rnd/d/"     # + release deadline height + model id + round -> b"\x01" until the round is settled
 
 
 def u64(n: int) -> bytes:
@@ -44,3 +45,7 @@ def share_key(model_id: int, round_: int, seq: int, index: int) -> bytes:
 
 def update_key(model_id: int, round_: int, seq: int) -> bytes:
     return UPDATE + u64(model_id) + u64(round_) + u64(seq)
+
+
+def deadline_key(height: int, model_id: int, round_: int) -> bytes:
+    return DEADLINE + u64(height) + u64(model_id) + u64(round_)

@@ -227,3 +227,30 @@ def try_open(state, ctx, model_id: int, round_: int, seq: int) -> list[Event]:
     keeper.put_submission(state, model_id, round_, {**sub, "status": keeper.OPENED, "opened_height": ctx.height,
                                                     "key": key.hex(), "update_size": len(plaintext)})
     return [Event("update_opened", attrs + (("size", str(len(plaintext))),))]
+
+
+def settle_round(state, ctx, model_id: int, round_: int) -> tuple[Event, ...]:
+    record = keeper.get_round(state, model_id, round_)
+    subs = keeper.submissions(state, model_id, round_)
+    released = {sub["seq"]: set(keeper.released_shares(state, model_id, round_, sub["seq"])) for sub in subs}
+    power = {m["index"]: m["power"] for m in record["sealing_set"]}
+    total = sum(power.values())
+    num, den = record["threshold_num"], record["threshold_den"]
+    events = []
+    for sub in subs:
+        if sub["status"] != keeper.SEALED:
+            continue
+        others = set().union(*(released[s["seq"]] for s in subs if s["seq"] != sub["seq"]))
+        at_fault = den * sum(power[i] for i in others) >= num * total
+        deposit, denom = int(sub["deposit"]), sub["deposit_denom"]
+        to = COMMUNITY_POOL if at_fault else bytes.fromhex(sub["submitter"])
+        if deposit:
+            bank.apply_send(state, keeper.ESCROW, to, [(denom, deposit)])
+        status = keeper.INVALID if at_fault else keeper.VOID
+        keeper.put_submission(state, model_id, round_, {**sub, "status": status, "opened_height": ctx.height,
+                                                        "reason": "not enough shares by the deadline"})
+        events.append(Event("update_" + status, (("model_id", str(model_id)), ("round", str(round_)),
+                                                 ("seq", str(sub["seq"])),
+                                                 ("forfeited" if at_fault else "refunded", f"{deposit}{denom}"))))
+    keeper.put_round(state, {**record, "settled_height": ctx.height})
+    return tuple(events)

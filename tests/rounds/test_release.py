@@ -162,3 +162,55 @@ def test_invalid_key_forfeits_the_deposit(setup):
     assert sub["status"] == "invalid" and sub["reason"] == "sealing/9"
     assert bank.balance(chain.app.store, COMMUNITY_POOL, "ugrad") == pool + 100
     assert bank.balances(chain.app.store, keeper.ESCROW) == []
+
+
+def test_deadline_voids_when_validators_failed_and_forfeits_when_the_trainer_sealed_badly(setup):
+    from dataclasses import replace
+    from chain.tx.messages import MsgSubmitUpdate
+    from client.seal import seal
+    model, shards = setup
+    chain = RoundsChain()
+    model_id = activate(chain, model, shards)
+    info = chain.query_json("/rounds/round", u64(model_id, 0))
+    # BOB seals honestly; CAROL's entries for every validator but index 0 are garbage
+    assert code(chain.run(BOB, submit_msg(chain, BOB, model_id, 0, b"bob"))[0]) == ("", 0)
+    envelope = seal(b"carol", sealing_set(info), seal_context(CHAIN_ID, model_id, 0, CAROL.address_bytes))
+    broken = tuple(e if e.validator_index == 0 else replace(e, ciphertext=bytes([e.ciphertext[0] ^ 1]) + e.ciphertext[1:])
+                   for e in envelope.shares)
+    msg = MsgSubmitUpdate(model_id=model_id, round=0, parent_version=0, envelope=replace(envelope, shares=broken).encode())
+    assert code(chain.run(CAROL, msg)[0]) == ("", 0)
+    _, end = window(chain, model_id)
+    chain.until(end - 1)
+    exts = votes(chain, end)
+    assert sorted(len(release.decode_release(e).shares) for _, e in exts) == [1, 1, 1, 2]
+    next_block(chain, exts)
+    subs = chain.query_json("/rounds/round", u64(model_id, 0))["submission_list"]
+    assert [s["status"] for s in subs] == ["opened", "sealed"]
+    deadline = chain.query_json("/rounds/round", u64(model_id, 0))["release_deadline"]
+    pool = bank.balance(chain.app.store, COMMUNITY_POOL, "ugrad")
+    results = chain.until(deadline)
+    assert [e.type for e in results[-1].events if e.type.startswith("update_")] == ["update_invalid"]
+    subs = chain.query_json("/rounds/round", u64(model_id, 0))["submission_list"]
+    assert [s["status"] for s in subs] == ["opened", "invalid"]
+    assert bank.balance(chain.app.store, COMMUNITY_POOL, "ugrad") == pool + 100
+    assert bank.balances(chain.app.store, keeper.ESCROW) == [("ugrad", 100)]  # BOB's, held until scoring
+
+
+def test_deadline_refunds_when_too_few_validators_released(setup):
+    model, shards = setup
+    chain = RoundsChain()
+    model_id = activate(chain, model, shards)
+    assert code(chain.run(BOB, submit_msg(chain, BOB, model_id, 0, b"bob"))[0]) == ("", 0)
+    bob = bank.balance(chain.app.store, BOB.address_bytes, "ugrad")
+    _, end = window(chain, model_id)
+    chain.until(end - 1)
+    next_block(chain, votes(chain, end)[:2])  # only half the power ever releases
+    deadline = chain.query_json("/rounds/round", u64(model_id, 0))["release_deadline"]
+    results = chain.until(deadline)
+    assert [e.type for e in results[-1].events if e.type.startswith("update_")] == ["update_void"]
+    [sub] = chain.query_json("/rounds/round", u64(model_id, 0))["submission_list"]
+    assert sub["status"] == "void"
+    assert bank.balance(chain.app.store, BOB.address_bytes, "ugrad") == bob + 100
+    assert bank.balances(chain.app.store, keeper.ESCROW) == []
+    assert chain.query_json("/rounds/round", u64(model_id, 0))["settled_height"] == deadline
+    assert keeper.due_deadlines(chain.app.store, 10**9) == []
