@@ -41,7 +41,7 @@ def provable_key(path: str, data: bytes) -> bytes | None:
         return balance_key(address, denom)
     if path in ("/registry/spec", "/registry/shard"):
         return registry_queries.provable_key(path, data)
-    if path == "/rounds/envelope":
+    if path in ("/rounds/envelope", "/rounds/update"):
         return rounds_queries.provable_key(path, data)
     return None
 

@@ -101,6 +101,11 @@ def due_deadlines(state, height: int) -> list[tuple[int, int, int]]:
              int.from_bytes(k[n + 16:n + 24], "big")) for k, _ in state.iterate(keys.DEADLINE, end)]
 
 
+def unsettled_rounds(state) -> list[tuple[int, int, int]]:
+    """(deadline, model id, round) of every round not settled yet, by deadline."""
+    return due_deadlines(state, (1 << 64) - 2)
+
+
 def clear_deadline(state, height: int, model_id: int, round_: int) -> None:
     state.delete(keys.deadline_key(height, model_id, round_))
 

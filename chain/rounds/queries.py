@@ -5,6 +5,7 @@
                                             if the round has no submission yet), share plan, submissions
     /rounds/submission  model id + round + seq   JSON submission record
     /rounds/envelope    model id + round + seq   raw envelope bytes, empty if none (provable)
+    /rounds/update      model id + round + seq   raw opened update plaintext, empty until opened (provable)
 """
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ def _json(obj) -> bytes:
 def provable_key(path: str, data: bytes) -> bytes | None:
     if path == "/rounds/envelope":
         return keys.envelope_key(*_ids(data, 3, "a model id, a round and a sequence number"))
+    if path == "/rounds/update":
+        return keys.update_key(*_ids(data, 3, "a model id, a round and a sequence number"))
     return None
 
 

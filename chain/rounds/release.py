@@ -65,9 +65,10 @@ def _pubkey(private_key: bytes) -> str:
 def closed_pending(state, height: int):
     """(round record, submission record) for every sealed submission of a round closed at `height`."""
     out = []
-    for record in keeper.all_rounds(state):
-        model = registry.get_model(state, record["model_id"])
-        if model is None or model.round_end(record["round"]) > height:
+    for _, model_id, round_ in keeper.unsettled_rounds(state):  # settled rounds have nothing sealed
+        record = keeper.get_round(state, model_id, round_)
+        model = registry.get_model(state, model_id)
+        if model is None or model.round_end(round_) > height:
             continue
         for sub in keeper.submissions(state, record["model_id"], record["round"]):
             if sub["status"] == keeper.SEALED:

@@ -87,6 +87,8 @@ def test_shares_are_released_only_after_the_window_and_open_at_two_thirds(setup)
     assert [s["status"] for s in subs] == ["opened", "opened"]
     assert keeper.get_update(chain.app.store, model_id, 0, 0) == b"bob update"
     assert keeper.get_update(chain.app.store, model_id, 0, 1) == b"carol update"
+    proven = chain.query("/rounds/update", u64(model_id, 0, 1), prove=True)
+    assert proven.value == b"carol update" and proven.proof
     assert bank.balances(chain.app.store, keeper.ESCROW) == [("ugrad", 200)]  # held until scoring
     # nothing left to release
     assert all(ext == b"" for _, ext in votes(chain, chain.height + 1))
