@@ -1,5 +1,7 @@
-"""Demo step: an owner registers a digit classifier with a hidden validation set and a uusdc bounty,
-reveals round 0's shard when the round closes, and every validator scores the model bit for bit.
+"""Demo step: an owner registers a digit classifier with a hidden validation set and a uusdc bounty;
+a trainer submits a sealed update in round 0 that nobody can read until the round closes; then the
+validators release their key shares through vote extensions and the chain opens it; the owner reveals
+round 0's shard and every validator scores the model bit for bit.
 
 Run by scripts/demo.sh against its testnet: python scripts/demo_model.py NODE_URL KEYRING_DIR KEY.
 """
@@ -19,6 +21,8 @@ from sklearn.datasets import load_digits  # noqa: E402
 from client import Client, Keyring  # noqa: E402
 from client.model import Formats, local_score, to_chain  # noqa: E402
 from client.owner import Owner  # noqa: E402
+from client.trainer import Trainer, submission  # noqa: E402
+from client.wallet import Wallet  # noqa: E402
 
 
 def train(X, y, seconds_budget_epochs: int = 60) -> torch.nn.Sequential:
@@ -45,13 +49,27 @@ def main(url: str, keyring_dir: str, key: str) -> None:
               "(only the Merkle root of their shards goes on chain)")
         model_id, shards = owner.register(net, val_X, val_y, shard_size=150, bounty="200000uusdc",
                                           bond="5000000ugrad", deposit="1000ugrad", target_score=990_000,
-                                          expiry_blocks=2000, round_blocks=8, reveal_blocks=20)
+                                          expiry_blocks=2000, round_blocks=15, reveal_blocks=20)
         record = owner.model(model_id)
         print(f"model {model_id}: status {record['status']}, bounty escrowed in uusdc, "
               f"{len(shards.shards)} validation shards committed")
+        trainer = Wallet.generate()
+        chain.send(wallet, trainer.address, {"ugrad": 100_000})
+        update = np.random.default_rng(1).integers(-50, 50, 2000, dtype=np.int32).tobytes()  # an opaque delta
+        receipt = Trainer(chain, trainer).submit(model_id, update, round_=0)
+        sub = submission(chain, model_id, 0, 0)
+        print(f"a trainer submitted a sealed update in block {receipt.height}: status {sub['status']!r}; "
+              "its key is split across the 4 validators, so nobody can read it before round 0 closes")
         print("waiting for round 0's submission window to close, then revealing shard 0 with its proof ...")
         receipt = owner.reveal(model_id, 0, shards, 0)
         print(f"shard 0 revealed in block {receipt.height}; validators score version 0 on it")
+        for _ in range(120):
+            sub = submission(chain, model_id, 0, 0)
+            if sub["status"] != "sealed":
+                break
+            time.sleep(0.5)
+        print(f"after the window closed the validators released their shares in vote extensions: the update "
+              f"is now {sub['status']!r}")
         preview = local_score(to_chain(net, input_shape=(64,), formats=Formats()), val_X[:150], val_y[:150])
         for _ in range(120):
             scores = owner.versions(model_id)["versions"][0]["scores"]
