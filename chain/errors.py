@@ -520,3 +520,18 @@ class DuplicateSubmission(ChainError):
 class UnknownSubmission(ChainError):
     """No submission with that model, round and sequence number."""
     codespace, code = "rounds", 6
+
+
+class UpdateDecodeError(ChainError):
+    """The opened update is not a canonical Weights message of int32/int64 tensors (the delta format)."""
+    codespace, code = "rounds", 7
+
+
+class UpdateShapeMismatch(ChainError):
+    """The opened update's delta tensors do not have the parent version's count and shapes."""
+    codespace, code = "rounds", 8
+
+
+class UpdateOutOfRange(ChainError):
+    """Parent + delta leaves the spec's weight or bias range (no clipping: the update is invalid)."""
+    codespace, code = "rounds", 9

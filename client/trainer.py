@@ -4,12 +4,21 @@
     receipt = trainer.submit(model_id, update_bytes)      # the current round, parent = the head version
     trainer.round(model_id, round_)                       # window, sealing set, submissions
 
+An update is a weight DELTA against its parent version (docs/rounds.md, "Update format"):
+
+    delta = make_delta(parent_weights_bytes, new_weights_bytes, spec)     # chain-format weights in
+    delta = delta_from_torch(parent_chain_model, trained_net)              # a locally trained torch net
+
 The update is sealed locally (client/seal.py): nobody, the validators included, can read it before the
 round's submission window closes and validators with >= 2/3 of the sealing set's power release their
 key shares. Submitting escrows the model's per-update deposit.
 """
 from __future__ import annotations
 
+from chain.errors import ChainError
+from chain.rounds.update import make_delta as _delta_of_arrays
+from chain.scoring.spec import LOSS_NAMES, ModelSpec
+from chain.scoring.weights import load_weights
 from chain.tx.messages import MsgSubmitUpdate
 from client.client import Client, Receipt
 from client.errors import GradchainError
@@ -33,6 +42,31 @@ def submission(client: Client, model_id: int, round_: int, seq: int) -> dict:
 
 def sealing_set(info: dict) -> list[tuple[int, bytes, int]]:
     return [(m["index"], bytes.fromhex(m["encryption_pubkey"]), m["power"]) for m in info["sealing_set"]]
+
+
+def make_delta(parent_weights: bytes, new_weights: bytes, spec: ModelSpec) -> bytes:
+    """The canonical delta bytes (new - parent) between two chain-format weight encodings of `spec`."""
+    try:
+        parent, new = load_weights(parent_weights, spec), load_weights(new_weights, spec)
+    except ChainError as e:
+        raise GradchainError(f"weights do not fit the model's spec: {type(e).__name__}: {e}") from None
+    return _delta_of_arrays(parent, new)
+
+
+def delta_from_torch(parent, net, formats=None) -> bytes:
+    """The delta taking `parent` (a client.model.ChainModel, e.g. the head version) to the torch net `net`
+    after local training, quantized with the parent's fixed-point formats (client/model.py)."""
+    from client.model import Formats, to_chain
+    spec = parent.spec
+    if formats is None:
+        formats = Formats(input_frac=spec.input_format.frac_bits, input_bits=spec.input_format.bits,
+                          weight_frac=spec.weight_format.frac_bits, weight_bits=spec.weight_format.bits,
+                          act_frac=spec.activation_format.frac_bits, act_bits=spec.activation_format.bits,
+                          bias_bits=spec.bias_bits, loss=LOSS_NAMES[spec.loss])
+    trained = to_chain(net, spec.input_shape, formats)
+    if trained.spec != spec:
+        raise GradchainError("the trained network's spec differs from the parent's (layers or formats changed)")
+    return _delta_of_arrays(parent.weights, trained.weights)
 
 
 class Trainer:
@@ -70,4 +104,4 @@ class Trainer:
         return self.client.submit(self.wallet, [msg], wait=wait)
 
 
-__all__ = ["Trainer", "round_info", "submission", "sealing_set"]
+__all__ = ["Trainer", "delta_from_torch", "make_delta", "round_info", "submission", "sealing_set"]

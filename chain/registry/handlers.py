@@ -174,10 +174,16 @@ def process_reveal_shard(state, ctx: BlockContext, signer: bytes, msg: MsgReveal
                                                    "version": model.head_version})
     job = scoring_queue.new_job(model.id, model.head_version, msg.round, msg.shard_index, samples, per_sample)
     keeper.enqueue(state, ctx.height, job)
+    from chain.rounds import keeper as rounds
+    from chain.rounds.update import enqueue_update_job
+    updates = [s for s in rounds.submissions(state, model.id, msg.round) if s["status"] == rounds.OPENED]
+    for sub in updates:  # each valid opened update's candidate, on the same shard, after the head
+        enqueue_update_job(state, ctx.height, model.id, msg.round, sub)
     keeper.put_model(state, model.with_(revealed_count=model.revealed_count + 1))
     return (Event("reveal_shard", (("model_id", str(model.id)), ("round", str(msg.round)),
                                    ("shard_index", str(msg.shard_index)), ("samples", str(samples)),
-                                   ("work", str(samples * per_sample)), ("scoring_fee", _coin(native, fee)))),)
+                                   ("work", str(samples * per_sample)), ("scoring_fee", _coin(native, fee)),
+                                   ("updates", str(len(updates))))),)
 
 
 def process_close_model(state, ctx: BlockContext, signer: bytes, msg: MsgCloseModel) -> tuple[Event, ...]:

@@ -21,9 +21,13 @@ def work_per_sample(spec: ModelSpec) -> int:
     return sum(layer.in_features * layer.out_features for layer in linear_layers(spec))
 
 
-def new_job(model_id: int, version: int, round_: int, shard_index: int, samples: int, per_sample: int) -> dict:
-    return {"model_id": model_id, "version": version, "round": round_, "shard_index": shard_index,
-            "samples": samples, "work_per_sample": per_sample, "done": 0, "correct": 0, "loss": "0"}
+def new_job(model_id: int, version: int, round_: int, shard_index: int, samples: int, per_sample: int,
+            update_seq: int | None = None) -> dict:
+    """A job scores `version`, or, with `update_seq`, the candidate parent + delta of that opened submission
+    of `round_` (version = its parent; the result goes on the submission record, docs/rounds.md)."""
+    job = {"model_id": model_id, "version": version, "round": round_, "shard_index": shard_index,
+           "samples": samples, "work_per_sample": per_sample, "done": 0, "correct": 0, "loss": "0"}
+    return job if update_seq is None else {**job, "update_seq": update_seq}
 
 
 def run(state, ctx: BlockContext, params: RegistryParams) -> tuple[Event, ...]:
@@ -47,7 +51,10 @@ def run(state, ctx: BlockContext, params: RegistryParams) -> tuple[Event, ...]:
         keeper.delete_job(state, height, seq)
         result = {"correct": job["correct"], "total": job["samples"], "loss": job["loss"],
                   "shard_index": job["shard_index"], "height": ctx.height}
-        keeper.put_score(state, job["model_id"], job["version"], job["round"], result)
+        if "update_seq" in job:
+            _put_update_score(state, job, result)
+        else:
+            keeper.put_score(state, job["model_id"], job["version"], job["round"], result)
         events += (_event("scored", job),)
     return events
 
@@ -55,16 +62,28 @@ def run(state, ctx: BlockContext, params: RegistryParams) -> tuple[Event, ...]:
 def _score_slice(state, job: dict, n: int) -> dict:
     model_id, start = job["model_id"], job["done"]
     spec = keeper.stored_spec(state, model_id)
-    weights = load_weights(keeper.weights_bytes(state, model_id, job["version"]), spec)
+    if "update_seq" in job:
+        from chain.rounds.update import candidate
+        weights = candidate(state, model_id, job["round"], job["update_seq"])  # valid: checked when it opened
+    else:
+        weights = load_weights(keeper.weights_bytes(state, model_id, job["version"]), spec)
     inputs, labels = load_shard(keeper.get_shard(state, model_id, job["shard_index"]), spec, job["samples"])
     part = score(spec, weights, inputs[start:start + n], labels[start:start + n])
     return {**job, "done": start + n, "correct": job["correct"] + part.correct,
             "loss": str(int(job["loss"]) + part.loss)}
 
 
+def _put_update_score(state, job: dict, result: dict) -> None:
+    from chain.rounds import keeper as rounds
+    sub = rounds.get_submission(state, job["model_id"], job["round"], job["update_seq"])
+    rounds.put_submission(state, job["model_id"], job["round"], {**sub, "score": result})
+
+
 def _event(kind: str, job: dict) -> Event:
     attributes = (("model_id", str(job["model_id"])), ("version", str(job["version"])), ("round", str(job["round"])),
                   ("shard_index", str(job["shard_index"])), ("done", str(job["done"])), ("samples", str(job["samples"])))
+    if "update_seq" in job:
+        attributes += (("update_seq", str(job["update_seq"])),)
     if kind == "scored":
         attributes += (("correct", str(job["correct"])), ("total", str(job["samples"])), ("loss", job["loss"]))
     return Event(kind, attributes)

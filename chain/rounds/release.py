@@ -12,7 +12,9 @@ At height h, a round whose window's last block (round_end - 1) is committed, i.e
   themselves, so nobody needs to trust the proposer.
 * ProcessProposal: `check_proposal` re-checks them. FinalizeBlock: `apply_release` records new shares and
   opens every submission whose valid shares reach the threshold: OPENED (plaintext stored, deposit still
-  held) or INVALID (key or payload misses its commitments; the deposit goes to the community pool).
+  held) or INVALID (key or payload misses its commitments, or the plaintext is not a valid delta against
+  its parent, chain/rounds/update.py; the deposit goes to the community pool). A valid opened update is
+  queued for scoring if its round's shard is already revealed (else at the reveal).
 
 Pure: every check reads the committed state and the request's height only.
 """
@@ -20,10 +22,12 @@ from __future__ import annotations
 
 from chain.bank import keeper as bank
 from chain.errors import (ChainError, KeyCommitmentMismatch, PayloadDecryptionFailed, PlaintextCommitmentMismatch,
-                          ShareMismatch, TxDecodeError, UnknownSubmission)
+                          ShareMismatch, TxDecodeError, UnknownSubmission, UpdateDecodeError, UpdateOutOfRange,
+                          UpdateShapeMismatch)
 from chain.registry import keeper as registry
 from chain.results import Event
 from chain.rounds import keeper
+from chain.rounds.update import candidate, enqueue_update_job
 from chain.sealing import (check_share, decode_envelope, decrypt_share, open_update, reconstruct, seal_context,
                            valid_share_count)
 from chain.tx.wire import Field, Message, message
@@ -225,9 +229,22 @@ def try_open(state, ctx, model_id: int, round_: int, seq: int) -> list[Event]:
         return [Event("update_invalid", attrs + (("reason", f"{e.codespace}/{e.code}"),
                                                   ("forfeited", f"{deposit}{sub['deposit_denom']}")))]
     keeper.put_update(state, model_id, round_, seq, plaintext)
-    keeper.put_submission(state, model_id, round_, {**sub, "status": keeper.OPENED, "opened_height": ctx.height,
-                                                    "key": key.hex(), "update_size": len(plaintext)})
-    return [Event("update_opened", attrs + (("size", str(len(plaintext))),))]
+    opened = {**sub, "status": keeper.OPENED, "opened_height": ctx.height, "key": key.hex(),
+              "update_size": len(plaintext)}
+    keeper.put_submission(state, model_id, round_, opened)
+    events = [Event("update_opened", attrs + (("size", str(len(plaintext))),))]
+    try:
+        candidate(state, model_id, round_, seq)  # the delta format (chain/rounds/update.py)
+    except (UpdateDecodeError, UpdateShapeMismatch, UpdateOutOfRange) as e:
+        deposit = int(sub["deposit"])
+        if deposit:
+            bank.apply_send(state, keeper.ESCROW, COMMUNITY_POOL, [(sub["deposit_denom"], deposit)])
+        keeper.put_submission(state, model_id, round_, {**opened, "status": keeper.INVALID,
+                                                        "reason": f"{e.codespace}/{e.code}"})
+        return events + [Event("update_invalid", attrs + (("reason", f"{e.codespace}/{e.code}"),
+                                                          ("forfeited", f"{deposit}{sub['deposit_denom']}")))]
+    enqueue_update_job(state, ctx.height, model_id, round_, opened)  # if the round's shard is revealed
+    return events
 
 
 def settle_round(state, ctx, model_id: int, round_: int) -> tuple[Event, ...]:

@@ -69,6 +69,15 @@ def submit_msg(chain, wallet, model_id: int, round_: int, update: bytes = b"upda
                            envelope=sealed(chain, wallet, model_id, round_, update, **kwargs))
 
 
+def delta(model, bump: int = 0) -> bytes:
+    """A valid update for `model` (a ChainModel): the zero delta, with `bump` added to the first weight."""
+    import numpy as np
+    from chain.scoring.weights import encode_weights
+    arrays = [np.zeros_like(w) for w in model.weights]
+    arrays[0].flat[0] = bump
+    return encode_weights(arrays)
+
+
 def rounds_snapshot(chain) -> dict:
     """Every rounds key and the escrow's balances: what a failed submission must leave untouched."""
     state = chain.app.store

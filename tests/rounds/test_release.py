@@ -3,7 +3,7 @@ their shares, VerifyVoteExtension / ProcessProposal re-check them, the proposer 
 chain opens each update at 2/3 of the sealing set's power (or marks it invalid and forfeits the deposit)."""
 import pytest
 
-from roundsutil import OPERATORS, RoundsChain, submit_msg
+from roundsutil import OPERATORS, RoundsChain, delta, submit_msg
 from sealingutil import validator_private_key, validator_public_key
 
 from chain.bank import keeper as bank
@@ -63,8 +63,9 @@ def test_shares_are_released_only_after_the_window_and_open_at_two_thirds(setup)
     model, shards = setup
     chain = RoundsChain()
     model_id = activate(chain, model, shards)
-    assert code(chain.run(BOB, submit_msg(chain, BOB, model_id, 0, b"bob update"))[0]) == ("", 0)
-    assert code(chain.run(CAROL, submit_msg(chain, CAROL, model_id, 0, b"carol update"))[0]) == ("", 0)
+    bob_update, carol_update = delta(model), delta(model, bump=1)
+    assert code(chain.run(BOB, submit_msg(chain, BOB, model_id, 0, bob_update))[0]) == ("", 0)
+    assert code(chain.run(CAROL, submit_msg(chain, CAROL, model_id, 0, carol_update))[0]) == ("", 0)
     start, end = window(chain, model_id)
     # while the window's last block is not committed, nobody releases anything
     chain.until(end - 2)
@@ -85,10 +86,10 @@ def test_shares_are_released_only_after_the_window_and_open_at_two_thirds(setup)
     assert [e.type for e in result.tx_results[0].events] == ["release_shares", "update_opened", "update_opened"]
     subs = chain.query_json("/rounds/round", u64(model_id, 0))["submission_list"]
     assert [s["status"] for s in subs] == ["opened", "opened"]
-    assert keeper.get_update(chain.app.store, model_id, 0, 0) == b"bob update"
-    assert keeper.get_update(chain.app.store, model_id, 0, 1) == b"carol update"
+    assert keeper.get_update(chain.app.store, model_id, 0, 0) == bob_update
+    assert keeper.get_update(chain.app.store, model_id, 0, 1) == carol_update
     proven = chain.query("/rounds/update", u64(model_id, 0, 1), prove=True)
-    assert proven.value == b"carol update" and proven.proof
+    assert proven.value == carol_update and proven.proof
     assert bank.balances(chain.app.store, keeper.ESCROW) == [("ugrad", 200)]  # held until scoring
     # nothing left to release
     assert all(ext == b"" for _, ext in votes(chain, chain.height + 1))
@@ -175,7 +176,7 @@ def test_deadline_voids_when_validators_failed_and_forfeits_when_the_trainer_sea
     model_id = activate(chain, model, shards)
     info = chain.query_json("/rounds/round", u64(model_id, 0))
     # BOB seals honestly; CAROL's entries for every validator but index 0 are garbage
-    assert code(chain.run(BOB, submit_msg(chain, BOB, model_id, 0, b"bob"))[0]) == ("", 0)
+    assert code(chain.run(BOB, submit_msg(chain, BOB, model_id, 0, delta(model)))[0]) == ("", 0)
     envelope = seal(b"carol", sealing_set(info), seal_context(CHAIN_ID, model_id, 0, CAROL.address_bytes))
     broken = tuple(e if e.validator_index == 0 else replace(e, ciphertext=bytes([e.ciphertext[0] ^ 1]) + e.ciphertext[1:])
                    for e in envelope.shares)

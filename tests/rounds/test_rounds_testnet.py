@@ -38,7 +38,10 @@ def test_update_opens_on_every_node(tmp_path):
             model_id, _ = owner.register(net, X[-200:], y[-200:], shard_size=100, bounty="5000uusdc",
                                          bond="1000ugrad", deposit="10ugrad", target_score=900_000,
                                          expiry_blocks=1000, round_blocks=4, reveal_blocks=20, progress=False)
-            receipt = Trainer(client, FAUCET).submit(model_id, b"an update nobody can read early")
+            from client.trainer import delta_from_torch
+            from client.model import to_chain
+            update = delta_from_torch(to_chain(net, (64,)), net)  # the zero delta: nobody can read it early
+            receipt = Trainer(client, FAUCET).submit(model_id, update)
             [event] = [e for e in receipt.events if e["type"] == "submit_update"]
             round_ = int(next(a["value"] for a in event["attributes"] if a["key"] == "round"))
             info = client.query_json("/rounds/round", (model_id.to_bytes(8, "big") + round_.to_bytes(8, "big")))
