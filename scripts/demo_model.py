@@ -1,7 +1,8 @@
 """Demo step: an owner registers a digit classifier with a hidden validation set and a uusdc bounty;
 a trainer submits a sealed update in round 0 that nobody can read until the round closes; then the
 validators release their key shares through vote extensions and the chain opens it; the owner reveals
-round 0's shard and every validator scores the model bit for bit.
+round 0's shard and every validator scores the model bit for bit, and the trainer's update (a weight delta
+against version 0) as head + delta on the same shard.
 
 Run by scripts/demo.sh against its testnet: python scripts/demo_model.py NODE_URL KEYRING_DIR KEY.
 """
@@ -21,7 +22,7 @@ from sklearn.datasets import load_digits  # noqa: E402
 from client import Client, Keyring  # noqa: E402
 from client.model import Formats, local_score, to_chain  # noqa: E402
 from client.owner import Owner  # noqa: E402
-from client.trainer import Trainer, submission  # noqa: E402
+from client.trainer import Trainer, delta_from_torch, submission  # noqa: E402
 from client.wallet import Wallet  # noqa: E402
 
 
@@ -55,7 +56,8 @@ def main(url: str, keyring_dir: str, key: str) -> None:
               f"{len(shards.shards)} validation shards committed")
         trainer = Wallet.generate()
         chain.send(wallet, trainer.address, {"ugrad": 100_000})
-        update = np.random.default_rng(1).integers(-50, 50, 2000, dtype=np.int32).tobytes()  # an opaque delta
+        tuned = train(train_X, train_y, 120)   # the trainer's own, longer training run from the same start
+        update = delta_from_torch(to_chain(net, input_shape=(64,), formats=Formats()), tuned)  # weight delta
         receipt = Trainer(chain, trainer).submit(model_id, update, round_=0)
         sub = submission(chain, model_id, 0, 0)
         print(f"a trainer submitted a sealed update in block {receipt.height}: status {sub['status']!r}; "
@@ -86,6 +88,17 @@ def main(url: str, keyring_dir: str, key: str) -> None:
               f"{preview.loss}: {'identical, bit for bit' if same else 'DIFFERENT'}")
         if not same:
             raise SystemExit("local preview and chain score differ")
+        for _ in range(120):
+            sub = submission(chain, model_id, 0, 0)
+            if "score" in sub or sub["status"] != "opened":
+                break
+            time.sleep(0.5)
+        if "score" in sub:
+            u = sub["score"]
+            print(f"the trainer's update (head + delta) scored on the same shard: {u['correct']}/{u['total']} "
+                  f"correct, integer loss {u['loss']}")
+        else:
+            print(f"the trainer's update was not scored: status {sub['status']!r} {sub.get('reason', '')}")
 
 
 if __name__ == "__main__":
