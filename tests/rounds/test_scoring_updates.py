@@ -46,6 +46,29 @@ def setup():
     return model, shards, X_val, y_val, honest, poisoned
 
 
+def assert_round_trips(chain, pending=False):
+    """Export -> import -> one block -> export. With jobs pending, that block scores further: then the
+    rounds section and the queued jobs' identities must match."""
+    import json
+    from chain.app import Application
+    from chain.genesis import export_genesis
+    from chain.results import BlockContext
+    from chain.store.kv import MemoryKV
+    from chainutil import CHAIN_ID
+    exported = export_genesis(chain.app.store)
+    app = Application(MemoryKV())
+    app.init_chain(CHAIN_ID, 1, json.dumps(exported).encode())
+    app.finalize_block(BlockContext(CHAIN_ID, 1, 0, 0, b"\x00" * 20), [])
+    app.commit()
+    again = export_genesis(app.store)
+    if not pending:
+        assert again == exported
+        return
+    assert again["rounds"] == exported["rounds"]
+    ident = lambda g: [(j["model_id"], j["version"], j["round"], j.get("update_seq")) for j in g["registry"]["jobs"]]
+    assert ident(again) and ident(exported)[-len(ident(again)):] == ident(again)   # finished jobs leave the front
+
+
 def expected(model, raw, X, y):
     return local_score(ChainModel(model.spec, apply_delta(model.spec, model.weights, raw)), X, y)
 
@@ -77,7 +100,9 @@ def test_opened_updates_are_scored_on_the_revealed_shard(setup, reveal_first):
         assert code(chain.run(ALICE, reveal_msg(model_id, 0, shards, 1))[0]) == ("", 0)
     queue = chain.query_json("/registry/queue")["jobs"]
     assert [j.get("update_seq") for j in queue] == [None, 0, 1]   # the head version first
+    assert_round_trips(chain, pending=True)   # pending update jobs
     chain.until(chain.height + 12)
+    assert_round_trips(chain)   # scores on the submission records
     assert chain.query_json("/registry/queue")["jobs"] == []
     X, y = X_val[SHARD_SIZE:2 * SHARD_SIZE], y_val[SHARD_SIZE:2 * SHARD_SIZE]
     subs = [chain.query_json("/rounds/submission", u64(model_id, 0, seq)) for seq in range(5)]
