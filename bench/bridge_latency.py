@@ -14,6 +14,7 @@ chain); orchestrators wait `--confirmations` EVM blocks. Prints medians and the 
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import sys
 import tempfile
@@ -25,17 +26,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from web3 import EthereumTesterProvider, Web3  # noqa: E402
 
-from abci_app.orchestrator import Orchestrator, RpcChain  # noqa: E402
-from abci_app.orchestrator_setup import setup_nodes  # noqa: E402
-from abci_app.testnet import init_testnet, start_testnet, stop_testnet  # noqa: E402
+from abci_app.bridged_testnet import bridged_testnet  # noqa: E402
 from chain.bridge.keeper import voucher_denom  # noqa: E402
 from chain.tx.messages import MsgWithdraw  # noqa: E402
-from client import Client  # noqa: E402
-from client.bridge_evm import Evm, ensure_evm_key  # noqa: E402
+from client.bridge_evm import Evm  # noqa: E402
 from client.wallet import Wallet  # noqa: E402
-from nodeutil import free_port_base, height, wait_for_height  # noqa: E402
+from nodeutil import height  # noqa: E402
 
 
 def main() -> None:
@@ -49,64 +46,35 @@ def main() -> None:
     operators = [Wallet.from_seed(bytes([0xA0 + i]) * 32) for i in range(4)]
     faucet = Wallet.from_seed(b"\xaf" * 32)
     preset = tomllib.loads((ROOT / "config/local.toml").read_text())
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        manifest = init_testnet(root, 4, "bench-bridge", preset, [w.address_bytes for w in operators],
-                                faucet.address_bytes, port_base=free_port_base(60), timeout_commit=args.timeout_commit)
-        homes = [n["home"] for n in manifest["nodes"]]
-        w3 = Web3(EthereumTesterProvider())
-        deployer = Evm(w3, w3.eth.accounts[0])
-        token = deployer.deploy("TestToken", "Bench", "BNC", 6)
-        bridge, _ = setup_nodes(deployer, homes)
-        for home in homes:
-            deployer.fund(ensure_evm_key(home).checksum_address, 10**18)
-        urls = [f"http://127.0.0.1:{n['rpc']}" for n in manifest["nodes"]]
-        start_testnet(root)
-        clients = [Client(u) for u in urls]
-        try:
-            for url in urls:
-                wait_for_height(url, 2, timeout=90)
-            orchestrators = [Orchestrator(RpcChain(clients[i], operators[i]), Evm(w3, ensure_evm_key(homes[i])),
-                                          bridge.address, operators[i].address, ensure_evm_key(homes[i]),
-                                          confirmations=args.confirmations, relay=(i == 0)) for i in range(4)]
-
-            def drive(until, timeout=120):
-                deadline = time.monotonic() + timeout
-                while not until():
-                    if time.monotonic() > deadline:
-                        raise SystemExit("bridge did not make progress in time")
-                    w3.provider.ethereum_tester.mine_blocks(1)
-                    for o in orchestrators:
-                        o.step()
-
-            user, recipient = w3.eth.accounts[1], w3.eth.accounts[2]
-            deployer.transact(token.functions.mint(user, 10**12))
-            denom = voucher_denom(w3.eth.chain_id, bytes.fromhex(token.address[2:]))
-            holder = Wallet.generate()
-            clients[0].send(faucet, holder.address, {"ugrad": 10_000_000})
-            run_start, h_start = time.monotonic(), height(urls[0])
-            rows = []
-            for i in range(rounds):
-                credited = clients[1].balances(holder.address).get(denom, 0)
-                t0, h0 = time.monotonic(), height(urls[1])
-                Evm(w3, user).deposit(bridge, token, 1_000, holder.address_bytes)
-                drive(lambda: clients[1].balances(holder.address).get(denom, 0) == credited + 1_000)
-                dep = (time.monotonic() - t0, height(urls[1]) - h0)
-                released = token.functions.balanceOf(recipient).call()
-                receipt = clients[2].submit(holder, [MsgWithdraw(
-                    evm_chain_id=w3.eth.chain_id, token=bytes.fromhex(token.address[2:]), amount="1000",
-                    evm_recipient=bytes.fromhex(recipient[2:]))])
-                t1 = time.monotonic()
-                drive(lambda: token.functions.balanceOf(recipient).call() == released + 1_000)
-                wd = (time.monotonic() - t1, height(urls[2]) - receipt.height)
-                rows.append((dep, wd))
-                print(f"round {i + 1}: deposit->voucher {dep[0]:.2f}s / {dep[1]} blocks; "
-                      f"withdraw->release {wd[0]:.2f}s / {wd[1]} blocks", flush=True)
-            elapsed, blocks = time.monotonic() - run_start, height(urls[0]) - h_start
-        finally:
-            for c in clients:
-                c.close()
-            stop_testnet(root)
+    with tempfile.TemporaryDirectory() as tmp, bridged_testnet(
+            Path(tmp), "bench-bridge", preset, operators, faucet, timeout_commit=args.timeout_commit,
+            confirmations=args.confirmations, token=("Bench", "BNC", 6)) as net:
+        w3, deployer, token, bridge, urls, clients = net.w3, net.deployer, net.token, net.bridge, net.urls, net.clients
+        drive = functools.partial(net.drive, timeout=120)
+        user, recipient = w3.eth.accounts[1], w3.eth.accounts[2]
+        deployer.transact(token.functions.mint(user, 10**12))
+        denom = voucher_denom(w3.eth.chain_id, bytes.fromhex(token.address[2:]))
+        holder = Wallet.generate()
+        clients[0].send(faucet, holder.address, {"ugrad": 10_000_000})
+        run_start, h_start = time.monotonic(), height(urls[0])
+        rows = []
+        for i in range(rounds):
+            credited = clients[1].balances(holder.address).get(denom, 0)
+            t0, h0 = time.monotonic(), height(urls[1])
+            Evm(w3, user).deposit(bridge, token, 1_000, holder.address_bytes)
+            drive(lambda: clients[1].balances(holder.address).get(denom, 0) == credited + 1_000)
+            dep = (time.monotonic() - t0, height(urls[1]) - h0)
+            released = token.functions.balanceOf(recipient).call()
+            receipt = clients[2].submit(holder, [MsgWithdraw(
+                evm_chain_id=w3.eth.chain_id, token=bytes.fromhex(token.address[2:]), amount="1000",
+                evm_recipient=bytes.fromhex(recipient[2:]))])
+            t1 = time.monotonic()
+            drive(lambda: token.functions.balanceOf(recipient).call() == released + 1_000)
+            wd = (time.monotonic() - t1, height(urls[2]) - receipt.height)
+            rows.append((dep, wd))
+            print(f"round {i + 1}: deposit->voucher {dep[0]:.2f}s / {dep[1]} blocks; "
+                  f"withdraw->release {wd[0]:.2f}s / {wd[1]} blocks", flush=True)
+        elapsed, blocks = time.monotonic() - run_start, height(urls[0]) - h_start
     interval = elapsed / max(blocks, 1)
     dep_s = statistics.median(r[0][0] for r in rows)
     dep_b = statistics.median(r[0][1] for r in rows)
