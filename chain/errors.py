@@ -535,3 +535,8 @@ class UpdateShapeMismatch(ChainError):
 class UpdateOutOfRange(ChainError):
     """Parent + delta leaves the spec's weight or bias range (no clipping: the update is invalid)."""
     codespace, code = "rounds", 9
+
+
+class CopiedUpdate(ChainError):
+    """The opened update's plaintext equals an update of this model opened earlier: the first keeps the credit."""
+    codespace, code = "rounds", 10

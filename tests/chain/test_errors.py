@@ -45,6 +45,7 @@ FROZEN = {
     ("rounds", 1): "RoundNotOpen", ("rounds", 2): "UnknownParent", ("rounds", 3): "StaleParent",
     ("rounds", 4): "RoundFull", ("rounds", 5): "DuplicateSubmission", ("rounds", 6): "UnknownSubmission",
     ("rounds", 7): "UpdateDecodeError", ("rounds", 8): "UpdateShapeMismatch", ("rounds", 9): "UpdateOutOfRange",
+    ("rounds", 10): "CopiedUpdate",
 }
 
 
