@@ -71,8 +71,9 @@ class Application:
                         else self._deliver(block, ctx, raw, chain_id, params) for raw in txs)
         updates, end_events = validators.end_block(block, ctx)
         end_events += bridge.end_block(block, ctx)
-        end_events += registry.end_block(block, ctx)
-        end_events += rounds.end_block(block, ctx)
+        end_events += registry.run_scoring(block, ctx)
+        end_events += rounds.end_block(block, ctx)       # release deadlines, void rounds, round closes
+        end_events += registry.close_expired(block, ctx)
         self._block = block
         self._pending = self.store.prepare(block.changes())
         self._pending_height = ctx.height

@@ -83,7 +83,7 @@ def _import_model(state, entry: dict) -> None:
             raise InvalidGenesis(f"registry: model {model.id} version {v['version']} weights do not match their hash")
         keeper.put_weights(state, model.id, int(v["version"]), raw, model.chunk_size)
         keeper.put_version(state, model.id, {k: v[k] for k in ("version", "parent", "weights_hash", "weights_size",
-                                                                "height")})
+                                                                "height", "round", "updates") if k in v})
         for s in v.get("scores", []):
             keeper.put_score(state, model.id, int(v["version"]), int(s["round"]),
                              {k: s[k] for k in ("correct", "total", "loss", "shard_index", "height")})

@@ -179,6 +179,9 @@ def process_reveal_shard(state, ctx: BlockContext, signer: bytes, msg: MsgReveal
     updates = [s for s in rounds.submissions(state, model.id, msg.round) if s["status"] == rounds.OPENED]
     for sub in updates:  # each valid opened update's candidate, on the same shard, after the head
         enqueue_update_job(state, ctx.height, model.id, msg.round, sub)
+    if rounds.get_round(state, model.id, msg.round) is not None:   # closes once every score is in
+        from chain.rounds.settle import index_close
+        index_close(state, model.id, msg.round)
     keeper.put_model(state, model.with_(revealed_count=model.revealed_count + 1))
     return (Event("reveal_shard", (("model_id", str(model.id)), ("round", str(msg.round)),
                                    ("shard_index", str(msg.shard_index)), ("samples", str(samples)),
@@ -190,8 +193,15 @@ def process_close_model(state, ctx: BlockContext, signer: bytes, msg: MsgCloseMo
     model = _open_model(state, msg.model_id, signer)
     if model.status == ACTIVE and ctx.height < model.expiry_height:
         raise ModelNotExpired(f"model {model.id} can be closed from height {model.expiry_height}")
-    refund = keeper.close(state, model)
-    return (_closed_event(model, refund, "owner"),)
+    return _close(state, ctx, model, "owner")
+
+
+def _close(state, ctx: BlockContext, model: Model, reason: str) -> tuple[Event, ...]:
+    """Refund the held deposits of the model's rounds, then its unspent bounty and its bond."""
+    from chain.rounds.settle import model_closed
+    events = model_closed(state, ctx, model.id)
+    model = keeper.get_model(state, model.id)
+    return events + (_closed_event(model, keeper.close(state, model), reason),)
 
 
 def _closed_event(model: Model, refund, reason: str) -> Event:
@@ -199,12 +209,15 @@ def _closed_event(model: Model, refund, reason: str) -> Event:
                                  ("refund", _coins(refund)), ("reason", reason)))
 
 
-def end_block(state, ctx: BlockContext) -> tuple[Event, ...]:
-    """Run queued scoring within the block's budget, then close expired models (by id).
-    Writes nothing when there is no job and nothing expires (an empty block keeps the app hash)."""
-    params = rparams.load(state)
-    events = scoring_queue.run(state, ctx, params)
+def run_scoring(state, ctx: BlockContext) -> tuple[Event, ...]:
+    """Run queued scoring within the block's budget. Writes nothing when there is no job."""
+    return scoring_queue.run(state, ctx, rparams.load(state))
+
+
+def close_expired(state, ctx: BlockContext) -> tuple[Event, ...]:
+    """Close expired models, by id, after the rounds module had its turn in this block (a round whose
+    reveal deadline is the expiry height is voided or closed first). Writes nothing if nothing expires."""
+    events: tuple[Event, ...] = ()
     for model_id in keeper.expired_ids(state, ctx.height):
-        model = keeper.get_model(state, model_id)
-        events += (_closed_event(model, keeper.close(state, model), "expired"),)
+        events += _close(state, ctx, keeper.get_model(state, model_id), "expired")
     return events

@@ -137,6 +137,11 @@ def put_score(state, model_id: int, version: int, round_: int, record: dict) -> 
     state.set(keys.score_key(model_id, version, round_), encode_record(record))
 
 
+def get_score(state, model_id: int, version: int, round_: int) -> dict | None:
+    raw = state.get(keys.score_key(model_id, version, round_))
+    return decode_record(raw) if raw is not None else None
+
+
 def scores(state, model_id: int, version: int) -> list[tuple[int, dict]]:
     """(round, {"correct", "total", "loss", "shard_index", "height"}) in round order."""
     prefix = keys.scores_prefix(model_id, version)

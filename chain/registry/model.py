@@ -39,6 +39,11 @@ class Model:
     head_version: int = 0
     version_count: int = 0      # versions 0..version_count-1 exist
     revealed_count: int = 0
+    # rewards (chain/rounds/reward.py): version 0's score on the first round that closed, the progress
+    # gained by accepted heads (score units), and the bounty paid out so far (escrow + paid = bounty funded)
+    initial_score: int | None = None
+    gained: int = 0
+    paid: str = "0"
 
     @property
     def owner_bytes(self) -> bytes:

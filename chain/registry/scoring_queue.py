@@ -53,6 +53,8 @@ def run(state, ctx: BlockContext, params: RegistryParams) -> tuple[Event, ...]:
                   "shard_index": job["shard_index"], "height": ctx.height}
         if "update_seq" in job:
             _put_update_score(state, job, result)
+        elif "aggregate_of" in job:
+            _put_aggregate_score(state, job, result)
         else:
             keeper.put_score(state, job["model_id"], job["version"], job["round"], result)
         events += (_event("scored", job),)
@@ -65,6 +67,9 @@ def _score_slice(state, job: dict, n: int) -> dict:
     if "update_seq" in job:
         from chain.rounds.update import candidate
         weights = candidate(state, model_id, job["round"], job["update_seq"])  # valid: checked when it opened
+    elif "aggregate_of" in job:
+        from chain.rounds.update import aggregate_candidate
+        weights = aggregate_candidate(state, model_id, job["round"], job["aggregate_of"])
     else:
         weights = load_weights(keeper.weights_bytes(state, model_id, job["version"]), spec)
     inputs, labels = load_shard(keeper.get_shard(state, model_id, job["shard_index"]), spec, job["samples"])
@@ -79,11 +84,22 @@ def _put_update_score(state, job: dict, result: dict) -> None:
     rounds.put_submission(state, job["model_id"], job["round"], {**sub, "score": result})
 
 
+def _put_aggregate_score(state, job: dict, result: dict) -> None:
+    """The FedAvg candidate's score goes on the round record, if the round still waits for this aggregate."""
+    from chain.rounds import keeper as rounds
+    record = rounds.get_round(state, job["model_id"], job["round"])
+    aggregate = record.get("aggregate")
+    if aggregate and aggregate["version"] == job["version"] and aggregate["of"] == job["aggregate_of"]:
+        rounds.put_round(state, {**record, "aggregate": {**aggregate, "score": result}})
+
+
 def _event(kind: str, job: dict) -> Event:
     attributes = (("model_id", str(job["model_id"])), ("version", str(job["version"])), ("round", str(job["round"])),
                   ("shard_index", str(job["shard_index"])), ("done", str(job["done"])), ("samples", str(job["samples"])))
     if "update_seq" in job:
         attributes += (("update_seq", str(job["update_seq"])),)
+    if "aggregate_of" in job:
+        attributes += (("aggregate_of", ",".join(map(str, job["aggregate_of"]))),)
     if kind == "scored":
         attributes += (("correct", str(job["correct"])), ("total", str(job["samples"])), ("loss", job["loss"]))
     return Event(kind, attributes)

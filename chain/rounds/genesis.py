@@ -35,9 +35,24 @@ def import_genesis(state, section: dict) -> None:
             keeper.put_share(state, model_id, round_, entry["seq"], int(index), base64.b64decode(share, validate=True))
         if update is not None:
             keeper.put_update(state, model_id, round_, entry["seq"], base64.b64decode(update, validate=True))
+    _rebuild_indexes(state)
     held, owed = dict(bank.balances(state, keeper.ESCROW)), keeper.held_deposits(state)
     if held != owed:
         raise InvalidGenesis(f"rounds escrow {to_bech32(keeper.ESCROW)} holds {held} but held deposits add up to {owed}")
+
+
+def _rebuild_indexes(state) -> None:
+    """The close index (revealed rounds not closed yet) and the first-plaintext index follow from the
+    records, so genesis does not carry them."""
+    from chain.registry import keeper as registry
+    from chain.rounds.settle import index_close
+    for record in keeper.all_rounds(state):
+        m, r = record["model_id"], record["round"]
+        if "closed_height" not in record and registry.get_reveal(state, m, r) is not None:
+            index_close(state, m, r)
+        for s in keeper.submissions(state, m, r):
+            if "update_hash" in s and keeper.first_with_plaintext(state, m, bytes.fromhex(s["update_hash"])) is None:
+                keeper.record_plaintext(state, m, bytes.fromhex(s["update_hash"]), r, s["seq"])
 
 
 def export_genesis(state) -> dict | None:

@@ -25,9 +25,9 @@ def process_submit_update(state, ctx: BlockContext, signer: bytes, msg: MsgSubmi
     if not start <= ctx.height < end:
         raise RoundNotOpen(f"round {msg.round} of model {model.id} takes submissions at heights {start}..{end - 1}; "
                            f"this is height {ctx.height}")
-    if end > model.expiry_height:
-        raise RoundNotOpen(f"round {msg.round} ends at height {end}, after model {model.id} expires at "
-                           f"{model.expiry_height}: it can never be revealed")
+    if model.reveal_deadline(msg.round) > model.expiry_height:
+        raise RoundNotOpen(f"round {msg.round}'s reveal window ends at height {model.reveal_deadline(msg.round)}, "
+                           f"after model {model.id} expires at {model.expiry_height}: it could not close")
     if msg.parent_version >= model.version_count or registry.get_version(state, model.id, msg.parent_version) is None:
         raise UnknownParent(f"model {model.id} has no version {msg.parent_version}")
 
@@ -69,10 +69,14 @@ def end_block(state, ctx: BlockContext) -> tuple[Event, ...]:
     """Settle the rounds whose release deadline (the end of their reveal window) has come: a submission
     still sealed is INVALID (deposit to the community pool) if validators with >= 2/3 of the sealing set's
     power released shares for other submissions of the round, so the trainer sealed badly; otherwise the
-    validators failed and it is VOID (deposit refunded). Writes nothing when no deadline is due."""
+    validators failed and it is VOID (deposit refunded). A round that reached its deadline without a
+    revealed shard is void (chain/rounds/settle.py). Then every revealed round that is ready closes: new
+    head, payouts, deposits. Writes nothing when no deadline is due and no round waits."""
+    from chain.rounds import settle
     from chain.rounds.release import settle_round
     events: tuple[Event, ...] = ()
     for deadline, model_id, round_ in keeper.due_deadlines(state, ctx.height):
         events += settle_round(state, ctx, model_id, round_)
         keeper.clear_deadline(state, deadline, model_id, round_)
-    return events
+        events += settle.void_unrevealed(state, ctx, model_id, round_)
+    return events + settle.end_block(state, ctx)

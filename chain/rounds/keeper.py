@@ -12,7 +12,7 @@ from chain.validators import keeper as validators
 from chain.validators import params as vparams
 
 ESCROW = module_address("rounds_escrow")  # holds the deposit of every submission still held (status sealed)
-SEALED, OPENED, INVALID, VOID = "sealed", "opened", "invalid", "void"
+SEALED, OPENED, INVALID, VOID, SETTLED = "sealed", "opened", "invalid", "void", "settled"
 HELD_STATUSES = (SEALED, OPENED)          # statuses whose deposit is still in the escrow
 
 
@@ -52,6 +52,10 @@ def get_round(state, model_id: int, round_: int) -> dict | None:
 
 def put_round(state, record: dict) -> None:
     state.set(keys.round_key(record["model_id"], record["round"]), encode_record(record))
+
+
+def rounds_of(state, model_id: int) -> list[dict]:
+    return [decode_record(v) for _, v in _iterate(state, keys.ROUND + keys.u64(model_id))]
 
 
 def all_rounds(state) -> list[dict]:
@@ -130,6 +134,16 @@ def put_update(state, model_id: int, round_: int, seq: int, plaintext: bytes) ->
 
 def get_update(state, model_id: int, round_: int, seq: int) -> bytes | None:
     return state.get(keys.update_key(model_id, round_, seq))
+
+
+def first_with_plaintext(state, model_id: int, digest: bytes) -> tuple[int, int] | None:
+    """(round, seq) of the first opened update of the model whose plaintext hashes to `digest`."""
+    raw = state.get(keys.plaintext_key(model_id, digest))
+    return (int.from_bytes(raw[:8], "big"), int.from_bytes(raw[8:], "big")) if raw is not None else None
+
+
+def record_plaintext(state, model_id: int, digest: bytes, round_: int, seq: int) -> None:
+    state.set(keys.plaintext_key(model_id, digest), keys.u64(round_) + keys.u64(seq))
 
 
 # --- escrow ----------------------------------------------------------------------------------------------

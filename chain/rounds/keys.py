@@ -8,6 +8,8 @@ ENVELOPE = b"rnd/e/"     # + model id + round + seq -> the sealed envelope's can
 BY_HASH = b"rnd/h/"      # + model id + round + envelope hash -> seq (one submission per envelope)
 SHARE = b"rnd/x/"        # + model id + round + seq + validator index -> a released share vector (checked)
 UPDATE = b"rnd/u/"       # + model id + round + seq -> the opened update's plaintext
+CLOSE = b"rnd/c/"        # + model id + round -> b"\x01" while a revealed round waits to close (settle.py)
+PLAINTEXT = b"rnd/p/"    # + model id + SHA-256 of an opened update's plaintext -> round + seq of the first
 DEADLINE = b"rnd/d/"     # + release deadline height + model id + round -> b"\x01" until the round is settled
 
 
@@ -49,3 +51,11 @@ def update_key(model_id: int, round_: int, seq: int) -> bytes:
 
 def deadline_key(height: int, model_id: int, round_: int) -> bytes:
     return DEADLINE + u64(height) + u64(model_id) + u64(round_)
+
+
+def close_key(model_id: int, round_: int) -> bytes:
+    return CLOSE + u64(model_id) + u64(round_)
+
+
+def plaintext_key(model_id: int, digest: bytes) -> bytes:
+    return PLAINTEXT + u64(model_id) + digest

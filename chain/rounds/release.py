@@ -20,8 +20,10 @@ Pure: every check reads the committed state and the request's height only.
 """
 from __future__ import annotations
 
+import hashlib
+
 from chain.bank import keeper as bank
-from chain.errors import (ChainError, KeyCommitmentMismatch, PayloadDecryptionFailed, PlaintextCommitmentMismatch,
+from chain.errors import (ChainError, CopiedUpdate, KeyCommitmentMismatch, PayloadDecryptionFailed, PlaintextCommitmentMismatch,
                           ShareMismatch, TxDecodeError, UnknownSubmission, UpdateDecodeError, UpdateOutOfRange,
                           UpdateShapeMismatch)
 from chain.registry import keeper as registry
@@ -243,6 +245,20 @@ def try_open(state, ctx, model_id: int, round_: int, seq: int) -> list[Event]:
                                                         "reason": f"{e.codespace}/{e.code}"})
         return events + [Event("update_invalid", attrs + (("reason", f"{e.codespace}/{e.code}"),
                                                           ("forfeited", f"{deposit}{sub['deposit_denom']}")))]
+    digest = hashlib.sha256(plaintext).digest()
+    first = keeper.first_with_plaintext(state, model_id, digest)
+    if first is not None:   # a copy of an update opened earlier: the first keeps the credit
+        deposit = int(sub["deposit"])
+        if deposit:
+            bank.apply_send(state, keeper.ESCROW, COMMUNITY_POOL, [(sub["deposit_denom"], deposit)])
+        reason = f"{CopiedUpdate.codespace}/{CopiedUpdate.code}"
+        keeper.put_submission(state, model_id, round_, {**opened, "status": keeper.INVALID, "reason": reason,
+                                                        "copy_of": list(first)})
+        return events + [Event("update_invalid", attrs + (("reason", reason), ("copy_of", "%d/%d" % first),
+                                                          ("forfeited", f"{deposit}{sub['deposit_denom']}")))]
+    keeper.record_plaintext(state, model_id, digest, round_, seq)
+    opened = {**opened, "update_hash": digest.hex()}
+    keeper.put_submission(state, model_id, round_, opened)
     enqueue_update_job(state, ctx.height, model_id, round_, opened)  # if the round's shard is revealed
     return events
 

@@ -90,3 +90,22 @@ def enqueue_update_job(state, height: int, model_id: int, round_: int, sub: dict
     job = scoring_queue.new_job(model_id, sub["parent"], round_, shard_index, len(labels),
                                 scoring_queue.work_per_sample(spec), update_seq=sub["seq"])
     registry.enqueue(state, height, job)
+
+
+def mean_half_even(arrays: list[np.ndarray]) -> np.ndarray:
+    """The element-wise mean of integer arrays, rounded half to even: FedAvg on the fixed-point grid. The sum
+    runs over Python integers when int64 could overflow (many wide tensors)."""
+    n = len(arrays)
+    wide = max(int(np.abs(a).max(initial=0)) for a in arrays) * n >= 1 << 62
+    total = sum(a.astype(object) if wide else a for a in arrays)
+    q = total // n
+    r = total - q * n                              # 0 <= r < n
+    up = (2 * r > n) | ((2 * r == n) & (q % 2 == 1))
+    return (q + up.astype(np.int64)).astype(np.int64)
+
+
+def aggregate_candidate(state, model_id: int, round_: int, seqs: list[int]) -> tuple[np.ndarray, ...]:
+    """FedAvg of opened submissions with one common parent: the mean of their candidates, rounded half to
+    even. Each candidate lies in the spec's ranges, so their mean does too (no range check needed)."""
+    members = [candidate(state, model_id, round_, seq) for seq in seqs]
+    return tuple(mean_half_even([m[i] for m in members]) for i in range(len(members[0])))

@@ -191,12 +191,17 @@ def test_deadline_voids_when_validators_failed_and_forfeits_when_the_trainer_sea
     assert [s["status"] for s in subs] == ["opened", "sealed"]
     deadline = chain.query_json("/rounds/round", u64(model_id, 0))["release_deadline"]
     pool = bank.balance(chain.app.store, COMMUNITY_POOL, "ugrad")
+    bob = bank.balance(chain.app.store, BOB.address_bytes, "ugrad")
     results = chain.until(deadline)
-    assert [e.type for e in results[-1].events if e.type.startswith("update_")] == ["update_invalid"]
+    # CAROL sealed badly: forfeits. The owner never revealed: the round is void, BOB's opened update gets its
+    # deposit back and as much again from the owner's bond (chain/rounds/settle.py void_unrevealed)
+    assert [e.type for e in results[-1].events if e.type.startswith("update_")] == ["update_invalid", "update_void"]
     subs = chain.query_json("/rounds/round", u64(model_id, 0))["submission_list"]
-    assert [s["status"] for s in subs] == ["opened", "invalid"]
+    assert [s["status"] for s in subs] == ["void", "invalid"]
+    assert subs[0]["compensation"] == "100"
     assert bank.balance(chain.app.store, COMMUNITY_POOL, "ugrad") == pool + 100
-    assert bank.balances(chain.app.store, keeper.ESCROW) == [("ugrad", 100)]  # BOB's, held until scoring
+    assert bank.balance(chain.app.store, BOB.address_bytes, "ugrad") == bob + 200
+    assert bank.balances(chain.app.store, keeper.ESCROW) == []
 
 
 def test_deadline_refunds_when_too_few_validators_released(setup):

@@ -1,0 +1,279 @@
+"""Closing a round (docs/rounds.md, "Closing a round"): choose the new head, pay along the owner's reward
+curve, return or forfeit the deposits; and voiding a round whose shard was never revealed.
+
+A revealed round with submissions waits in the index `rnd/c/` until it can close: no submission still
+sealed, every opened update scored, the current head and every parent scored on the round's shard, and,
+when two or more updates of the head improve it, their FedAvg aggregate scored too. The jobs this needs
+beyond the reveal's go through the registry's budgeted queue. Then, at the end of a block:
+
+* every opened update (not a copy) is a candidate, and so is the aggregate; the best by its gain over the
+  head on this shard wins, ties to the earlier submission (the aggregate counts as its latest member);
+* a winner whose gain is positive and at least the model's min_improvement becomes a new version, the
+  head, with the old head as its parent (or the round's base version for an update trained on it);
+* the gain adds to the model's progress; the payout bounty * (F(p_new) - F(p_old)) leaves the registry
+  escrow to the trainers that produced the winner, split by their gains over the head;
+* deposits: an update worse than its own parent by more than min_improvement is harmful and forfeits to
+  the community pool; the others get theirs back.
+
+Pure: reads committed state and the block context only.
+"""
+from __future__ import annotations
+
+import hashlib
+
+from chain.bank import keeper as bank
+from chain.registry import keeper as registry
+from chain.registry.model import CLOSED, Model
+from chain.results import Event
+from chain.rounds import keeper, keys, reward
+from chain.scoring.weights import encode_weights
+from chain.store.kv import prefix_end
+from chain.tx.address import to_bech32
+from chain.validators.keeper import COMMUNITY_POOL
+
+ACCEPTED, IMPROVING, NEUTRAL, HARMFUL = "accepted", "improving", "neutral", "harmful"
+
+
+# --- the close index ---------------------------------------------------------------------------------------
+def index_close(state, model_id: int, round_: int) -> None:
+    state.set(keys.close_key(model_id, round_), b"\x01")
+
+
+def pending_closes(state) -> list[tuple[int, int]]:
+    n = len(keys.CLOSE)
+    return [(int.from_bytes(k[n:n + 8], "big"), int.from_bytes(k[n + 8:n + 16], "big"))
+            for k, _ in state.iterate(keys.CLOSE, prefix_end(keys.CLOSE))]
+
+
+def end_block(state, ctx) -> tuple[Event, ...]:
+    """Close every waiting round that is ready, in (model, round) order."""
+    events: tuple[Event, ...] = ()
+    for model_id, round_ in pending_closes(state):
+        events += try_close(state, ctx, model_id, round_)
+    return events
+
+
+# --- readiness -------------------------------------------------------------------------------------------
+def _attrs(model_id: int, round_: int, *more) -> tuple:
+    return (("model_id", str(model_id)), ("round", str(round_))) + tuple(more)
+
+
+def _queue_missing_versions(state, ctx, model: Model, round_: int, record: dict, versions: list[int]) -> bool:
+    """Queue a scoring job for each version lacking a score on this round's shard; True if any is missing."""
+    from chain.registry import scoring_queue
+    from chain.scoring.shards import load_shard
+    reveal = registry.get_reveal(state, model.id, round_)
+    missing = [v for v in versions if registry.get_score(state, model.id, v, round_) is None]
+    queued = set(record.get("queued_versions", [])) | {reveal["version"]}
+    new = [v for v in missing if v not in queued]
+    if new:
+        spec = registry.stored_spec(state, model.id)
+        _, labels = load_shard(registry.get_shard(state, model.id, reveal["shard_index"]), spec, 1 << 62)
+        for v in new:
+            registry.enqueue(state, ctx.height, scoring_queue.new_job(
+                model.id, v, round_, reveal["shard_index"], len(labels), scoring_queue.work_per_sample(spec)))
+        keeper.put_round(state, {**record, "queued_versions": sorted(queued - {reveal["version"]} | set(new))})
+    return bool(missing)
+
+
+def _queue_aggregate(state, ctx, model: Model, round_: int, record: dict, seqs: list[int]) -> None:
+    from chain.registry import scoring_queue
+    from chain.scoring.shards import load_shard
+    reveal = registry.get_reveal(state, model.id, round_)
+    spec = registry.stored_spec(state, model.id)
+    _, labels = load_shard(registry.get_shard(state, model.id, reveal["shard_index"]), spec, 1 << 62)
+    job = scoring_queue.new_job(model.id, model.head_version, round_, reveal["shard_index"], len(labels),
+                                scoring_queue.work_per_sample(spec))
+    registry.enqueue(state, ctx.height, {**job, "aggregate_of": seqs})
+    keeper.put_round(state, {**record, "aggregate": {"version": model.head_version, "of": seqs}})
+
+
+# --- closing ---------------------------------------------------------------------------------------------
+def try_close(state, ctx, model_id: int, round_: int) -> tuple[Event, ...]:
+    model = registry.get_model(state, model_id)
+    record = keeper.get_round(state, model_id, round_)
+    if model.status == CLOSED:      # the close refunded the held deposits (model_closed)
+        state.delete(keys.close_key(model_id, round_))
+        return ()
+    subs = keeper.submissions(state, model_id, round_)
+    if any(s["status"] == keeper.SEALED for s in subs):
+        return ()                   # shares still coming, or the release deadline settles them
+    opened = [s for s in subs if s["status"] == keeper.OPENED]
+    if any("score" not in s for s in opened):
+        return ()
+    head = model.head_version
+    if _queue_missing_versions(state, ctx, model, round_, record, sorted({head} | {s["parent"] for s in opened})):
+        return ()
+    record = keeper.get_round(state, model_id, round_)
+    score_of = lambda v: reward.value(model, registry.get_score(state, model_id, v, round_))  # noqa: E731
+    head_value = score_of(head)
+    gains = {s["seq"]: reward.gain(model, reward.value(model, s["score"]), head_value) for s in opened}
+    improving = [s["seq"] for s in opened if s["parent"] == head and gains[s["seq"]] > 0]
+    aggregate = record.get("aggregate")
+    if len(improving) >= 2 and (aggregate is None or aggregate["version"] != head):
+        _queue_aggregate(state, ctx, model, round_, record, improving)
+        return ()
+    if aggregate is not None and aggregate["version"] == head and "score" not in aggregate:
+        return ()
+    return _close(state, ctx, model, record, opened, gains, head_value, score_of)
+
+
+def _close(state, ctx, model: Model, record: dict, opened: list[dict], gains: dict, head_value: int,
+           score_of) -> tuple[Event, ...]:
+    model_id, round_ = model.id, record["round"]
+    # candidates: (gain over the head, -order) -> the larger wins; ties go to the earlier submission
+    candidates = [(gains[s["seq"]], -s["seq"], [s["seq"]], s["parent"], s["score"]) for s in opened]
+    aggregate = record.get("aggregate")
+    if aggregate is not None and aggregate["version"] == model.head_version and "score" in aggregate:
+        agg_gain = reward.gain(model, reward.value(model, aggregate["score"]), head_value)
+        candidates.append((agg_gain, -max(aggregate["of"]), aggregate["of"], model.head_version, aggregate["score"]))
+    best = max(candidates, key=lambda c: (c[0], c[1])) if candidates else None
+    events: list[Event] = []
+    winners: list[int] = []
+    new_version, paid, payouts = None, 0, {}
+    if best is not None and best[0] > 0 and best[0] >= model.min_improvement:
+        best_gain, _, winners, parent, score = best
+        model, new_version, version_events = _new_head(state, ctx, model, round_, winners, parent, score)
+        events += version_events
+        model, paid, payouts, pay_events = _pay(state, model, round_, winners, best_gain, gains)
+        events += pay_events
+    for s in opened:
+        events += _settle_deposit(state, ctx, model, round_, s, gains[s["seq"]], score_of(s["parent"]),
+                                  s["seq"] in winners, payouts.get(s["seq"], 0))
+    registry.put_model(state, model)
+    keeper.put_round(state, {**record, "closed_height": ctx.height, "new_version": new_version,
+                             "winners": winners, "paid": str(paid),
+                             "head_gain": best[0] if new_version is not None else 0})
+    state.delete(keys.close_key(model_id, round_))
+    events.append(Event("round_closed", _attrs(model_id, round_, ("new_version", "" if new_version is None
+                                                                   else str(new_version)),
+                                               ("head_version", str(model.head_version)),
+                                               ("paid", f"{paid}{model.bounty_denom}"))))
+    return tuple(events)
+
+
+def _new_head(state, ctx, model: Model, round_: int, seqs: list[int], parent: int, score: dict):
+    from chain.rounds.update import aggregate_candidate, candidate
+    weights = candidate(state, model.id, round_, seqs[0]) if len(seqs) == 1 else \
+        aggregate_candidate(state, model.id, round_, seqs)
+    raw = encode_weights(weights)
+    version = model.version_count
+    registry.put_weights(state, model.id, version, raw, model.chunk_size)
+    registry.put_version(state, model.id, {"version": version, "parent": parent,
+                                           "weights_hash": hashlib.sha256(raw).hexdigest(),
+                                           "weights_size": len(raw), "height": ctx.height,
+                                           "round": round_, "updates": seqs})
+    registry.put_score(state, model.id, version, round_, score)
+    model = model.with_(head_version=version, version_count=version + 1)
+    return model, version, [Event("new_head", _attrs(model.id, round_, ("version", str(version)),
+                                                     ("parent", str(parent)),
+                                                     ("updates", ",".join(map(str, seqs)))))]
+
+
+def _pay(state, model: Model, round_: int, seqs: list[int], best_gain: int, gains: dict):
+    """Progress grows by the winner's gain; the curve says what that is worth; the trainers that produced
+    the winner share it by their own gains over the head."""
+    initial = model.initial_score
+    if initial is None:   # version 0's score on the first round that closes (the head is still version 0)
+        initial = reward.value(model, registry.get_score(state, model.id, 0, round_))
+    gained = model.gained + best_gain
+    bounty = int(model.escrow) + int(model.paid)
+    amount = min(int(model.escrow), reward.payout(model, bounty, model.gained, gained, initial))
+    model = model.with_(initial_score=initial, gained=gained, escrow=str(int(model.escrow) - amount),
+                        paid=str(int(model.paid) + amount))
+    events, parts = [], {}
+    if amount:
+        parts = reward.split(amount, [(seq, max(gains.get(seq, 0), 1)) for seq in seqs])
+        for seq in sorted(parts):
+            sub = keeper.get_submission(state, model.id, round_, seq)
+            if parts[seq]:
+                bank.apply_send(state, registry.ESCROW, bytes.fromhex(sub["submitter"]),
+                                [(model.bounty_denom, parts[seq])])
+            events.append(Event("payout", _attrs(model.id, round_, ("seq", str(seq)),
+                                                 ("trainer", to_bech32(bytes.fromhex(sub["submitter"]))),
+                                                 ("amount", f"{parts[seq]}{model.bounty_denom}"))))
+    return model, amount, parts, events
+
+
+def _settle_deposit(state, ctx, model: Model, round_: int, sub: dict, head_gain: int, parent_value: int,
+                    accepted: bool, paid: int) -> list[Event]:
+    parent_gain = reward.gain(model, reward.value(model, sub["score"]), parent_value)
+    harmful = parent_gain < -model.min_improvement
+    outcome = ACCEPTED if accepted else HARMFUL if harmful else IMPROVING if parent_gain > 0 else NEUTRAL
+    deposit, denom = int(sub["deposit"]), sub["deposit_denom"]
+    trainer = bytes.fromhex(sub["submitter"])
+    if deposit:
+        bank.apply_send(state, keeper.ESCROW, COMMUNITY_POOL if harmful else trainer, [(denom, deposit)])
+    keeper.put_submission(state, model.id, round_, {
+        **sub, "status": keeper.SETTLED, "outcome": outcome, "gain": head_gain, "parent_gain": parent_gain,
+        "payout": str(paid), "payout_denom": model.bounty_denom,
+        "deposit_returned": not harmful, "settled_height": ctx.height})
+    return [Event("update_settled", _attrs(model.id, round_, ("seq", str(sub["seq"])),
+                                           ("trainer", to_bech32(trainer)), ("outcome", outcome),
+                                           ("payout", f"{paid}{model.bounty_denom}"),
+                                           ("forfeited" if harmful else "refunded", f"{deposit}{denom}")))]
+
+
+# --- void rounds and closed models -----------------------------------------------------------------------
+def void_unrevealed(state, ctx, model_id: int, round_: int) -> tuple[Event, ...]:
+    """At the reveal deadline (after the release deadline settled what stayed sealed): a round with
+    submissions but no revealed shard is void. Every opened update's deposit comes back, and its trainer is
+    compensated from the owner's bond with as much again as its deposit, in seq order while the bond lasts."""
+    model = registry.get_model(state, model_id)
+    if model is None or registry.get_reveal(state, model_id, round_) is not None:
+        return ()
+    record = keeper.get_round(state, model_id, round_)
+    bond = int(model.bond)
+    events = []
+    for sub in keeper.submissions(state, model_id, round_):
+        if sub["status"] != keeper.OPENED:
+            continue
+        deposit, trainer = int(sub["deposit"]), bytes.fromhex(sub["submitter"])
+        compensation = min(deposit, bond)
+        bond -= compensation
+        if deposit:
+            bank.apply_send(state, keeper.ESCROW, trainer, [(sub["deposit_denom"], deposit)])
+        if compensation:
+            bank.apply_send(state, registry.ESCROW, trainer, [(model.bond_denom, compensation)])
+        keeper.put_submission(state, model_id, round_, {**sub, "status": keeper.VOID, "settled_height": ctx.height,
+                                                        "reason": "the owner did not reveal the round's shard",
+                                                        "compensation": str(compensation)})
+        events.append(Event("update_void", _attrs(model_id, round_, ("seq", str(sub["seq"])),
+                                                  ("refunded", f"{deposit}{sub['deposit_denom']}"),
+                                                  ("compensation", f"{compensation}{model.bond_denom}"))))
+    registry.put_model(state, model.with_(bond=str(bond)))
+    keeper.put_round(state, {**record, "void": True, "closed_height": ctx.height})
+    events.append(Event("round_void", _attrs(model_id, round_, ("compensation",
+                                                                f"{int(model.bond) - bond}{model.bond_denom}"))))
+    return tuple(events)
+
+
+def model_closed(state, ctx, model_id: int) -> tuple[Event, ...]:
+    """A closing model refunds every deposit its rounds still hold (sealed or opened): the trainers did
+    nothing wrong. Its waiting rounds leave the close index and its queued scoring jobs are dropped."""
+    events = []
+    for record in keeper.rounds_of(state, model_id):
+        round_ = record["round"]
+        touched = False
+        for sub in keeper.submissions(state, model_id, round_):
+            if sub["status"] not in keeper.HELD_STATUSES:
+                continue
+            touched = True
+            deposit = int(sub["deposit"])
+            if deposit:
+                bank.apply_send(state, keeper.ESCROW, bytes.fromhex(sub["submitter"]),
+                                [(sub["deposit_denom"], deposit)])
+            keeper.put_submission(state, model_id, round_, {**sub, "status": keeper.VOID, "settled_height": ctx.height,
+                                                            "reason": "the model closed"})
+            events.append(Event("update_void", _attrs(model_id, round_, ("seq", str(sub["seq"])),
+                                                      ("refunded", f"{deposit}{sub['deposit_denom']}"))))
+        state.delete(keys.close_key(model_id, round_))
+        if "settled_height" not in record:
+            keeper.clear_deadline(state, record["release_deadline"], model_id, round_)
+        if touched or "closed_height" not in record:
+            keeper.put_round(state, {**record, "settled_height": record.get("settled_height", ctx.height),
+                                     "closed_height": record.get("closed_height", ctx.height)})
+    for height, seq, job in registry.jobs(state):
+        if job["model_id"] == model_id:
+            registry.delete_job(state, height, seq)
+    return tuple(events)
