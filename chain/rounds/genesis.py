@@ -43,7 +43,7 @@ def import_genesis(state, section: dict) -> None:
 
 def _rebuild_indexes(state) -> None:
     """The close index (revealed rounds not closed yet) and the first-plaintext index follow from the
-    records, so genesis does not carry them."""
+    records, so genesis does not carry them (put_submission rebuilds the per-trainer index)."""
     from chain.registry import keeper as registry
     from chain.rounds.settle import index_close
     for record in keeper.all_rounds(state):

@@ -67,6 +67,7 @@ def put_submission(state, model_id: int, round_: int, record: dict, envelope: by
     seq = record["seq"]
     state.set(keys.submission_key(model_id, round_, seq), encode_record(record))
     if envelope is not None:
+        state.set(keys.trainer_key(bytes.fromhex(record["submitter"]), model_id, round_, seq), b"\x01")
         state.set(keys.envelope_key(model_id, round_, seq), envelope)
         state.set(keys.hash_key(model_id, round_, bytes.fromhex(record["envelope_hash"])), keys.u64(seq))
 
@@ -86,6 +87,16 @@ def has_envelope_hash(state, model_id: int, round_: int, digest: bytes) -> bool:
 
 def submissions(state, model_id: int, round_: int) -> list[dict]:
     return [decode_record(v) for _, v in _iterate(state, keys.submissions_prefix(model_id, round_))]
+
+
+def submissions_of(state, address: bytes) -> list[tuple[int, int, dict]]:
+    """(model id, round, record) of every submission by `address`, by model, round and seq."""
+    prefix = keys.TRAINER + address
+    out = []
+    for key, _ in _iterate(state, prefix):
+        m, r, seq = (int.from_bytes(key[len(prefix) + 8 * i:len(prefix) + 8 * i + 8], "big") for i in range(3))
+        out.append((m, r, get_submission(state, m, r, seq)))
+    return out
 
 
 def all_submissions(state) -> list[dict]:

@@ -10,6 +10,7 @@ SHARE = b"rnd/x/"        # + model id + round + seq + validator index -> a relea
 UPDATE = b"rnd/u/"       # + model id + round + seq -> the opened update's plaintext
 CLOSE = b"rnd/c/"        # + model id + round -> b"\x01" while a revealed round waits to close (settle.py)
 PLAINTEXT = b"rnd/p/"    # + model id + SHA-256 of an opened update's plaintext -> round + seq of the first
+TRAINER = b"rnd/t/"      # + submitter address (20 bytes) + model id + round + seq -> b"\x01" (earnings query)
 DEADLINE = b"rnd/d/"     # + release deadline height + model id + round -> b"\x01" until the round is settled
 
 
@@ -59,3 +60,7 @@ def close_key(model_id: int, round_: int) -> bytes:
 
 def plaintext_key(model_id: int, digest: bytes) -> bytes:
     return PLAINTEXT + u64(model_id) + digest
+
+
+def trainer_key(address: bytes, model_id: int, round_: int, seq: int) -> bytes:
+    return TRAINER + address + u64(model_id) + u64(round_) + u64(seq)

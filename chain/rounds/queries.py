@@ -6,6 +6,8 @@
     /rounds/submission  model id + round + seq   JSON submission record
     /rounds/envelope    model id + round + seq   raw envelope bytes, empty if none (provable)
     /rounds/update      model id + round + seq   raw opened update plaintext, empty until opened (provable)
+    /rounds/leaderboard model id            JSON trainers ranked by what they earned, and each closed round
+    /rounds/earnings    address (20 bytes)  JSON what one trainer earned per denom, and each submission
 """
 from __future__ import annotations
 
@@ -66,6 +68,55 @@ def round_view(state, model_id: int, round_: int) -> dict:
     return view
 
 
+def _counts(sub: dict) -> dict:
+    return {"submissions": 1, "accepted": int(sub.get("outcome") == "accepted"),
+            "harmful": int(sub.get("outcome") == "harmful"), "invalid": int(sub["status"] == keeper.INVALID)}
+
+
+def leaderboard(state, model_id: int) -> dict:
+    model = registry.get_model(state, model_id)
+    if model is None:
+        raise UnknownModel(f"no model {model_id}")
+    trainers: dict[str, dict] = {}
+    rounds = []
+    for record in keeper.rounds_of(state, model_id):
+        rounds.append({k: record.get(k) for k in ("round", "submissions", "closed_height", "new_version", "winners",
+                                                   "paid", "head_gain", "void")})
+        for sub in keeper.submissions(state, model_id, record["round"]):
+            row = trainers.setdefault(sub["submitter"], {"earned": 0, "submissions": 0, "accepted": 0, "harmful": 0,
+                                                         "invalid": 0, "forfeited": 0})
+            for k, v in _counts(sub).items():
+                row[k] += v
+            row["earned"] += int(sub.get("payout", "0"))
+            if sub["status"] == keeper.INVALID or sub.get("outcome") == "harmful":
+                row["forfeited"] += int(sub["deposit"])
+    ranked = sorted(trainers.items(), key=lambda kv: (-kv[1]["earned"], kv[0]))
+    return {"model_id": model_id, "bounty_denom": model.bounty_denom, "paid": model.paid, "escrow": model.escrow,
+            "head_version": model.head_version, "initial_score": model.initial_score, "gained": model.gained,
+            "target_score": model.target_score, "metric": model.metric,
+            "trainers": [{"trainer": to_bech32(bytes.fromhex(a)), **{k: str(v) if k in ("earned", "forfeited") else v
+                                                                     for k, v in row.items()}} for a, row in ranked],
+            "rounds": rounds}
+
+
+def earnings(state, address: bytes) -> dict:
+    earned: dict[str, int] = {}
+    forfeited: dict[str, int] = {}
+    subs = []
+    for model_id, round_, sub in keeper.submissions_of(state, address):
+        payout = int(sub.get("payout", "0"))
+        if payout:
+            earned[sub["payout_denom"]] = earned.get(sub["payout_denom"], 0) + payout
+        if sub["status"] == keeper.INVALID or sub.get("outcome") == "harmful":
+            forfeited[sub["deposit_denom"]] = forfeited.get(sub["deposit_denom"], 0) + int(sub["deposit"])
+        subs.append({"model_id": model_id, "round": round_, "seq": sub["seq"], "status": sub["status"],
+                     "outcome": sub.get("outcome"), "payout": sub.get("payout", "0"),
+                     "payout_denom": sub.get("payout_denom"), "deposit": sub["deposit"],
+                     "deposit_denom": sub["deposit_denom"], "reason": sub.get("reason")})
+    return {"address": to_bech32(address), "earned": {d: str(a) for d, a in sorted(earned.items())},
+            "forfeited": {d: str(a) for d, a in sorted(forfeited.items())}, "submissions": subs}
+
+
 def query(state, path: str, data: bytes) -> bytes:
     if path == "/rounds/params":
         return _json(asdict(rparams.load(state)))
@@ -77,4 +128,10 @@ def query(state, path: str, data: bytes) -> bytes:
         if record is None:
             raise UnknownSubmission(f"no submission {seq} in round {round_} of model {model_id}")
         return _json({"model_id": model_id, "round": round_, **_submission_view(record)})
+    if path == "/rounds/leaderboard":
+        return _json(leaderboard(state, *_ids(data, 1, "a model id")))
+    if path == "/rounds/earnings":
+        if len(data) != 20:
+            raise InvalidQuery("query data must be a 20-byte address")
+        return _json(earnings(state, data))
     raise UnknownQuery(f"unknown query path {path!r}")

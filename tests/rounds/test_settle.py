@@ -264,3 +264,20 @@ def test_a_closing_model_refunds_held_deposits(setup):
     assert balances(chain, BOB, denom="ugrad")[0] == bob + 100
     assert bank.balances(chain.app.store, keeper.ESCROW) == []
     assert chain.query_json("/registry/queue")["jobs"] == []
+
+
+def test_leaderboard_and_earnings_queries(setup):
+    model, shards, X_val, y_val, updates = setup
+    chain, model_id = new_chain(shards, model)
+    info = play_round(chain, model_id, 0, [(BOB, updates["a"]), (CAROL, updates["poison"])], reveal_index=1)
+    board = chain.query_json("/rounds/leaderboard", u64(model_id))
+    assert [t["trainer"] for t in board["trainers"]] == [BOB.address, CAROL.address]
+    bob, carol = board["trainers"]
+    assert (bob["earned"], bob["accepted"], bob["forfeited"]) == (info["paid"], 1, "0")
+    assert (carol["earned"], carol["harmful"], carol["forfeited"]) == ("0", 1, "100")
+    assert board["rounds"][0]["new_version"] == 1 and board["paid"] == info["paid"]
+    earned = chain.query_json("/rounds/earnings", BOB.address_bytes)
+    assert earned["earned"] == {VOUCHER: info["paid"]}
+    assert [(s["model_id"], s["round"], s["outcome"]) for s in earned["submissions"]] == [(model_id, 0, "accepted")]
+    assert chain.query_json("/rounds/earnings", CAROL.address_bytes)["forfeited"] == {"ugrad": "100"}
+    assert chain.query("/rounds/earnings", b"short").code != 0
