@@ -177,6 +177,11 @@ class TooManyValidators(ChainError):
     codespace, code = "validators", 6
 
 
+class InvalidEncryptionKey(ChainError):
+    """The X25519 encryption key is a low-order point (any exchange with it gives an all-zero shared secret), so the key cannot hold sealed-update shares (docs/sealing.md 14.8)."""
+    codespace, code = "validators", 7
+
+
 # --- codespace "scoring": model specs, weights, validation shards -----------------------------
 class SpecDecodeError(ChainError):
     """The model spec bytes are malformed or not in their one canonical form."""

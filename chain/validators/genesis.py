@@ -9,6 +9,7 @@ from chain.bank import keeper as bank
 from chain.codec import decode_uint
 from chain.errors import InvalidGenesis
 from chain.results import ValidatorUpdate
+from chain.sealing.valset import is_usable_x25519_key
 from chain.store.kv import prefix_end
 from chain.tx.address import from_bech32, to_bech32
 from chain.validators import keeper, keys, params as vparams
@@ -24,6 +25,9 @@ def import_genesis(state, section: dict) -> None:
         encryption = base64.b64decode(entry["encryption_pubkey"], validate=True)
         if len(consensus) != 32 or len(encryption) != 32:
             raise InvalidGenesis(f"validator {entry['operator']}: keys must be 32 bytes")
+        if not is_usable_x25519_key(encryption):
+            raise InvalidGenesis(f"validator {entry['operator']}: encryption_pubkey is a low-order X25519 point "
+                                 "(all-zero shared secrets)")
         status = entry.get("status", ACTIVE)
         if status not in (ACTIVE, UNBONDING, TOMBSTONED):
             raise InvalidGenesis(f"validator {entry['operator']}: unknown status {status!r}")

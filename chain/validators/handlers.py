@@ -4,8 +4,9 @@ from __future__ import annotations
 from chain.bank import keeper as bank
 from chain.codec import decode_uint, encode_uint
 from chain.store.kv import prefix_end
-from chain.errors import (BondTooSmall, LastValidator, TooManyValidators, UnknownValidator, ValidatorExists,
-                          WrongBondDenom)
+from chain.errors import (BondTooSmall, InvalidEncryptionKey, LastValidator, TooManyValidators, UnknownValidator,
+                          ValidatorExists, WrongBondDenom)
+from chain.sealing.valset import is_usable_x25519_key
 from chain.results import BlockContext, Event, ValidatorUpdate
 from chain.tx.address import to_bech32
 from chain.tx.messages import MsgCreateValidator, MsgUnbond
@@ -16,6 +17,8 @@ from chain.validators.keeper import ACTIVE, BONDED_POOL, COMMUNITY_POOL, TOMBSTO
 def process_create_validator(state, ctx: BlockContext, signer: bytes, msg: MsgCreateValidator) -> tuple[Event, ...]:
     params = vparams.load(state)
     amount = msg.bond.validate()
+    if not is_usable_x25519_key(msg.encryption_pubkey):  # one such key would make every share plan fail (sealing/4)
+        raise InvalidEncryptionKey("encryption_pubkey is a low-order X25519 point: its shared secrets are all zeros")
     if msg.bond.denom != params.bond_denom:
         raise WrongBondDenom(f"bond must be in {params.bond_denom}, not {msg.bond.denom}")
     if amount < params.min_self_bond or amount // params.power_reduction == 0:

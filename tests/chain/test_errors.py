@@ -17,7 +17,7 @@ FROZEN = {
     ("query", 1): "UnknownQuery", ("query", 2): "InvalidQuery", ("query", 3): "HeightNotAvailable",
     ("validators", 1): "ValidatorExists", ("validators", 2): "UnknownValidator",
     ("validators", 3): "BondTooSmall", ("validators", 4): "WrongBondDenom", ("validators", 5): "LastValidator",
-    ("validators", 6): "TooManyValidators",
+    ("validators", 6): "TooManyValidators", ("validators", 7): "InvalidEncryptionKey",
     ("scoring", 1): "SpecDecodeError", ("scoring", 2): "UnsupportedSpecVersion", ("scoring", 3): "UnsupportedLayer",
     ("scoring", 4): "ShapeMismatch", ("scoring", 5): "InvalidFixedPoint", ("scoring", 6): "UnsupportedLoss",
     ("scoring", 7): "ModelTooLarge", ("scoring", 8): "WeightsDecodeError", ("scoring", 9): "WeightOutOfRange",

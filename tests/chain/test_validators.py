@@ -3,6 +3,7 @@ import base64
 import json
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from chain.app import Application
 from chain.bank import keeper as bank
@@ -84,6 +85,54 @@ def test_bad_validator_messages(msg, expected):
     chain = Chain(app_state=vgenesis())
     result = chain.block([tx(ALICE, 0, msg)])
     assert codes(result) == [expected] and result.validator_updates == ()
+
+
+# Every 32-byte encoding of a low-order X25519 point (libsodium's blocklist): u = 0, 1, p-1 and the two
+# order-8 points, u = p and p+1 (non-canonical 0 and 1), and all seven again with the ignored top bit set.
+# X25519 with any of them yields an all-zero shared secret (docs/sealing.md 14.8).
+P25519 = 2**255 - 19
+LOW_ORDER_US = (0, 1, P25519 - 1,
+                325606250916557431795983626356110631294008115727848805560023387167927233504,
+                39382357235489614581723060781553021112529911719440698176882885853963445705823,
+                P25519, P25519 + 1)
+LOW_ORDER_KEYS = tuple(u.to_bytes(32, "little") for u in LOW_ORDER_US) + \
+    tuple((u + 2**255).to_bytes(32, "little") for u in LOW_ORDER_US)
+
+
+def _validator_state(chain):
+    store = chain.app.store
+    return ([(v.operator, v.encryption_pubkey, v.bond, v.status) for v in keeper.all_validators(store)],
+            bank.balance(store, ALICE.address_bytes, "ugrad"), bank.balance(store, BONDED_POOL, "ugrad"))
+
+
+@pytest.mark.parametrize("key", LOW_ORDER_KEYS, ids=lambda k: k.hex())
+def test_low_order_encryption_key_refused(key):
+    chain = Chain(app_state=vgenesis())
+    validators, balance, pool = _validator_state(chain)
+    result = chain.block([tx(ALICE, 0, MsgCreateValidator(consensus_pubkey=C3, encryption_pubkey=key,
+                                                          bond=Coin.of("ugrad", 5_000_000)))])
+    assert codes(result) == [("validators", 7)] and result.validator_updates == ()
+    assert "low-order" in result.tx_results[0].log
+    assert keeper.get(chain.app.store, ALICE.address_bytes) is None
+    assert _validator_state(chain) == (validators, balance - 5000, pool)  # only the fee is gone
+
+
+def test_usable_encryption_key_accepted():
+    key = X25519PrivateKey.from_private_bytes(b"\x42" * 32).public_key().public_bytes_raw()
+    chain = Chain(app_state=vgenesis())
+    result = chain.block([tx(ALICE, 0, MsgCreateValidator(consensus_pubkey=C3, encryption_pubkey=key,
+                                                          bond=Coin.of("ugrad", 5_000_000)))])
+    assert codes(result) == [("", 0)]
+    assert keeper.get(chain.app.store, ALICE.address_bytes).encryption_pubkey == key.hex()
+
+
+@pytest.mark.parametrize("key", LOW_ORDER_KEYS, ids=lambda k: k.hex())
+def test_low_order_encryption_key_refused_at_genesis(key):
+    from chain.errors import InvalidGenesis
+    g = vgenesis()
+    g["validators"]["validators"][1]["encryption_pubkey"] = base64.b64encode(key).decode()
+    with pytest.raises(InvalidGenesis, match=f"validator {V2.address}: encryption_pubkey is a low-order"):
+        Application(MemoryKV()).init_chain(CHAIN_ID, 1, json.dumps(g).encode())
 
 
 def test_failed_join_leaves_no_update_and_no_bond():
