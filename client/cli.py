@@ -97,5 +97,6 @@ from client import cli_testnet  # noqa: E402
 from client import cli_validators  # noqa: E402
 from client import cli_bridge  # noqa: E402  (needs the `bridge` extra only when its commands run)
 from client import cli_registry  # noqa: E402
+from client import cli_rounds  # noqa: E402
 
-__all__ = ["main", "cli_node", "cli_keys", "cli_tx", "cli_testnet", "cli_validators"]
+__all__ = ["main", "cli_node", "cli_keys", "cli_tx", "cli_testnet", "cli_validators", "cli_rounds"]

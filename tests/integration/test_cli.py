@@ -48,5 +48,11 @@ def test_cli_end_to_end(tmp_path):
         assert poor.returncode == 1 and "InsufficientFunds (bank/1)" in poor.stderr
         assert "Traceback" not in poor.stderr
         assert json.loads(cli(home, "--node", node, "query", "account", "alice").stdout)["sequence"] == 0
+        # rounds commands over a real node's RPC: no models yet, and an unknown model prints its code
+        assert json.loads(cli(home, "--node", node, "query", "open-models").stdout) == []
+        earned = json.loads(cli(home, "--node", node, "query", "earnings", "--key", "alice").stdout)
+        assert earned == {"address": alice, "earned": {}, "forfeited": {}, "submissions": []}
+        unknown = cli(home, "--node", node, "query", "leaderboard", "1", check=False)
+        assert unknown.returncode == 1 and "UnknownModel (registry/1)" in unknown.stderr
     finally:
         assert stop_process(proc) == 0, (tmp_path / "start.log").read_text()[-3000:]
