@@ -13,9 +13,11 @@ Torch is needed only to convert a torch.nn.Sequential (client.model); a ChainMod
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import re
+import threading
 from typing import NamedTuple
 
 from chain.tx.coins import Coin
@@ -123,6 +125,7 @@ def _registered_id(receipt: Receipt) -> int:
 class Owner:
     def __init__(self, client: Client, wallet: Wallet):
         self.client, self.wallet = client, wallet
+        self._next_round: dict[int, int] = {}   # per model, the first round reveal_due has not settled
 
     # --- reads, for convenience ---------------------------------------------------------------------
     def model(self, model_id: int) -> dict:
@@ -137,14 +140,17 @@ class Owner:
     # --- writes ---------------------------------------------------------------------------------------
     def register(self, net, X, y, shard_size: int, bounty, *, bond, deposit, target_score: int,
                  expiry_height: int | None = None, expiry_blocks: int | None = None, round_blocks: int = 100,
-                 reveal_blocks: int = 20, min_improvement: int = 0, metric: str = "accuracy",
+                 reveal_blocks: int = 20, min_improvement: int = 0, max_regression: int = 0, metric: str = "accuracy",
                  reward_curve=LINEAR_CURVE, input_shape=None, formats: Formats = Formats(),
                  progress: bool = True) -> Registration:
         """Convert `net` (a torch.nn.Sequential, or a ChainModel), cut (X, y) into validation shards, register
         with their Merkle root, escrow `bounty` + `bond`, then upload the weights in chunks (progress bar).
 
-        Score units (target_score, min_improvement): metric "accuracy" counts parts per million of samples
-        correct; "loss" is the mean per-sample loss at the spec's loss scale (docs/registry.md)."""
+        Score units (target_score, min_improvement, max_regression): metric "accuracy" counts parts per
+        million of samples correct; "loss" is the mean per-sample loss at the spec's loss scale
+        (docs/registry.md). An update scoring more than max_regression (0: min_improvement) below its
+        parent on the round's shard is harmful and forfeits its deposit: leave room for honest trainers
+        whose private data is skewed."""
         params = registry_params(self.client)
         if isinstance(net, ChainModel):
             chain_model = net
@@ -172,7 +178,7 @@ class Owner:
             bounty=coin(bounty), bond=coin(bond), round_blocks=round_blocks, reveal_blocks=reveal_blocks,
             min_improvement=min_improvement, deposit=coin(deposit), target_score=target_score, metric=metric,
             reward_curve=tuple(CurvePoint(progress_bps=p, payout_bps=q) for p, q in reward_curve),
-            expiry_height=expiry_height)
+            expiry_height=expiry_height, max_regression=max_regression)
         model_id = _registered_id(self.client.submit(self.wallet, [msg]))
         self.upload(model_id, raw_weights, progress=progress)
         return Registration(model_id, shards)
@@ -224,6 +230,67 @@ class Owner:
         msg = MsgRevealShard(model_id=model_id, round=round_, shard=shard_set.shards[index], shard_index=index,
                              proof=shard_set.proof(index).encode())
         return self.client.submit(self.wallet, [msg])
+
+    def reveal_due(self, model_id: int, shard_set: ShardSet) -> list[Receipt]:
+        """Reveal, with the next unused shard, every round whose submissions have closed, that took at least
+        one submission and has no shard yet, while its reveal window is open. Rounds nobody submitted to
+        are skipped: they need no shard, and shards are finite. Returns the reveals sent (oldest first)."""
+        record = self.model(model_id)
+        if record["status"] != "active":
+            return []
+        height = self.client.rpc.latest_height()          # the reveal lands in height + 1 or later
+        revealed = {r["round"] for r in record["rounds"]}
+        used = {r["shard_index"] for r in record["rounds"]}
+        free = [i for i in range(len(shard_set.shards)) if i not in used]
+        receipts = []
+        start = self._next_round.get(model_id, 0)
+        for round_ in range(start, 1 << 62):
+            end = round_end(record, round_)
+            if end > height + 1:
+                break                                      # still taking submissions
+            if round_ in revealed or height + 1 >= end + record["reveal_blocks"]:
+                self._next_round[model_id] = round_ + 1     # done, or too late to reveal
+                continue
+            info = self.client.query_json("/rounds/round", _u64(model_id, round_))
+            if not info["submissions"]:
+                self._next_round[model_id] = round_ + 1
+                continue
+            if not free:
+                raise GradchainError(f"model {model_id} has no unrevealed shard left for round {round_}: "
+                                     "trainers of this round will be compensated from the bond")
+            receipts.append(self.reveal(model_id, round_, shard_set, free.pop(0), wait_for_window=False))
+            self._next_round[model_id] = round_ + 1
+        return receipts
+
+    @contextlib.contextmanager
+    def auto_reveal(self, model_id: int, shard_set: ShardSet, poll: float = 0.5, on_reveal=None):
+        """While the `with` block runs, a background thread reveals each round's shard as soon as its
+        submissions close (reveal_due). It uses its own connection and this owner's wallet; do not send
+        other txs from the same wallet meanwhile (sequence numbers). Errors are re-raised on exit."""
+        stop, errors = threading.Event(), []
+        worker = Owner(Client(self.client.rpc.url), self.wallet)
+
+        def loop():
+            while not stop.is_set():
+                try:
+                    for receipt in worker.reveal_due(model_id, shard_set):
+                        if on_reveal is not None:
+                            on_reveal(receipt)
+                except Exception as e:  # noqa: BLE001 - reported to the caller on exit
+                    errors.append(e)
+                    return
+                stop.wait(poll)
+
+        thread = threading.Thread(target=loop, name=f"auto-reveal-{model_id}", daemon=True)
+        thread.start()
+        try:
+            yield worker
+        finally:
+            stop.set()
+            thread.join()
+            worker.client.close()
+        if errors:
+            raise errors[0]
 
     def fund(self, model_id: int, amount) -> Receipt:
         """Add to a model's bounty (anyone may; in the bounty's denom)."""

@@ -73,7 +73,7 @@ def process_register_model(state, ctx: BlockContext, signer: bytes, msg: MsgRegi
                   round_blocks=msg.round_blocks, reveal_blocks=msg.reveal_blocks,
                   min_improvement=msg.min_improvement, target_score=msg.target_score, metric=msg.metric,
                   reward_curve=[[p.progress_bps, p.payout_bps] for p in msg.reward_curve],
-                  expiry_height=msg.expiry_height, registered_height=ctx.height)
+                  expiry_height=msg.expiry_height, registered_height=ctx.height, max_regression=msg.max_regression)
     keeper.put_spec(state, model_id, msg.spec)
     keeper.put_model(state, model)
     keeper.index_expiry(state, model)

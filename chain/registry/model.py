@@ -39,6 +39,7 @@ class Model:
     head_version: int = 0
     version_count: int = 0      # versions 0..version_count-1 exist
     revealed_count: int = 0
+    max_regression: int = 0     # score units below its parent an update may score and not be harmful (0: min_improvement)
     # rewards (chain/rounds/reward.py): version 0's score on the first round that closed, the progress
     # gained by accepted heads (score units), and the bounty paid out so far (escrow + paid = bounty funded)
     initial_score: int | None = None
@@ -78,6 +79,11 @@ class Model:
         if self.status != ACTIVE or height < self.first_round_start:
             return None
         return (height - self.first_round_start) // self.round_blocks
+
+    @property
+    def harm_margin(self) -> int:
+        """An update scoring more than this below its parent is harmful (forfeits its deposit)."""
+        return self.max_regression or self.min_improvement
 
     def with_(self, **changes) -> "Model":
         return replace(self, **changes)

@@ -12,8 +12,8 @@ beyond the reveal's go through the registry's budgeted queue. Then, at the end o
   head, with the old head as its parent (or the round's base version for an update trained on it);
 * the gain adds to the model's progress; the payout bounty * (F(p_new) - F(p_old)) leaves the registry
   escrow to the trainers that produced the winner, split by their gains over the head;
-* deposits: an update worse than its own parent by more than min_improvement is harmful and forfeits to
-  the community pool; the others get theirs back.
+* deposits: an update worse than its own parent by more than the model's max_regression (default:
+  min_improvement) is harmful and forfeits to the community pool; the others get theirs back.
 
 Pure: reads committed state and the block context only.
 """
@@ -198,7 +198,7 @@ def _pay(state, model: Model, round_: int, seqs: list[int], best_gain: int, gain
 def _settle_deposit(state, ctx, model: Model, round_: int, sub: dict, head_gain: int, parent_value: int,
                     accepted: bool, paid: int) -> list[Event]:
     parent_gain = reward.gain(model, reward.value(model, sub["score"]), parent_value)
-    harmful = parent_gain < -model.min_improvement
+    harmful = parent_gain < -model.harm_margin
     outcome = ACCEPTED if accepted else HARMFUL if harmful else IMPROVING if parent_gain > 0 else NEUTRAL
     deposit, denom = int(sub["deposit"]), sub["deposit_denom"]
     trainer = bytes.fromhex(sub["submitter"])

@@ -118,12 +118,15 @@ class MsgRegisterModel(Message):
     metric: str = ""                # "accuracy" (ppm correct, higher is better) or "loss" (mean loss, lower)
     reward_curve: tuple[CurvePoint, ...] = ()
     expiry_height: int = 0          # from this height on the model can be closed; it is closed automatically
+    max_regression: int = 0         # score units an update may fall below its parent before it is harmful
+                                    # (forfeits its deposit); 0 means min_improvement
     SCHEMA = (Field(1, "spec", "bytes"), Field(2, "weights_hash", "bytes"), Field(3, "weights_size", "uint64"),
               Field(4, "shard_root", "bytes"), Field(5, "shard_count", "uint64"), Field(6, "bounty", "message", Coin),
               Field(7, "bond", "message", Coin), Field(8, "round_blocks", "uint64"),
               Field(9, "reveal_blocks", "uint64"), Field(10, "min_improvement", "uint64"),
               Field(11, "deposit", "message", Coin), Field(12, "target_score", "uint64"), Field(13, "metric", "string"),
-              Field(14, "reward_curve", "message", CurvePoint, repeated=True), Field(15, "expiry_height", "uint64"))
+              Field(14, "reward_curve", "message", CurvePoint, repeated=True), Field(15, "expiry_height", "uint64"),
+              Field(16, "max_regression", "uint64"))
 
     def validate_basic(self) -> None:
         if not self.spec:

@@ -281,3 +281,15 @@ def test_leaderboard_and_earnings_queries(setup):
     assert [(s["model_id"], s["round"], s["outcome"]) for s in earned["submissions"]] == [(model_id, 0, "accepted")]
     assert chain.query_json("/rounds/earnings", CAROL.address_bytes)["forfeited"] == {"ugrad": "100"}
     assert chain.query("/rounds/earnings", b"short").code != 0
+
+
+def test_max_regression_sets_how_much_worse_than_its_parent_is_harmful(setup):
+    model, shards, X_val, y_val, updates = setup
+    X, y = shard_data(X_val, y_val, 0)
+    drop = accuracy(local_score(model, X, y)) - accuracy(local_score(with_delta(model, updates["poison"]), X, y))
+    assert drop > 0
+    for margin, outcome in ((drop, "neutral"), (drop - 1, "harmful")):   # the margin is inclusive
+        chain, model_id = new_chain(shards, model, max_regression=margin)
+        info = play_round(chain, model_id, 0, [(CAROL, updates["poison"])], reveal_index=0)
+        sub = info["submission_list"][0]
+        assert (sub["outcome"], sub["parent_gain"], sub["deposit_returned"]) == (outcome, -drop, outcome == "neutral")
