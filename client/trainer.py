@@ -15,6 +15,9 @@ key shares. Submitting escrows the model's per-update deposit.
 """
 from __future__ import annotations
 
+import time
+from typing import Callable, NamedTuple
+
 from chain.errors import ChainError
 from chain.rounds.update import make_delta as _delta_of_arrays
 from chain.scoring.spec import LOSS_NAMES, ModelSpec
@@ -24,6 +27,27 @@ from client.client import Client, Receipt
 from client.errors import GradchainError
 from client.seal import seal, seal_context
 from client.wallet import Wallet
+
+
+FINAL_STATUSES = ("settled", "invalid", "void")   # a submission in one of these will not change again
+
+
+class Submitted(NamedTuple):
+    """Where a submitted update lives on chain: /rounds/submission model_id ‖ round ‖ seq."""
+    model_id: int
+    round: int
+    seq: int
+    parent: int
+    receipt: Receipt
+
+
+def submitted(receipt: Receipt) -> Submitted:
+    """Read the submit_update event of a committed MsgSubmitUpdate tx."""
+    for event in receipt.events:
+        if event.get("type") == "submit_update":
+            a = {x["key"]: x["value"] for x in event.get("attributes", [])}
+            return Submitted(int(a["model_id"]), int(a["round"]), int(a["seq"]), int(a["parent"]), receipt)
+    raise GradchainError(f"tx {receipt.tx_hash} submitted no update (no submit_update event)")
 
 
 def _u64(*values: int) -> bytes:
@@ -72,6 +96,7 @@ def delta_from_torch(parent, net, formats=None) -> bytes:
 class Trainer:
     def __init__(self, client: Client, wallet: Wallet):
         self.client, self.wallet = client, wallet
+        self.last_dp_report = None   # client.dp.DPReport of the last privatized update (epsilon so far)
 
     def round(self, model_id: int, round_: int) -> dict:
         return round_info(self.client, model_id, round_)
@@ -103,5 +128,75 @@ class Trainer:
                               envelope=envelope.encode())
         return self.client.submit(self.wallet, [msg], wait=wait)
 
+    # --- the whole loop: pull the head, train locally, seal, submit, wait for the verdict ----------------
+    def head(self, model_id: int):
+        """The model's head version as a client.model.ChainModel (spec and weights checked against their hashes)."""
+        from client.training import head_model
+        return head_model(self.client, model_id)
 
-__all__ = ["Trainer", "delta_from_torch", "make_delta", "round_info", "submission", "sealing_set"]
+    def train_and_submit(self, model_id: int, X, y, *, train: Callable | None = None, dp=None, accountant=None,
+                         round_: int | None = None, min_blocks_left: int = 2, progress: bool = True) -> Submitted:
+        """Train the current head on (X, y), which never leave this process, and submit the sealed delta.
+
+        `train(net, X, y) -> net` is your training loop on a torch module built from the head (default:
+        client.training's). `dp` (client.dp.DPConfig) clips the delta and adds noise on the integer grid;
+        `accountant` (client.dp.PrivacyAccountant) then tracks epsilon across rounds. `round_` defaults to
+        the open round, or the next one if fewer than `min_blocks_left` blocks remain in its window."""
+        from client.model import from_chain
+        record = self.client.query_json("/registry/model", _u64(model_id))
+        if record.get("current_round") is None:
+            raise GradchainError(f"model {model_id} is not taking submissions (status {record['status']})")
+        head = self.head(model_id)
+        if train is None:   # client.training's loop: 5 epochs of SGD with momentum, the model's own loss
+            from client.training import train as default_loop
+            loss = LOSS_NAMES[head.spec.loss]
+            train = lambda net, X_, y_: default_loop(net, (X_, y_), loss=loss, progress=progress)  # noqa: E731
+        net = train(from_chain(head).float(), X, y)
+        update = delta_from_torch(head, net)
+        if dp is not None:
+            from client.dp import encode_delta, privatize
+            arrays, self.last_dp_report = privatize(update, head, dp, accountant)
+            update = encode_delta(arrays)
+        if round_ is None:
+            round_ = self._round_with_room(model_id, min_blocks_left)
+        return submitted(self.submit(model_id, update, round_=round_, parent_version=record["head_version"]))
+
+    def _round_with_room(self, model_id: int, min_blocks_left: int) -> int:
+        record = self.client.query_json("/registry/model", _u64(model_id))
+        round_ = record["current_round"]
+        end = record["activated_height"] + 1 + (round_ + 1) * record["round_blocks"]
+        if end - (self.client.rpc.latest_height() + 1) < min_blocks_left:
+            round_ += 1
+            self.client.rpc.wait_for_height(end - 1, timeout=60.0 + 10.0 * min_blocks_left)
+        return round_
+
+    def wait_for_result(self, sub: Submitted, timeout: float = 600.0, poll: float = 0.5,
+                        progress: bool = True) -> dict:
+        """Poll the submission until it is settled (scored, paid or not, deposit back or forfeited), invalid
+        or void, and return its record: status, outcome, score, payout, reason. A progress bar shows its
+        status as it moves sealed -> opened -> scored -> settled."""
+        from tqdm import tqdm
+        steps = ["sealed", "opened", "scored", "final"]
+        deadline = time.monotonic() + timeout
+        with tqdm(total=len(steps) - 1, desc=f"model {sub.model_id} round {sub.round} #{sub.seq}",
+                  disable=not progress, leave=False) as bar:
+            while True:
+                record = submission(self.client, sub.model_id, sub.round, sub.seq)
+                status = record["status"]
+                step = 3 if status in FINAL_STATUSES else 2 if "score" in record else steps.index(status)
+                bar.set_postfix_str(status)
+                bar.update(step - bar.n)
+                if status in FINAL_STATUSES:
+                    return record
+                if time.monotonic() > deadline:
+                    raise GradchainError(f"submission {sub.round}/{sub.seq} of model {sub.model_id} is still "
+                                         f"{status} after {timeout:.0f} s")
+                time.sleep(poll)
+
+    def earnings(self) -> dict:
+        """/rounds/earnings for this trainer: earned and forfeited per denom, and every submission."""
+        return self.client.query_json("/rounds/earnings", self.wallet.address_bytes)
+
+
+__all__ = ["FINAL_STATUSES", "Submitted", "Trainer", "delta_from_torch", "make_delta", "round_info", "sealing_set",
+           "submission", "submitted"]

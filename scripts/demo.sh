@@ -45,7 +45,7 @@ run gradchain --node "$N0" tx bank send bob alice 999999999uusdc || true
 echo; echo "# alice registers a digit classifier with a hidden validation set and a uusdc bounty; a trainer"
 echo "# submits a sealed update that opens only after round 0 closes (key shares released in vote"
 echo "# extensions); alice reveals one shard and all 4 validators score the model bit for bit"
-run python scripts/demo_model.py "$N0" "$ROOT/keyring" alice
+run python scripts/demo_training.py "$N0" "$ROOT/keyring" alice
 
 echo; echo "# kill -9 validator node2: the other three (30 of 40 power) keep committing"
 kill -9 "$(cat "$ROOT/node2/node.pid")"

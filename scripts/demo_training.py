@@ -1,0 +1,218 @@
+"""The federated-training demo: an owner registers a digit classifier with hidden validation shards and a
+uusdc bounty; four trainers with skewed private splits of scikit-learn's digits train it over several
+rounds through the chain, one of them flipping its labels. Each round the trainers pull the head, train
+locally, seal and submit their deltas; the validators open them once the window closes, the owner's SDK
+reveals the round's shard automatically, every validator scores the updates and their FedAvg aggregate
+bit for bit, and the round closes: new head, payouts along the owner's curve, deposits back or forfeited.
+Ends with the chain-trained model's test accuracy next to a centrally trained one on the same data.
+
+    python scripts/demo_training.py NODE_URL KEYRING_DIR KEY [--rounds 5]      (scripts/demo.sh runs it)
+
+`run()` is also what tests/integration/test_federated_demo.py calls, in a reduced size.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+from client import Client, Keyring  # noqa: E402
+from client.model import ChainModel, local_score, to_chain  # noqa: E402
+from client.owner import Owner  # noqa: E402
+from client.trainer import Trainer  # noqa: E402
+from client.wallet import Wallet  # noqa: E402
+
+SEED = 0
+TEST, VALIDATION, SHARD = 297, 600, 100          # held-out test set; the owner's hidden validation shards
+FAVOURITES = [(0, 1, 8), (2, 3, 9), (4, 5, 9), (6, 7, 8)]   # each trainer's over-represented digits
+POISONER = 3                                     # trains on (label + 1) % 10
+SKEW = 0.6                                       # share of a trainer's samples drawn from its favourites
+DEPOSIT, BOUNTY = 10_000, 1_000_000
+OWNER_SAMPLES = 40                               # the owner's own labelled data: its starting model
+
+
+@dataclass
+class Data:
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    parts: list = field(default_factory=list)     # one index array per trainer
+
+
+def load_data() -> Data:
+    from sklearn.datasets import load_digits
+    X, y = load_digits(return_X_y=True)
+    rng = np.random.default_rng(SEED)
+    order = rng.permutation(len(X))
+    X, y = (X[order] / 16.0).astype(np.float32), y[order].astype(np.int64)
+    data = Data(X[TEST + VALIDATION:], y[TEST + VALIDATION:], X[TEST:TEST + VALIDATION], y[TEST:TEST + VALIDATION],
+                X[:TEST], y[:TEST])
+    parts = [[] for _ in FAVOURITES]
+    for i, label in enumerate(data.y_train):
+        if i < OWNER_SAMPLES:
+            continue   # label skew: most of a digit goes to the trainer that likes it
+        fans = [k for k, fav in enumerate(FAVOURITES) if label in fav]
+        k = fans[0] if fans and rng.random() < SKEW else int(rng.integers(len(FAVOURITES)))
+        parts[k].append(i)
+    data.parts = [np.array(p) for p in parts]
+    return data
+
+
+def new_net():
+    import torch
+    torch.manual_seed(SEED)
+    return torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))
+
+
+def owner_model(data: Data):
+    """The owner's starting point: the network trained briefly on the owner's own few samples."""
+    return fit(new_net(), data.X_train[:OWNER_SAMPLES], data.y_train[:OWNER_SAMPLES], 20)
+
+
+def fit(net, X, y, epochs: int, lr: float = 0.01):
+    """A trainer's own loop: full-batch Adam (the digits are small). Any loop works with the SDK."""
+    import torch
+    net = copy.deepcopy(net).float()
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    xt, yt = torch.tensor(X), torch.tensor(y)
+    for _ in range(epochs):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(net(xt), yt).backward()
+        opt.step()
+    return net
+
+
+def accuracy(model: ChainModel, X, y) -> float:
+    return local_score(model, X, y).correct / len(y)
+
+
+def central_accuracy(data: Data) -> float:
+    """The same network trained centrally on all the owner's and trainers' (clean) data, quantized the same way."""
+    return accuracy(to_chain(fit(new_net(), data.X_train, data.y_train, 200), input_shape=(64,)),
+                    data.X_test, data.y_test)
+
+
+def _say(quiet: bool, *args) -> None:
+    if not quiet:
+        print(*args, flush=True)
+
+
+def run(url: str, owner_wallet: Wallet, *, rounds: int = 5, epochs: int = 40, round_blocks: int = 10,
+        clients: list | None = None, quiet: bool = False) -> dict:
+    """Drive the demo against a running chain; returns what happened (for the test and the summary).
+    `clients`: one Client per trainer (default: a new connection each), so a test can watch their traffic."""
+    data = load_data()
+    central = central_accuracy(data)
+    with Client(url) as chain:
+        owner = Owner(chain, owner_wallet)
+        _say(quiet, f"owner registers a 64-32-10 digit classifier; {VALIDATION} validation samples stay hidden "
+                    f"as {VALIDATION // SHARD} shards (only their Merkle root goes on chain)")
+        reg = owner.register(owner_model(data), data.X_val, data.y_val, shard_size=SHARD, bounty=f"{BOUNTY}uusdc",
+                             bond="5000000ugrad", deposit=f"{DEPOSIT}ugrad", target_score=950_000,
+                             min_improvement=10_000, max_regression=100_000,
+                             reward_curve=((0, 0), (5000, 7000), (10_000, 10_000)),
+                             expiry_blocks=round_blocks * (rounds + 4) * 3, round_blocks=round_blocks,
+                             reveal_blocks=round_blocks, progress=not quiet)
+        model_id = reg.model_id
+        wallets = [Wallet.generate() for _ in FAVOURITES]
+        for w in wallets:
+            chain.send(owner_wallet, w.address, {"ugrad": 2_000_000})
+        clients = clients or [Client(url) for _ in wallets]
+        trainers = [Trainer(c, w) for c, w in zip(clients, wallets)]
+        names = [f"t{k + 1} likes {','.join(map(str, fav))}" + (" POISONS" if k == POISONER else "")
+                 for k, fav in enumerate(FAVOURITES)]
+        _say(quiet, f"model {model_id}: bounty {BOUNTY}uusdc, deposit {DEPOSIT}ugrad per update, target 95%, "
+                    f"a new head must gain 1 pp, an update more than 10 pp below its parent forfeits; "
+                    f"trainers' private samples: {[len(p) for p in data.parts]}")
+        history = []
+        with owner.auto_reveal(model_id, reg.shards), ThreadPoolExecutor(len(trainers)) as pool:
+            for _ in range(rounds):
+                history.append(_one_round(chain, model_id, trainers, names, data, epochs, pool, quiet))
+        head = Trainer(chain, owner_wallet).head(model_id)
+        final = accuracy(head, data.X_test, data.y_test)
+        board = chain.query_json("/rounds/leaderboard", model_id.to_bytes(8, "big"))
+        earned = [t.earnings() for t in trainers]
+        for c in clients:
+            c.close()
+    _say(quiet, f"\nchain-trained model: {final:.1%} test accuracy; centrally trained on the same data: {central:.1%} "
+                f"({final / central:.1%} of central)")
+    _say(quiet, "earnings: " + "; ".join(f"{n}: {e['earned'].get('uusdc', '0')}uusdc, forfeited "
+                                           f"{e['forfeited'].get('ugrad', '0')}ugrad" for n, e in zip(names, earned)))
+    return {"model_id": model_id, "final_accuracy": final, "central_accuracy": central, "history": history,
+            "leaderboard": board, "earnings": earned, "trainers": [w.address for w in wallets],
+            "names": names}
+
+
+def _one_round(chain, model_id, trainers, names, data, epochs, pool, quiet) -> dict:
+    record = chain.query_json("/registry/model", model_id.to_bytes(8, "big"))
+    round_ = record["current_round"]
+    end = record["activated_height"] + 1 + (round_ + 1) * record["round_blocks"]
+    if end - chain.rpc.latest_height() < 4:       # too little of this window left for four trainers
+        round_ += 1
+        chain.rpc.wait_for_height(end - 1, timeout=120)
+    head = trainers[0].head(model_id)
+    head_acc = accuracy(head, data.X_test, data.y_test)
+    t0 = time.monotonic()
+
+    def work(k):
+        X, y = data.X_train[data.parts[k]], data.y_train[data.parts[k]]
+        if k == POISONER:
+            y = (y + 1) % 10
+        sub = trainers[k].train_and_submit(model_id, X, y, train=lambda net, X_, y_: fit(net, X_, y_, epochs),
+                                           round_=round_, progress=False)
+        return trainers[k].wait_for_result(sub, timeout=300, progress=False)
+
+    results = list(pool.map(work, range(len(trainers))))
+    info = chain.query_json("/rounds/round", model_id.to_bytes(8, "big") + round_.to_bytes(8, "big"))
+    after = trainers[0].head(model_id)
+    after_acc = accuracy(after, data.X_test, data.y_test)
+    winners = info.get("winners") or []
+    how = ("aggregate of " + ",".join(f"t{i + 1}" for i in _trainer_indices(info, winners, trainers))
+           if len(winners) > 1 else f"t{_trainer_indices(info, winners, trainers)[0] + 1}'s update" if winners
+           else "no candidate beat the head")
+    _say(quiet, f"\nround {round_}: head v{record['head_version']} ({head_acc:.1%} test) -> "
+                f"v{info['head_version'] if info.get('new_version') is None else info['new_version']} "
+                f"({after_acc:.1%} test): {how}; paid {info.get('paid', '0')}uusdc "
+                f"[{time.monotonic() - t0:.1f} s]")
+    for name, r in zip(names, results):
+        score = r.get("score")
+        shard_acc = f"{score['correct'] / score['total']:.0%}" if score else "-"
+        deposit = "forfeited" if r["status"] == "invalid" or r.get("outcome") == "harmful" else "returned"
+        _say(quiet, f"   {name:<24} {r.get('outcome', r['status']):<10} shard acc {shard_acc:>4}  "
+                    f"paid {r.get('payout', '0'):>7}uusdc  deposit {deposit}")
+    return {"round": round_, "head_before": head_acc, "head_after": after_acc, "info": info, "results": results}
+
+
+def _trainer_indices(info: dict, seqs: list, trainers) -> list[int]:
+    addresses = [t.wallet.address for t in trainers]
+    by_seq = {s["seq"]: s["submitter"] for s in info["submission_list"]}
+    return [addresses.index(by_seq[s]) for s in seqs]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("url")
+    parser.add_argument("keyring")
+    parser.add_argument("key")
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    wallet = Keyring(args.keyring).load(args.key, os.environ["GRADCHAIN_PASSWORD"])
+    result = run(args.url, wallet, rounds=args.rounds)
+    if result["final_accuracy"] < 0.95 * result["central_accuracy"]:
+        sys.exit("the chain-trained model did not reach 95% of the central accuracy")
+
+
+if __name__ == "__main__":
+    main()
