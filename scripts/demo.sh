@@ -2,8 +2,8 @@
 # Set up (idempotent), then run the main job: a local 4-validator testnet driven only through the
 # `gradchain` CLI. Today: signed multi-denom transfers sent to one node and read (with Merkle proofs)
 # from another, a refused tx with its code, a validator crash the network rides out, a new validator
-# joining and leaving, a model registered with a hidden validation set and scored on chain, and a
-# trainer's sealed update opened by the validators once its round closed. Payouts join as they land.
+# joining and leaving, then federated training of a digit classifier by four trainers (one poisoning)
+# over five rounds: sealed updates, scoring, new heads, payouts, and the final accuracy vs central.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -42,9 +42,10 @@ run gradchain --node "$N3" query bank balances bob --denom uusdc
 echo; echo "# a transfer bob cannot afford is refused with a stable code; nothing is charged"
 run gradchain --node "$N0" tx bank send bob alice 999999999uusdc || true
 
-echo; echo "# alice registers a digit classifier with a hidden validation set and a uusdc bounty; a trainer"
-echo "# submits a sealed update that opens only after round 0 closes (key shares released in vote"
-echo "# extensions); alice reveals one shard and all 4 validators score the model bit for bit"
+echo; echo "# federated training: alice registers a digit classifier with a hidden validation set and a uusdc"
+echo "# bounty; four trainers with skewed private data (t4 flips its labels) train it over five rounds."
+echo "# Updates are sealed until each window closes, opened by the validators' vote extensions, scored"
+echo "# bit for bit by all 4 validators with their FedAvg aggregate; the best becomes the new head and pays."
 run python scripts/demo_training.py "$N0" "$ROOT/keyring" alice
 
 echo; echo "# kill -9 validator node2: the other three (30 of 40 power) keep committing"
