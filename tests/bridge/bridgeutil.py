@@ -48,7 +48,9 @@ class BridgeNet:
     supply + unattested deposits - unattested releases == tokens locked in the contract."""
 
     def __init__(self, n_validators: int = 4, bonds: list[int] | None = None, evm_keys: int | None = None,
-                 **bridge_params):
+                 state: dict | None = None, **bridge_params):
+        """`state`: the genesis app_state to bridge (default `app_state(n_validators, bonds)`); its first
+        `n_validators` validators must be OPERATORS[:n_validators]."""
         self.w3 = Web3(EthereumTesterProvider())
         self.tester = self.w3.provider.ethereum_tester
         self.deployer = Evm(self.w3, self.w3.eth.accounts[0])
@@ -56,7 +58,8 @@ class BridgeNet:
         self.token2 = self.deployer.deploy("TestToken", "Other", "OTH", 18)
         keyed = n_validators if evm_keys is None else evm_keys
         evm_addresses = {OPERATORS[i].address: EVM_KEYS[i].address for i in range(keyed)}
-        self.bridge, state = deploy_bridge(self.deployer, CHAIN_ID, app_state(n_validators, bonds), evm_addresses,
+        base = app_state(n_validators, bonds) if state is None else state
+        self.bridge, state = deploy_bridge(self.deployer, CHAIN_ID, base, evm_addresses,
                                            **bridge_params)
         for key in EVM_KEYS:
             self.deployer.fund(key.checksum_address, 10**20)  # gas for relaying
