@@ -98,5 +98,6 @@ from client import cli_validators  # noqa: E402
 from client import cli_bridge  # noqa: E402  (needs the `bridge` extra only when its commands run)
 from client import cli_registry  # noqa: E402
 from client import cli_rounds  # noqa: E402
+from client import cli_train  # noqa: E402  (`gradchain train`)
 
-__all__ = ["main", "cli_node", "cli_keys", "cli_tx", "cli_testnet", "cli_validators", "cli_rounds"]
+__all__ = ["main", "cli_node", "cli_keys", "cli_tx", "cli_testnet", "cli_validators", "cli_rounds", "cli_train"]

@@ -5,9 +5,12 @@
     gradchain query open-models
     gradchain tx submit-update MODEL --update FILE [--round N] [--parent V] --from KEY
     gradchain tx reveal MODEL ROUND --shards FILE --index I --from KEY
+    gradchain tx reveal-due MODEL --shards FILE --from KEY [--watch [--poll SECONDS]]
 """
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 
 import click
@@ -285,3 +288,80 @@ def reveal(ctx, model_id, round_, shards_file, index, from_key):
     emit(ctx, data, f"shard {index} revealed for round {round_} of model {model_id} in block {receipt.height} "
                     f"by {to_bech32(wallet.address_bytes)}; validators score it over the next blocks "
                     f"(tx {receipt.tx_hash})")
+
+
+def _reveal_row(receipt) -> dict:
+    event = _event(receipt, "reveal_shard")
+    return {"tx_hash": receipt.tx_hash, "height": receipt.height, "model_id": int(event["model_id"]),
+            "round": int(event["round"]), "shard_index": int(event["shard_index"]),
+            "updates": int(event.get("updates", 0)), "samples": int(event.get("samples", 0)),
+            "scoring_fee": event.get("scoring_fee")}
+
+
+def _reveal_line(row: dict) -> str:
+    return (f"round {row['round']} of model {row['model_id']}: shard {row['shard_index']} revealed in block "
+            f"{row['height']}, {row['updates']} update(s) to score, fee {row['scoring_fee']} (tx {row['tx_hash']})")
+
+
+@tx.command("reveal-due")
+@click.argument("model_id", type=click.IntRange(min=1))
+@click.option("--shards", "shards_file", required=True, type=click.Path(dir_okay=False, exists=True),
+              help="The owner's shards file (client.rounds.save_shards).")
+@click.option("--from", "from_key", required=True, help="The model owner's key.")
+@click.option("--watch", is_flag=True, help="Keep revealing as rounds close, until Ctrl-C.")
+@click.option("--poll", type=click.FloatRange(min=0.01), default=2.0, show_default=True,
+              help="With --watch: seconds between checks.")
+@click.pass_context
+@friendly
+def reveal_due(ctx, model_id, shards_file, from_key, watch, poll):
+    """Reveal, each with the next unused shard, every round of MODEL whose submissions have closed, that took
+    at least one submission and has no shard yet (Owner.reveal_due); rounds nobody submitted to need none.
+
+    With --watch it keeps doing so every --poll seconds, printing each reveal (one JSON object per line with
+    --output json), until Ctrl-C or the model closes. Do not send other txs from the same key meanwhile.
+    """
+    from client.errors import RpcError
+    from client.owner import Owner, model
+    from client.rounds import load_shards
+    shard_set = load_shards(shards_file)
+    wallet = keyring(ctx).load(from_key, password(ctx))
+    as_json = ctx.obj["output"] == "json"
+    with client_for(ctx) as c:
+        record = model(c, model_id)
+        if record["shard_root"] != shard_set.root.hex():
+            raise click.ClickException(f"{shards_file} does not hold model {model_id}'s shards (Merkle root "
+                                       f"{shard_set.root.hex()[:16]}..., the model's is "
+                                       f"{record['shard_root'][:16]}...)")
+        if record["owner"] != wallet.address:
+            raise click.ClickException(f"key {from_key} ({wallet.address}) is not model {model_id}'s owner "
+                                       f"({record['owner']}): only the owner reveals")
+        owner = Owner(c, wallet)
+        if not watch:
+            rows = [_reveal_row(r) for r in owner.reveal_due(model_id, shard_set)]
+            emit(ctx, rows, "\n".join(map(_reveal_line, rows)) if rows else
+                 f"nothing to reveal for model {model_id}: no closed round with submissions is waiting for a shard")
+            return
+        if not as_json:
+            click.echo(f"watching model {model_id} (status {record['status']}) every {poll:g} s; Ctrl-C to stop")
+        sent = 0
+        try:
+            while True:
+                try:
+                    rows = [_reveal_row(r) for r in owner.reveal_due(model_id, shard_set)]
+                except RpcError as e:   # the node restarting or unreachable for a while: keep watching
+                    click.echo(f"warning: {e}; retrying in {poll:g} s", err=True)
+                    rows = None
+                for row in rows or ():
+                    sent += 1
+                    click.echo(json.dumps(row, sort_keys=True) if as_json else _reveal_line(row))
+                if rows == []:
+                    status = model(c, model_id)["status"]
+                    if status not in ("active", "uploading"):
+                        if not as_json:
+                            click.echo(f"model {model_id} is {status}: nothing more to reveal")
+                        break
+                time.sleep(poll)
+        except KeyboardInterrupt:
+            pass
+        if not as_json:
+            click.echo(f"stopped: {sent} shard(s) revealed")

@@ -54,5 +54,11 @@ def test_cli_end_to_end(tmp_path):
         assert earned == {"address": alice, "earned": {}, "forfeited": {}, "submissions": []}
         unknown = cli(home, "--node", node, "query", "leaderboard", "1", check=False)
         assert unknown.returncode == 1 and "UnknownModel (registry/1)" in unknown.stderr
+        import numpy as np
+        np.savez(tmp_path / "data.npz", X=np.zeros((4, 64)), y=np.arange(4))
+        untrained = cli(home, "--node", node, "train", "1", "--data", str(tmp_path / "data.npz"), "--from", "alice",
+                        check=False)
+        assert untrained.returncode == 1 and "UnknownModel (registry/1)" in untrained.stderr
+        assert "Traceback" not in untrained.stderr
     finally:
         assert stop_process(proc) == 0, (tmp_path / "start.log").read_text()[-3000:]
