@@ -40,7 +40,9 @@ def _round_state(info: dict) -> str:
         head = f"new head v{info['new_version']}" if info.get("new_version") is not None else "head unchanged"
         winners = f" from update(s) {', '.join(map(str, info['winners']))}" if info.get("winners") else ""
         denom = next((s["payout_denom"] for s in info["submission_list"] if s.get("payout_denom")), "")
-        return f"closed at height {info['closed_height']}: {head}{winners}, paid {info.get('paid', '0')}{denom}"
+        paid = ("payout pending: paid when a later round's fresh shard confirms the gain"
+                if info.get("payout_pending") else f"paid {info.get('paid', '0')}{denom}")
+        return f"closed at height {info['closed_height']}: {head}{winners}, {paid}"
     if info.get("settled_height") is not None:
         return f"release settled at height {info['settled_height']}; waiting for the shard reveal and scoring"
     return "not closed yet"
@@ -48,8 +50,14 @@ def _round_state(info: dict) -> str:
 
 def _submission_rows(subs: list[dict]) -> list[list]:
     return [[s["seq"], s["submitter"], s["status"], s.get("outcome") or s.get("reason") or "-",
-             _score(s.get("score")), f"{s.get('payout', '0')}{s.get('payout_denom') or ''}",
-             f"{s['deposit']}{s['deposit_denom']}"] for s in subs]
+             _score(s.get("score")), _payout(s), f"{s['deposit']}{s['deposit_denom']}"] for s in subs]
+
+
+def _payout(record: dict) -> str:
+    """A submission's payout; an accepted update's is pending until a later round confirms its gain."""
+    if record.get("payout_pending"):
+        return "pending"
+    return f"{record.get('payout', '0')}{record.get('payout_denom') or ''}"
 
 
 SUBMISSION_HEADER = ["seq", "trainer", "status", "outcome", "score", "payout", "deposit"]
@@ -100,7 +108,7 @@ def query_submission(ctx, model_id, round_, seq):
              f"score {_score(record.get('score'))}"]
     if "gain" in record:
         lines.append(f"gain over the head {record['gain']}, over its parent {record['parent_gain']}")
-    lines.append(f"payout {record.get('payout', '0')}{record.get('payout_denom') or ''}; deposit "
+    lines.append(f"payout {_payout(record)}; deposit "
                  f"{record['deposit']}{record['deposit_denom']}" +
                  ("" if "deposit_returned" not in record else
                   " returned" if record["deposit_returned"] else " forfeited"))
@@ -163,7 +171,8 @@ def query_leaderboard(ctx, model_id):
                 lines.append(f"  round {r['round']}: void ({r['submissions']} submissions)")
             else:
                 head = f"new head v{r['new_version']}" if r.get("new_version") is not None else "head unchanged"
-                lines.append(f"  round {r['round']}: {r['submissions']} submissions, {head}, paid {r['paid']}{denom}"
+                paid = "payout pending" if r.get("payout_pending") else f"paid {r['paid']}{denom}"
+                lines.append(f"  round {r['round']}: {r['submissions']} submissions, {head}, {paid}"
                              + (f" (winners {', '.join(map(str, r['winners']))})" if r.get("winners") else ""))
     lines += ["", "versions:"] + (_version_tree(tree["versions"], tree["head_version"]) or ["  none yet"])
     emit(ctx, data, "\n".join(lines))

@@ -82,7 +82,8 @@ def _result_text(record: dict) -> str:
         parts.append(f"score {_score_text(record['score'])}")
     if "gain" in record:
         parts.append(f"gain over the head {record['gain']}")
-    parts.append(f"payout {record.get('payout', '0')}{record.get('payout_denom') or ''}")
+    parts.append("payout pending until a later round confirms the gain" if record.get("payout_pending")
+                 else f"payout {record.get('payout', '0')}{record.get('payout_denom') or ''}")
     deposit = f"deposit {record['deposit']}{record['deposit_denom']} {_deposit_fate(record) or 'held'}"
     if record.get("compensation"):
         deposit += f", plus {record['compensation']} compensation from the owner's bond"

@@ -171,9 +171,11 @@ class Trainer:
         return round_
 
     def wait_for_result(self, sub: Submitted, timeout: float = 600.0, poll: float = 0.5,
-                        progress: bool = True) -> dict:
-        """Poll the submission until it is settled (scored, paid or not, deposit back or forfeited), invalid
-        or void, and return its record: status, outcome, score, payout, reason. A progress bar shows its
+                        progress: bool = True, paid: bool = False) -> dict:
+        """Poll the submission until it is settled (scored, deposit back or forfeited), invalid or void, and
+        return its record: status, outcome, score, payout, reason. An accepted update's payout is pending
+        (`payout_pending`) until a later round's fresh shard confirms its gain; with `paid=True` wait for
+        that too (it needs a later round with submissions, or the model's close). A progress bar shows the
         status as it moves sealed -> opened -> scored -> settled."""
         from tqdm import tqdm
         steps = ["sealed", "opened", "scored", "final"]
@@ -186,7 +188,7 @@ class Trainer:
                 step = 3 if status in FINAL_STATUSES else 2 if "score" in record else steps.index(status)
                 bar.set_postfix_str(status)
                 bar.update(step - bar.n)
-                if status in FINAL_STATUSES:
+                if status in FINAL_STATUSES and not (paid and record.get("payout_pending")):
                     return record
                 if time.monotonic() > deadline:
                     raise GradchainError(f"submission {sub.round}/{sub.seq} of model {sub.model_id} is still "

@@ -144,10 +144,15 @@ def run(url: str, owner_wallet: Wallet, *, rounds: int = 5, epochs: int = 40, ro
         final = accuracy(head, data.X_test, data.y_test)
         board = chain.query_json("/rounds/leaderboard", model_id.to_bytes(8, "big"))
         earned = [t.earnings() for t in trainers]
+        for entry in history:   # the round records as they stand now, payouts confirmed since included
+            entry["info"] = chain.query_json("/rounds/round", model_id.to_bytes(8, "big")
+                                             + entry["round"].to_bytes(8, "big"))
         for c in clients:
             c.close()
     _say(quiet, f"\nchain-trained model: {final:.1%} test accuracy; centrally trained on the same data: {central:.1%} "
                 f"({final / central:.1%} of central)")
+    if board["pending"]:
+        _say(quiet, f"(round {board['pending']['round']}'s head is paid when a later round confirms it)")
     _say(quiet, "earnings: " + "; ".join(f"{n}: {e['earned'].get('uusdc', '0')}uusdc, forfeited "
                                            f"{e['forfeited'].get('ugrad', '0')}ugrad" for n, e in zip(names, earned)))
     return {"model_id": model_id, "final_accuracy": final, "central_accuracy": central, "history": history,
@@ -176,6 +181,7 @@ def _one_round(chain, model_id, trainers, names, data, epochs, pool, quiet) -> d
 
     results = list(pool.map(work, range(len(trainers))))
     info = chain.query_json("/rounds/round", model_id.to_bytes(8, "big") + round_.to_bytes(8, "big"))
+    confirmed = _confirmation(chain, model_id, round_, trainers, names)
     after = trainers[0].head(model_id)
     after_acc = accuracy(after, data.X_test, data.y_test)
     winners = info.get("winners") or []
@@ -184,15 +190,30 @@ def _one_round(chain, model_id, trainers, names, data, epochs, pool, quiet) -> d
            else "no candidate beat the head")
     _say(quiet, f"\nround {round_}: head v{record['head_version']} ({head_acc:.1%} test) -> "
                 f"v{info['head_version'] if info.get('new_version') is None else info['new_version']} "
-                f"({after_acc:.1%} test): {how}; paid {info.get('paid', '0')}uusdc "
-                f"[{time.monotonic() - t0:.1f} s]")
+                f"({after_acc:.1%} test): {how}" + ("; paid once a later round confirms it" if winners else "")
+                + f" [{time.monotonic() - t0:.1f} s]")
+    if confirmed:
+        _say(quiet, "   " + confirmed)
     for name, r in zip(names, results):
         score = r.get("score")
         shard_acc = f"{score['correct'] / score['total']:.0%}" if score else "-"
         deposit = "forfeited" if r["status"] == "invalid" or r.get("outcome") == "harmful" else "returned"
-        _say(quiet, f"   {name:<24} {r.get('outcome', r['status']):<10} shard acc {shard_acc:>4}  "
-                    f"paid {r.get('payout', '0'):>7}uusdc  deposit {deposit}")
+        _say(quiet, f"   {name:<24} {r.get('outcome', r['status']):<10} shard acc {shard_acc:>4}  deposit {deposit}")
     return {"round": round_, "head_before": head_acc, "head_after": after_acc, "info": info, "results": results}
+
+
+def _confirmation(chain, model_id, round_, trainers, names) -> str:
+    """What this round's close paid an earlier round's head, confirmed on this round's fresh shard."""
+    board = chain.query_json("/rounds/leaderboard", model_id.to_bytes(8, "big"))
+    for r in board["rounds"]:
+        if r.get("confirmed_round") == round_:
+            earlier = chain.query_json("/rounds/round", model_id.to_bytes(8, "big") + r["round"].to_bytes(8, "big"))
+            by_seq = {s["seq"]: s for s in earlier["submission_list"]}
+            who = ", ".join(f"{names[_trainer_indices(earlier, [seq], trainers)[0]].split()[0]} "
+                            f"{by_seq[seq]['payout']}uusdc" for seq in r["winners"])
+            return (f"this round's shard confirms round {r['round']}'s head: {r['confirmed_gain'] / 10_000:+.0f} pp "
+                    f"over the version it replaced -> paid {r['paid']}uusdc ({who})")
+    return ""
 
 
 def _trainer_indices(info: dict, seqs: list, trainers) -> list[int]:

@@ -45,6 +45,9 @@ class Model:
     initial_score: int | None = None
     gained: int = 0
     paid: str = "0"
+    # the last new head, paid once a later round's shard confirms its gain (chain/rounds/settle.py):
+    # {"version", "base", "round", "gain", "weights": [[seq, weight], ...]}
+    pending: dict | None = None
 
     @property
     def owner_bytes(self) -> bytes:

@@ -81,7 +81,8 @@ def leaderboard(state, model_id: int) -> dict:
     rounds = []
     for record in keeper.rounds_of(state, model_id):
         rounds.append({k: record.get(k) for k in ("round", "submissions", "closed_height", "new_version", "winners",
-                                                   "paid", "head_gain", "void")})
+                                                   "paid", "payout_pending", "confirmed_round", "confirmed_gain",
+                                                   "head_gain", "void")})
         for sub in keeper.submissions(state, model_id, record["round"]):
             row = trainers.setdefault(sub["submitter"], {"earned": 0, "submissions": 0, "accepted": 0, "harmful": 0,
                                                          "invalid": 0, "forfeited": 0})
@@ -93,7 +94,7 @@ def leaderboard(state, model_id: int) -> dict:
     ranked = sorted(trainers.items(), key=lambda kv: (-kv[1]["earned"], kv[0]))
     return {"model_id": model_id, "bounty_denom": model.bounty_denom, "paid": model.paid, "escrow": model.escrow,
             "head_version": model.head_version, "initial_score": model.initial_score, "gained": model.gained,
-            "target_score": model.target_score, "metric": model.metric,
+            "target_score": model.target_score, "metric": model.metric, "pending": model.pending,
             "trainers": [{"trainer": to_bech32(bytes.fromhex(a)), **{k: str(v) if k in ("earned", "forfeited") else v
                                                                      for k, v in row.items()}} for a, row in ranked],
             "rounds": rounds}

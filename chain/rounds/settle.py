@@ -10,8 +10,11 @@ beyond the reveal's go through the registry's budgeted queue. Then, at the end o
   head on this shard wins, ties to the earlier submission (the aggregate counts as its latest member);
 * a winner whose gain is positive and at least the model's min_improvement becomes a new version, the
   head, with the old head as its parent (or the round's base version for an update trained on it);
-* the gain adds to the model's progress; the payout bounty * (F(p_new) - F(p_old)) leaves the registry
-  escrow to the trainers that produced the winner, split by their gains over the head;
+* the new head is paid when a later round closes: there it and the version it replaced are scored on a
+  fresh shard that played no part in choosing it, and that paired gain (not the selecting one, which is
+  biased upwards by picking the best of many) adds to the model's progress; the payout
+  bounty * (F(p_new) - F(p_old)) leaves the registry escrow to the trainers that produced the head, split
+  by their gains over the head they replaced. A model that closes first pays on the selecting gain;
 * deposits: an update worse than its own parent by more than the model's max_regression (default:
   min_improvement) is harmful and forfeits to the community pool; the others get theirs back.
 
@@ -102,7 +105,10 @@ def try_close(state, ctx, model_id: int, round_: int) -> tuple[Event, ...]:
     if any("score" not in s for s in opened):
         return ()
     head = model.head_version
-    if _queue_missing_versions(state, ctx, model, round_, record, sorted({head} | {s["parent"] for s in opened})):
+    needed = {head} | {s["parent"] for s in opened}
+    if _confirms(model, round_):   # the last new head and its base, on this fresh shard
+        needed |= {model.pending["version"], model.pending["base"]}
+    if _queue_missing_versions(state, ctx, model, round_, record, sorted(needed)):
         return ()
     record = keeper.get_round(state, model_id, round_)
     score_of = lambda v: reward.value(model, registry.get_score(state, model_id, v, round_))  # noqa: E731
@@ -121,6 +127,12 @@ def try_close(state, ctx, model_id: int, round_: int) -> tuple[Event, ...]:
 def _close(state, ctx, model: Model, record: dict, opened: list[dict], gains: dict, head_value: int,
            score_of) -> tuple[Event, ...]:
     model_id, round_ = model.id, record["round"]
+    events: list[Event] = []
+    if model.initial_score is None:   # version 0's score on the first round that closes (still the head)
+        model = model.with_(initial_score=score_of(0))
+    if _confirms(model, round_):
+        model, confirm_events = _confirm(state, ctx, model, round_, score_of)
+        events += confirm_events
     # candidates: (gain over the head, -order) -> the larger wins; ties go to the earlier submission
     candidates = [(gains[s["seq"]], -s["seq"], [s["seq"]], s["parent"], s["score"]) for s in opened]
     aggregate = record.get("aggregate")
@@ -128,28 +140,56 @@ def _close(state, ctx, model: Model, record: dict, opened: list[dict], gains: di
         agg_gain = reward.gain(model, reward.value(model, aggregate["score"]), head_value)
         candidates.append((agg_gain, -max(aggregate["of"]), aggregate["of"], model.head_version, aggregate["score"]))
     best = max(candidates, key=lambda c: (c[0], c[1])) if candidates else None
-    events: list[Event] = []
     winners: list[int] = []
-    new_version, paid, payouts = None, 0, {}
+    new_version = None
     if best is not None and best[0] > 0 and best[0] >= model.min_improvement:
         best_gain, _, winners, parent, score = best
+        old_head = model.head_version
         model, new_version, version_events = _new_head(state, ctx, model, round_, winners, parent, score)
         events += version_events
-        model, paid, payouts, pay_events = _pay(state, model, round_, winners, best_gain, gains)
-        events += pay_events
+        # paid once a later round's fresh shard confirms the gain (_confirm): the gain measured on the
+        # shard that chose the winner among many candidates is biased upwards (the winner's curse)
+        model = model.with_(pending={"version": new_version, "base": old_head, "round": round_, "gain": best_gain,
+                                     "weights": [[seq, max(gains.get(seq, 0), 1)] for seq in winners]})
     for s in opened:
         events += _settle_deposit(state, ctx, model, round_, s, gains[s["seq"]], score_of(s["parent"]),
-                                  s["seq"] in winners, payouts.get(s["seq"], 0))
+                                  s["seq"] in winners)
     registry.put_model(state, model)
-    keeper.put_round(state, {**record, "closed_height": ctx.height, "new_version": new_version,
-                             "winners": winners, "paid": str(paid),
+    keeper.put_round(state, {**keeper.get_round(state, model_id, round_), "closed_height": ctx.height,
+                             "new_version": new_version, "winners": winners, "paid": "0",
+                             "payout_pending": new_version is not None,
                              "head_gain": best[0] if new_version is not None else 0})
     state.delete(keys.close_key(model_id, round_))
     events.append(Event("round_closed", _attrs(model_id, round_, ("new_version", "" if new_version is None
                                                                    else str(new_version)),
-                                               ("head_version", str(model.head_version)),
-                                               ("paid", f"{paid}{model.bounty_denom}"))))
+                                               ("head_version", str(model.head_version)))))
     return tuple(events)
+
+
+def _confirms(model: Model, round_: int) -> bool:
+    return model.pending is not None and model.pending["round"] < round_
+
+
+def _confirm(state, ctx, model: Model, round_: int, score_of) -> tuple[Model, list[Event]]:
+    """Pay the pending new head on this round's shard, which played no part in choosing it: its gain over
+    the version it replaced, both scored here (a paired, unbiased measure). No gain, no pay."""
+    pending = model.pending
+    confirmed = reward.gain(model, score_of(pending["version"]), score_of(pending["base"]))
+    return _pay_pending(state, ctx, model, max(0, confirmed), {"confirmed_gain": confirmed,
+                                                               "confirmed_round": round_})
+
+
+def _pay_pending(state, ctx, model: Model, gain: int, how: dict) -> tuple[Model, list[Event]]:
+    pending = model.pending
+    model, amount, parts, events = _pay(state, model, pending["round"], [tuple(w) for w in pending["weights"]], gain)
+    for seq, _ in pending["weights"]:
+        sub = keeper.get_submission(state, model.id, pending["round"], seq)
+        keeper.put_submission(state, model.id, pending["round"], {**sub, "payout": str(parts.get(seq, 0)),
+                                                                  "payout_pending": False, **how})
+    record = keeper.get_round(state, model.id, pending["round"])
+    keeper.put_round(state, {**record, "paid": str(amount), "payout_pending": False, "paid_height": ctx.height,
+                             **how})
+    return model.with_(pending=None), events
 
 
 def _new_head(state, ctx, model: Model, round_: int, seqs: list[int], parent: int, score: dict):
@@ -170,20 +210,16 @@ def _new_head(state, ctx, model: Model, round_: int, seqs: list[int], parent: in
                                                      ("updates", ",".join(map(str, seqs)))))]
 
 
-def _pay(state, model: Model, round_: int, seqs: list[int], best_gain: int, gains: dict):
-    """Progress grows by the winner's gain; the curve says what that is worth; the trainers that produced
-    the winner share it by their own gains over the head."""
-    initial = model.initial_score
-    if initial is None:   # version 0's score on the first round that closes (the head is still version 0)
-        initial = reward.value(model, registry.get_score(state, model.id, 0, round_))
-    gained = model.gained + best_gain
+def _pay(state, model: Model, round_: int, weights: list[tuple[int, int]], gain: int):
+    """Progress grows by `gain`; the curve says what that is worth; the trainers of round `round_` that
+    produced the head share it by `weights` (their own gains over the head they replaced)."""
+    gained = model.gained + gain
     bounty = int(model.escrow) + int(model.paid)
-    amount = min(int(model.escrow), reward.payout(model, bounty, model.gained, gained, initial))
-    model = model.with_(initial_score=initial, gained=gained, escrow=str(int(model.escrow) - amount),
-                        paid=str(int(model.paid) + amount))
+    amount = min(int(model.escrow), reward.payout(model, bounty, model.gained, gained, model.initial_score))
+    model = model.with_(gained=gained, escrow=str(int(model.escrow) - amount), paid=str(int(model.paid) + amount))
     events, parts = [], {}
     if amount:
-        parts = reward.split(amount, [(seq, max(gains.get(seq, 0), 1)) for seq in seqs])
+        parts = reward.split(amount, weights)
         for seq in sorted(parts):
             sub = keeper.get_submission(state, model.id, round_, seq)
             if parts[seq]:
@@ -196,7 +232,7 @@ def _pay(state, model: Model, round_: int, seqs: list[int], best_gain: int, gain
 
 
 def _settle_deposit(state, ctx, model: Model, round_: int, sub: dict, head_gain: int, parent_value: int,
-                    accepted: bool, paid: int) -> list[Event]:
+                    accepted: bool) -> list[Event]:
     parent_gain = reward.gain(model, reward.value(model, sub["score"]), parent_value)
     harmful = parent_gain < -model.harm_margin
     outcome = ACCEPTED if accepted else HARMFUL if harmful else IMPROVING if parent_gain > 0 else NEUTRAL
@@ -206,11 +242,10 @@ def _settle_deposit(state, ctx, model: Model, round_: int, sub: dict, head_gain:
         bank.apply_send(state, keeper.ESCROW, COMMUNITY_POOL if harmful else trainer, [(denom, deposit)])
     keeper.put_submission(state, model.id, round_, {
         **sub, "status": keeper.SETTLED, "outcome": outcome, "gain": head_gain, "parent_gain": parent_gain,
-        "payout": str(paid), "payout_denom": model.bounty_denom,
+        "payout": "0", "payout_denom": model.bounty_denom, "payout_pending": accepted,
         "deposit_returned": not harmful, "settled_height": ctx.height})
     return [Event("update_settled", _attrs(model.id, round_, ("seq", str(sub["seq"])),
                                            ("trainer", to_bech32(trainer)), ("outcome", outcome),
-                                           ("payout", f"{paid}{model.bounty_denom}"),
                                            ("forfeited" if harmful else "refunded", f"{deposit}{denom}")))]
 
 
@@ -250,8 +285,14 @@ def void_unrevealed(state, ctx, model_id: int, round_: int) -> tuple[Event, ...]
 
 def model_closed(state, ctx, model_id: int) -> tuple[Event, ...]:
     """A closing model refunds every deposit its rounds still hold (sealed or opened): the trainers did
-    nothing wrong. Its waiting rounds leave the close index and its queued scoring jobs are dropped."""
+    nothing wrong. Its waiting rounds leave the close index and its queued scoring jobs are dropped. A new
+    head still waiting for its confirming round is paid on the gain that chose it, the only measure left."""
     events = []
+    model = registry.get_model(state, model_id)
+    if model.pending is not None:
+        model, pay_events = _pay_pending(state, ctx, model, model.pending["gain"], {"confirmed_gain": None})
+        registry.put_model(state, model)
+        events += pay_events
     for record in keeper.rounds_of(state, model_id):
         round_ = record["round"]
         touched = False

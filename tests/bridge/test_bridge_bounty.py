@@ -3,10 +3,11 @@
   the owner locks ERC-20 tokens in the bridge contract -> the validators' orchestrators claim the deposit
   -> the owner holds vouchers (bridge/<evm chain id>/<token>) -> MsgRegisterModel escrows a bounty in them
   -> a trainer's honest update goes through a whole round (sealed submission, shares released in the
-  validators' vote extensions with their X25519 keys, shard revealed, scored, round closed) -> the trainer
-  is paid the round's `paid` in vouchers -> withdraws them -> a batch signed by the validators' EVM keys
-  is relayed -> the trainer's EVM address holds the tokens. The model then expires, the unspent bounty goes
-  back to the owner, who withdraws it too: the contract ends holding nothing.
+  validators' vote extensions with their X25519 keys, shard revealed, scored, round closed with a new head
+  whose payout waits for confirmation) -> the model expires first, so the head is paid on the gain that
+  chose it, in vouchers, and the unspent bounty goes back to the owner -> the trainer withdraws its
+  vouchers -> a batch signed by the validators' EVM keys is relayed -> the trainer's EVM address holds
+  the tokens; the owner withdraws the rest too: the contract ends holding nothing.
 
 Every block goes through the ABCI calls a node makes (the validators' vote extensions, verified, then
 PrepareProposal, ProcessProposal, FinalizeBlock, Commit, as tests/rounds/test_release.py drives them) with
@@ -181,33 +182,39 @@ def test_bounty_funded_and_paid_in_bridged_tokens_then_withdrawn_to_the_evm():
                                       proof=proof.encode())])
     net.run_until(lambda: "closed_height" in net.query("/rounds/round", u64(model_id, 0)))
 
-    # 4. the trainer is paid the round's payout in vouchers, out of the bounty's escrow
+    # 4. the round closes with a new head; its payout waits for a later round's shard to confirm the gain
+    closed = net.query("/rounds/round", u64(model_id, 0))
+    [sub] = closed["submission_list"]
+    assert closed["new_version"] == 1 and closed["winners"] == [0] and closed["closed_height"] < expiry
+    assert closed["payout_pending"] and sub["outcome"] == "accepted" and sub["payout_pending"]
+    assert sub["deposit_returned"]
+    assert net.vouchers(BOB.address_bytes) == 0
+
+    # 5. the model expires before another round: the pending head is paid in vouchers on the gain that
+    #    chose it, out of the bounty's escrow, and the unspent bounty returns to the owner
+    net.run_until(lambda: net.query("/registry/model", u64(model_id))["status"] == "closed")
+    assert net.chain.height == expiry
     closed = net.query("/rounds/round", u64(model_id, 0))
     paid = int(closed["paid"])
     [sub] = closed["submission_list"]
-    assert closed["new_version"] == 1 and closed["winners"] == [0] and closed["closed_height"] < expiry
-    assert sub["outcome"] == "accepted" and int(sub["payout"]) == paid and 0 < paid < BOUNTY
-    assert sub["deposit_returned"]
+    assert int(sub["payout"]) == paid and 0 < paid < BOUNTY and not sub["payout_pending"]
     assert sub["payout_denom"] == denom
     assert [a["amount"] for t, a in net.events if t == "payout"] == [f"{paid}{denom}"]
     assert net.vouchers(BOB.address_bytes) == paid
     assert net.query("/rounds/earnings", BOB.address_bytes)["earned"] == {denom: str(paid)}
     m = net.query("/registry/model", u64(model_id))
-    assert int(m["escrow"]) == BOUNTY - paid == net.vouchers(REGISTRY_ESCROW) and int(m["paid"]) == paid
+    assert int(m["escrow"]) == 0 == net.vouchers(REGISTRY_ESCROW) and int(m["paid"]) == paid
+    refund = BOUNTY - paid
+    assert net.vouchers(ALICE.address_bytes) == DEPOSIT - BOUNTY + refund
 
-    # 5. the trainer withdraws every voucher; the validators sign the batch, it is relayed, tokens arrive
+    # 6. the trainer withdraws every voucher; the validators sign the batch, it is relayed, tokens arrive;
+    #    the owner withdraws everything left
     net.withdraw(BOB, paid, trainer_evm)
     net.tick()
     assert net.vouchers(BOB.address_bytes) == 0 and net.vouchers(BRIDGE_ESCROW) == paid
     net.run_until(lambda: net.settled() and net.evm_balance(trainer_evm) == paid)
     assert net.evm_balance(trainer_evm) == paid
     assert net.locked() == DEPOSIT - paid == bank.supply(net.chain.app.store, denom)
-
-    # 6. the model expires: the unspent bounty returns to the owner, who withdraws everything left
-    net.run_until(lambda: net.query("/registry/model", u64(model_id))["status"] == "closed")
-    assert net.chain.height == expiry
-    refund = BOUNTY - paid
-    assert net.vouchers(ALICE.address_bytes) == DEPOSIT - BOUNTY + refund and net.vouchers(REGISTRY_ESCROW) == 0
     net.withdraw(ALICE, DEPOSIT - paid, owner_refund_evm)
     net.run_until(lambda: net.settled() and net.evm_balance(owner_refund_evm) == DEPOSIT - paid)
     assert net.locked() == 0 and bank.supply(net.chain.app.store, denom) == 0

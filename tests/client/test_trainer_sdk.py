@@ -45,7 +45,11 @@ def test_train_submit_reveal_and_get_paid_in_process():
     assert owner.reveal_due(reg.model_id, reg.shards) == []             # once per round
     chain.until(chain.height + 15)
     record = trainer.wait_for_result(sub, timeout=5, progress=False)
-    assert record["status"] == "settled" and record["outcome"] == "accepted" and int(record["payout"]) > 0
+    assert record["status"] == "settled" and record["outcome"] == "accepted" and record["payout_pending"]
+    assert trainer.earnings()["earned"] == {}          # paid once a later round confirms, or at the close
+    chain.until(owner.model(reg.model_id)["expiry_height"])
+    record = trainer.wait_for_result(sub, timeout=5, progress=False, paid=True)
+    assert int(record["payout"]) > 0 and not record["payout_pending"]
     assert trainer.earnings()["earned"] == {VOUCHER: record["payout"]}
     assert owner.model(reg.model_id)["head_version"] == 1
     assert receipt.height > info["window_end"]

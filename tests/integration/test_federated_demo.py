@@ -97,9 +97,12 @@ def test_payouts_follow_gains_and_stay_within_the_bounty(demo):
     paid = sum(int(e["earned"].get("uusdc", "0")) for e in result["earnings"])
     assert paid == int(board["paid"]) <= demo_training.BOUNTY
     assert paid > 0
+    confirmed = [r for r in result["history"] if r["info"].get("confirmed_round") is not None]
+    assert confirmed                                            # a later round confirmed an earlier head
     for r in result["history"]:
-        accepted = [s for s in r["results"] if s.get("outcome") == "accepted"]
+        accepted = [s for s in r["info"]["submission_list"] if s.get("outcome") == "accepted"]
         assert sum(int(s["payout"]) for s in accepted) == int(r["info"]["paid"])
+        assert all(s["payout_pending"] == (r not in confirmed) for s in accepted)
         by_gain = sorted(accepted, key=lambda s: s["gain"])
         assert [int(s["payout"]) for s in by_gain] == sorted(int(s["payout"]) for s in accepted)
     # earnings rank the trainers the way the leaderboard does

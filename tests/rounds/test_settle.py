@@ -8,7 +8,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from roundsutil import RoundsChain, submit_msg
+from roundsutil import RoundsChain, delta, submit_msg
 from test_release import next_block, votes, window
 
 from chain.bank import keeper as bank
@@ -110,9 +110,9 @@ def balances(chain, *wallets, denom):
     return [bank.balance(chain.app.store, w.address_bytes, denom) for w in wallets]
 
 
-def test_a_round_closes_with_a_new_head_payouts_and_forfeits(setup):
+def test_a_round_closes_with_a_new_head_confirmed_and_paid_on_the_next_shard(setup):
     model, shards, X_val, y_val, updates = setup
-    chain, model_id = new_chain(shards, model)
+    chain, model_id = new_chain(shards, model, round_blocks=20, reveal_blocks=10)   # round 0 closes during 1
     before = balances(chain, BOB, CAROL, ALICE, denom=VOUCHER)
     pool = bank.balance(chain.app.store, COMMUNITY_POOL, "ugrad")
     info = play_round(chain, model_id, 0, [(BOB, updates["a"]), (CAROL, updates["poison"]), (ALICE, updates["b"])],
@@ -133,23 +133,16 @@ def test_a_round_closes_with_a_new_head_payouts_and_forfeits(setup):
     assert best[0] - head >= 1000
     assert info["new_version"] == 1 and info["winners"] == best[2]
     m = chain.model(model_id)
-    assert (m["head_version"], m["initial_score"], m["gained"]) == (1, head, best[0] - head)
-    paid = reference_payout(BOUNTY, head, 0, best[0] - head)
-    assert int(info["paid"]) == paid > 0
-    assert int(m["escrow"]) == BOUNTY - paid and int(m["paid"]) == paid
-    assert bank.balance(chain.app.store, REGISTRY_ESCROW, VOUCHER) == BOUNTY - paid
+    assert (m["head_version"], m["initial_score"], m["gained"], m["paid"]) == (1, head, 0, "0")
+    assert m["pending"] == {"version": 1, "base": 0, "round": 0, "gain": best[0] - head,
+                            "weights": [[seq, own[seq] - head] for seq in best[2]]}
+    assert info["paid"] == "0" and info["payout_pending"] is True   # not paid on the shard that chose it
 
     subs = {s["seq"]: s for s in info["submission_list"]}
     assert [subs[i]["status"] for i in range(3)] == ["settled"] * 3
     assert subs[1]["outcome"] == "harmful" and subs[1]["payout"] == "0" and not subs[1]["deposit_returned"]
+    assert [subs[i]["payout_pending"] for i in range(3)] == [i in best[2] for i in range(3)]
     assert bank.balance(chain.app.store, COMMUNITY_POOL, "ugrad") == pool + 100
-    gains = {0: own[0] - head, 2: own[2] - head}
-    payouts = {seq: int(subs[seq]["payout"]) for seq in (0, 2)}
-    assert sum(payouts.values()) == paid
-    if len(best[2]) == 2:   # split by each update's own gain over the head, remainder to the earliest
-        assert payouts[2] == paid * gains[2] // (gains[0] + gains[2])
-    after = balances(chain, BOB, CAROL, ALICE, denom=VOUCHER)
-    assert [a - b for a, b in zip(after, before)] == [payouts[0], 0, payouts[2]]
     assert bank.balances(chain.app.store, keeper.ESCROW) == []       # every deposit settled
 
     # the version tree: version 1's weights are the winning candidate, parent 0, scored on shard 1
@@ -160,6 +153,27 @@ def test_a_round_closes_with_a_new_head_payouts_and_forfeits(setup):
     want = mean if len(best[2]) == 2 else cands[0 if best[2] == [0] else 1]
     assert all(np.array_equal(s, w) for s, w in zip(stored, want))
     assert accuracy_of(versions[1]["scores"][0]) == best[0]
+
+    # round 1 closes on shard 2: version 1 against version 0 there is the confirmed gain that pays
+    play_round(chain, model_id, 1, [(CAROL, delta(model), 1)], reveal_index=2)
+    X2, y2 = shard_data(X_val, y_val, 2)
+    confirmed = accuracy(local_score(ChainModel(model.spec, want), X2, y2)) - accuracy(local_score(model, X2, y2))
+    assert confirmed > 0
+    paid = reference_payout(BOUNTY, head, 0, confirmed)
+    zero = chain.query_json("/rounds/round", u64(model_id, 0))
+    assert (int(zero["paid"]), zero["confirmed_round"], zero["confirmed_gain"]) == (paid, 1, confirmed)
+    assert paid > 0
+    m = chain.model(model_id)
+    assert (m["gained"], int(m["paid"]), int(m["escrow"]), m["pending"]) == (confirmed, paid, BOUNTY - paid, None)
+    assert bank.balance(chain.app.store, REGISTRY_ESCROW, VOUCHER) == BOUNTY - paid
+    subs = {s["seq"]: s for s in zero["submission_list"]}
+    payouts = {seq: int(subs[seq]["payout"]) for seq in (0, 2)}
+    assert sum(payouts.values()) == paid
+    if len(best[2]) == 2:   # split by each update's own gain over the head, remainder to the earliest
+        gains = {0: own[0] - head, 2: own[2] - head}
+        assert payouts[2] == paid * gains[2] // (gains[0] + gains[2])
+    after = balances(chain, BOB, CAROL, ALICE, denom=VOUCHER)
+    assert [a - b for a, b in zip(after, before)] == [payouts[0], 0, payouts[2]]
 
 
 def accuracy_of(record):
@@ -178,18 +192,25 @@ def test_payouts_telescope_over_rounds_and_a_copy_earns_nothing(setup):
     assert (sub["status"], sub["reason"], sub["copy_of"]) == ("invalid", "rounds/10", [0, 0])
     assert "payout" not in sub and bank.balance(chain.app.store, COMMUNITY_POOL, "ugrad") == pool + 100
     assert second["new_version"] is None and second["paid"] == "0"
-    # round 2: CAROL trains on from version 1 with the other half; whatever it gains is paid on the curve
+    # round 1's close confirmed round 0's head on shard 2 and paid it along the curve
     m = chain.model(model_id)
+    zero = chain.query_json("/rounds/round", u64(model_id, 0))
+    assert (zero["confirmed_round"], zero["confirmed_gain"] >= 0, m["gained"]) == (1, True, max(0, zero["confirmed_gain"]))
+    assert int(zero["paid"]) == reference_payout(BOUNTY, m["initial_score"], 0, m["gained"]) == int(m["paid"])
+    # round 2: CAROL trains on from version 1 with the other half; a new head waits for its confirmation
     v1 = with_delta(model, updates["a"])
     net_b = delta_from_torch(v1, train(_torch_of(v1), *_half(1), epochs=40, seed=2))
     third = play_round(chain, model_id, 2, [(CAROL, net_b, 1)], reveal_index=3)
+    assert third["paid"] == "0"
+    # the model expires before another round confirms it: the pending head is paid on its selecting gain
+    chain.until(200)
     m2 = chain.model(model_id)
-    paid = int(first["paid"]) + int(third["paid"])
-    assert int(m2["paid"]) == paid <= BOUNTY
+    third = chain.query_json("/rounds/round", u64(model_id, 2))
     if third["new_version"] is not None:
+        assert third["confirmed_gain"] is None and m2["gained"] == m["gained"] + third["head_gain"]
         assert int(third["paid"]) == reference_payout(BOUNTY, m["initial_score"], m["gained"], m2["gained"])
-    else:
-        assert third["paid"] == "0" and m2["gained"] == m["gained"]
+    assert int(m2["paid"]) == int(zero["paid"]) + int(third["paid"]) <= BOUNTY
+    assert m2["status"] == "closed" and m2["pending"] is None
 
 
 def _torch_of(chain_model):
@@ -217,7 +238,7 @@ def test_ties_go_to_the_earlier_submission_and_min_improvement_gates_the_head(se
     assert same(subs[0]["score"]) == same(subs[1]["score"])
     assert info["winners"] == [0]                # CAROL committed first
     assert subs[0]["outcome"] == "accepted" and subs[1]["outcome"] == "improving"
-    assert int(subs[0]["payout"]) == int(info["paid"]) > 0 and subs[1]["payout"] == "0"
+    assert subs[0]["payout_pending"] and not subs[1]["payout_pending"]
     assert subs[1]["deposit_returned"]
 
     chain, model_id = new_chain(shards, model, min_improvement=900_000)   # out of reach
@@ -271,13 +292,18 @@ def test_leaderboard_and_earnings_queries(setup):
     chain, model_id = new_chain(shards, model)
     info = play_round(chain, model_id, 0, [(BOB, updates["a"]), (CAROL, updates["poison"])], reveal_index=1)
     board = chain.query_json("/rounds/leaderboard", u64(model_id))
+    assert board["pending"]["round"] == 0 and board["trainers"][0]["earned"] == "0"   # waiting for confirmation
+    chain.until(200)                      # expiry: the pending head is paid on its selecting gain
+    paid = chain.query_json("/rounds/round", u64(model_id, 0))["paid"]
+    board = chain.query_json("/rounds/leaderboard", u64(model_id))
     assert [t["trainer"] for t in board["trainers"]] == [BOB.address, CAROL.address]
     bob, carol = board["trainers"]
-    assert (bob["earned"], bob["accepted"], bob["forfeited"]) == (info["paid"], 1, "0")
+    assert (bob["earned"], bob["accepted"], bob["forfeited"]) == (paid, 1, "0")
+    assert int(paid) > 0
     assert (carol["earned"], carol["harmful"], carol["forfeited"]) == ("0", 1, "100")
-    assert board["rounds"][0]["new_version"] == 1 and board["paid"] == info["paid"]
+    assert board["rounds"][0]["new_version"] == 1 and board["paid"] == paid and board["pending"] is None
     earned = chain.query_json("/rounds/earnings", BOB.address_bytes)
-    assert earned["earned"] == {VOUCHER: info["paid"]}
+    assert earned["earned"] == {VOUCHER: paid}
     assert [(s["model_id"], s["round"], s["outcome"]) for s in earned["submissions"]] == [(model_id, 0, "accepted")]
     assert chain.query_json("/rounds/earnings", CAROL.address_bytes)["forfeited"] == {"ugrad": "100"}
     assert chain.query("/rounds/earnings", b"short").code != 0
