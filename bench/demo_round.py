@@ -22,10 +22,12 @@ Trainer.train_and_submit does, one step at a time, timed with the wall clock:
 
 Then each trainer waits for its verdict (Trainer.wait_for_result, 0.5 s polls). The chain's part is read
 from the chain's own records, not from client polling: the submission's opened_height, its score's height
-and settled_height (the round's close: new head, payouts, deposits), the round's reveal height, and the
-window's end (round_end - 1, the window's last height). A height h becomes a time through the header of
-block h+1 (RPC `block`): its BFT time is the median of the validators' precommit times for h, i.e. when h
-was committed. So "window end -> opened" is time(opened_height) - time(window's last height), in seconds
+and settled_height (the round's close: new head, deposits, and the payout of the previous round's head,
+which this round's fresh shard confirms; docs/rounds.md "Closing a round"), the round's reveal height, the
+round record's paid_height (when its own new head was paid: at a later round's close, so not for the last
+round), and the window's end (round_end - 1, the window's last height). A height h becomes a time through
+the header of block h+1 (RPC `block`): its BFT time is the median of the validators' precommit times for
+h, i.e. when h was committed. So "window end -> opened" is time(opened_height) - time(window's last height), in seconds
 and in blocks. The block interval is the mean header-time spacing over all the heights the rounds spanned,
 in the same run. The round's timeline mixes the client's wall clock (time.time) with header times: one
 machine, one clock.
@@ -259,6 +261,11 @@ def chain_side(chain: Client, model_id: int, rows: list, per_round: list) -> dic
         p["reveal"] = revealed[r]["revealed_height"]
         p["closed"] = info[r]["closed_height"]
         p["aggregate"] = bool(info[r].get("aggregate"))
+        # this round's new head is paid at a later round's close (paid_height; none yet for the last round),
+        # and this round's close pays the previous round's pending head, if any (confirmed_round == r)
+        p["paid_height"] = info[r].get("paid_height")
+        p["new_head"] = info[r].get("new_version") is not None
+        p["confirms"] = any(info[q].get("confirmed_round") == r for q in info)
         mine = [row for row in rows if row["round"] == r]
         # the round's timeline: wall clock (time.time) on the client, BFT header times on the chain; one
         # machine, one clock
@@ -269,12 +276,15 @@ def chain_side(chain: Client, model_id: int, rows: list, per_round: list) -> dic
                                                       for row in mine)),
                  ("opened -> scored", max(headers.committed(row["result"]["score"]["height"]) for row in mine
                                           if row["result"].get("score"))),
-                 ("scored -> round closed, paid", headers.committed(p["closed"])),
+                 ("scored -> round closed", headers.committed(p["closed"])),
                  ("closed -> seen by the SDK's poll", p["seen"])]
         at, p["timeline"] = p["started"], []
         for label, t in marks:
             p["timeline"].append((label, t - at))
             at = t
+    for p in per_round:
+        if p["paid_height"] is not None:
+            p["paid"] = (headers.committed(p["paid_height"]) - headers.committed(p["end"]), p["paid_height"] - p["end"])
     for row in rows:
         p = next(q for q in per_round if q["round"] == row["round"])
         sub = row["result"]
@@ -309,6 +319,12 @@ def report(rows, per_round, block, solo, args, rounds: int) -> None:
             print(f"  round {row['round']} t{row['trainer'] + 1}: " + " ".join(f"{k} {t[k] * 1000:.0f}ms"
                                                                           for k in CLIENT_PHASES)
                   + f" | heights {row['heights']}")
+        for p in per_round:
+            paid = (f"paid at {p['paid_height']} (+{p['paid'][1]})" if p["paid_height"] is not None
+                    else "pending" if p["new_head"] else "none")
+            print(f"  round {p['round']}: window end {p['end']}, closed {p['closed']} (+{p['closed'] - p['end']}; "
+                  f"aggregate {'yes' if p['aggregate'] else 'no'}, paid the previous head "
+                  f"{'yes' if p['confirms'] else 'no'}); its own new head: {paid}")
     print(f"\n{'phase (median of ' + str(len(rows)) + ')':<44} {'seconds':>8} {'blocks':>7} {'x block interval':>17}")
     for k in CLIENT_PHASES:
         s = med(r["times"][k] for r in rows)
@@ -320,10 +336,18 @@ def report(rows, per_round, block, solo, args, rounds: int) -> None:
     s = med(r["inclusion_chain"] for r in rows)
     print(f"  {'submission -> commit (header time)':<42} {s:8.3f} {'':>7} {s / interval:17.2f}")
     for k, label in (("reveal", "window end -> owner's reveal committed"), ("opened", "window end -> update opened"),
-                     ("scored", "window end -> update scored"), ("closed", "window end -> round closed, paid")):
+                     ("scored", "window end -> update scored"), ("closed", "window end -> round closed")):
         vals = [r["chain"][k] for r in rows if k in r["chain"]]
         s, b = med(v[0] for v in vals), med(v[1] for v in vals)
         print(f"  {label:<42} {s:8.3f} {b:7g} {s / interval:17.2f}")
+    paid = [p["paid"] for p in per_round if "paid" in p]
+    if paid:
+        s, b = med(v[0] for v in paid), med(v[1] for v in paid)
+        print(f"  {'window end -> its head paid (later close)':<42} {s:8.3f} {b:7g} {s / interval:17.2f}"
+              f"   (median of {len(paid)} round(s))")
+    print("  round closed = new head (if any), deposits, and the payout of the previous round's head, if one is "
+          "pending;\n  a round's own head is paid at the close of the next round with submissions (paid_height), "
+          "so the\n  last round's head is still pending when the run ends")
     walls = [p["wall"] for p in per_round]
     print(f"\none round, wall clock (median of {len(per_round)} rounds): {med(walls):.2f} s = "
           f"{med(walls) / interval:.1f} block intervals, from the head pull to every trainer's result seen")
@@ -342,7 +366,9 @@ def report(rows, per_round, block, solo, args, rounds: int) -> None:
     print(f"  baseline, training alone (each trainer's fit after each round, one at a time): median "
           f"{med(solo):.3f} s; in the rounds / alone = {train / med(solo):.2f}; "
           f"SDK / training-alone = {med(sdk) / med(solo):.2f}")
-    print(f"  aggregate scored before the close in {sum(p['aggregate'] for p in per_round)}/{len(per_round)} rounds")
+    print(f"  aggregate scored before the close in {sum(p['aggregate'] for p in per_round)}/{len(per_round)} rounds; "
+          f"the close paid the previous round's head in {sum(p['confirms'] for p in per_round)}/{len(per_round)} "
+          "(its replaced version is scored on the round's shard first)")
 
 
 if __name__ == "__main__":

@@ -16,9 +16,11 @@ round then runs as on CometBFT:
   scoring   block round_end + 2: the owner's MsgRevealShard queues the head's and every update's scoring
             job, and the block's scoring budget (scoring_work_per_block, 1e9 multiply-adds as in
             config/local.toml: enough for all of them, so nothing is spread artificially) runs them
-  close     the block whose end-block closes the round (new head, payouts, deposits). With two or more
-            improving updates it is the next block, which first scores their FedAvg aggregate; with one
-            update the round closes in the scoring block itself.
+  close     the block whose end-block closes the round (new head, deposits). With two or more improving
+            updates it is the next block, which first scores their FedAvg aggregate; with one update the
+            round closes in the scoring block itself. The close pays nobody: the new head is recorded as
+            the model's `pending` head and paid at the close of a later round of the model, whose fresh
+            shard confirms its gain (docs/rounds.md "Closing a round"); that later close is not timed here.
 
 The reveal comes one block after the opening here so that opening and scoring land in separate blocks.
 Every block is timed as FinalizeBlock + Commit wall time; inside, the chain's own functions are wrapped
@@ -33,8 +35,11 @@ thread wake-ups: the kernel took up to 10-20x longer, erratically, in the chain 
 
 Part 2, latency in blocks. For round_blocks R and reveal_blocks V, a submission at the window's first
 (or last) block, the owner revealing at the earliest height the chain accepts (round_end) or one block
-after the updates opened: the heights of submission, release, reveal, scores, close and the payout event,
-counted in process (memory KV, 300 samples per shard).
+after the updates opened: the heights of submission, release, reveal, scores and the close (new head
+chosen). The payout needs a confirming round: in the block after the close, one more trainer submits an
+update of the new head to the round open then; the owner reveals that round's shard the same way (shard
+1, fresh), and the payout events for the first round's head come at that round's close. Counted in
+process (memory KV, 300 samples per shard).
 
     .venv/bin/python bench/round_close.py            # 1, 10, 50 updates; 9 runs each; latency table
     .venv/bin/python bench/round_close.py --quick    # 1 and 10 updates, 3 runs each; fewer latency rows
@@ -66,6 +71,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey  #
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat  # noqa: E402
 
 import chain.registry.handlers as registry_handlers  # noqa: E402
+import chain.registry.keeper as registry_keeper  # noqa: E402
 import chain.registry.scoring_queue as scoring_queue  # noqa: E402
 import chain.rounds.handlers as rounds_handlers  # noqa: E402
 import chain.rounds.release as release  # noqa: E402
@@ -74,9 +80,10 @@ from chain.app import Application  # noqa: E402
 from chain.auth.ante import sequence  # noqa: E402
 from chain.invariants import check_all  # noqa: E402
 from chain.results import BlockContext  # noqa: E402
-from chain.rounds.update import apply_delta, mean_half_even  # noqa: E402
+from chain.rounds.update import apply_delta, make_delta, mean_half_even  # noqa: E402
 from chain.scoring.kernel import score  # noqa: E402
 from chain.scoring.shards import load_shard  # noqa: E402
+from chain.scoring.weights import load_weights  # noqa: E402
 from chain.sealing import seal_context  # noqa: E402
 from chain.store.kv import MemoryKV  # noqa: E402
 from chain.tx.address import to_bech32  # noqa: E402
@@ -176,7 +183,7 @@ for _owner, _name, _label in [
         (registry_handlers, "run_scoring", "scoring"),      # the registry's budgeted queue, whole
         (scoring_queue, "score", "kernel"),                 # the kernel calls inside it
         (rounds_handlers, "end_block", "rounds.end"),       # deadlines, readiness checks, closes
-        (settle, "_close", "close"),                        # new head, payouts, deposits
+        (settle, "_close", "close"),                        # new head (pending payout), deposits
         (settle, "_queue_aggregate", "close.queue_aggregate")]:
     PROBE.wrap(_owner, _name, _label)
 
@@ -350,14 +357,15 @@ def register(chain: BenchChain, data: Data, round_blocks: int, reveal_blocks: in
     return model_id
 
 
-def submit_txs(chain: BenchChain, model_id: int, round_: int, updates: list[bytes]) -> list[bytes]:
+def submit_txs(chain: BenchChain, model_id: int, round_: int, updates: list[bytes], parent: int = 0,
+               trainers: list[Wallet] = TRAINERS) -> list[bytes]:
     info = chain.round_info(model_id, round_)
     vals = sealing_set(info)
     txs = []
-    for trainer, update in zip(TRAINERS, updates):
+    for trainer, update in zip(trainers, updates):
         envelope = seal(update, vals, seal_context(CHAIN_ID, model_id, round_, trainer.address_bytes),
                         max_total_shares=info["max_total_shares"]).encode()
-        txs.append(chain.sign(trainer, MsgSubmitUpdate(model_id=model_id, round=round_, parent_version=0,
+        txs.append(chain.sign(trainer, MsgSubmitUpdate(model_id=model_id, round=round_, parent_version=parent,
                                                        envelope=envelope)))
     return txs
 
@@ -397,6 +405,9 @@ def cost_run(data: Data, n: int, kv_kind: str, budget: int) -> dict:
             chain.block([], "score")
         chain.blocks[-1].role = "close" if chain.blocks[-1].role == "score" else "reveal+close"
         record = chain.round_info(model_id, 0)
+        # the close chooses the new head and settles the deposits; nobody is paid until a later round confirms
+        assert not any(has_event(b, "payout") for b in chain.blocks), "a payout in the round's own close"
+        assert record["payout_pending"] == (record["new_version"] is not None)
         raw = raw_kernel(data, record, n)
         chain.close()
     blocks = chain.blocks
@@ -516,12 +527,12 @@ def print_cost(med: dict, ns: list[int], repeats: int, kv_kind: str, budget: int
               f"{m['r_close']:>7.1f}x | "
               f"{ms(m['round']):>10} {m['round_raw']:>5.2f}x")
     print("  (a) the release block. (c) the close block without its scoring step and its txs: the round's end-block "
-          "work\n  (readiness, new head, payouts, deposits) + Merkle + Commit. (b) every block from the reveal to the "
-          "close,\n  minus (c): the reveal tx, the scoring, and the Merkle + Commit of blocks before the close. "
-          "queue = "
-          "the registry's\n  scoring step (run_scoring) in them, kernel = the kernel calls inside it, raw = the bare "
-          "kernel on the same\n  candidates outside the chain; x raw = queue / raw. end..close = every block from "
-          "round_end to the close.")
+          "work\n  (readiness, new head, deposits) + Merkle + Commit; it pays nobody (the new head is paid at a later "
+          "round's\n  close, not timed here). (b) every block from the reveal to the close, minus (c): the reveal tx, "
+          "the scoring,\n  and the Merkle + Commit of blocks before the close. queue = the registry's scoring step "
+          "(run_scoring) in them,\n  kernel = the kernel calls inside it, raw = the bare kernel on the same "
+          "candidates outside the chain;\n  x raw = queue / raw. end..close = every block from round_end to the "
+          "close.")
 
     print(f"\n  minimum over the runs, ms: {'updates':>7} | {'empty':>6} {'(a) open':>8} {'queue':>7} {'kernel':>7} "
           f"{'raw':>6} {'(c) close':>9} {'end..close':>10} | {'open/empty':>10} {'queue/raw':>9} "
@@ -543,7 +554,7 @@ def print_cost(med: dict, ns: list[int], repeats: int, kv_kind: str, budget: int
               f"{ms(m['process_proposal']):>8}")
     print("  shares = check_release (every share against its commitment), rebuild = reconstruct, decrypt = "
           "open_update,\n  validate = parent + delta with its checks, merkle = the store's prepare; _close = new "
-          "head, payouts, deposits.\n  ExtendVote: one validator decrypting its shares; VerifyVE: one extension "
+          "head, deposits.\n  ExtendVote: one validator decrypting its shares; VerifyVE: one extension "
           "checked; Prepare/ProcessProposal\n  of the release block (the proposer, then every validator).")
 
     if len(ns) > 1:
@@ -571,31 +582,64 @@ class LatencyCase:
     budget: int = LOCAL_BUDGET
 
 
+def play_round(chain: BenchChain, data: Data, model_id: int, round_: int, s: int, txs: list[bytes], reveal: str,
+               shard_index: int) -> dict:
+    """Submissions `txs` in block s of `round_`'s window, then the round as on CometBFT until it closes; the
+    owner reveals shard `shard_index` at round_end or in the block after the release."""
+    end = chain.round_info(model_id, round_)["window_end"]
+    assert chain.height < s < end, (chain.height, s, end)
+    chain.until(s - 1, "wait")
+    chain.block(txs, "submit")
+    chain.until(end - 1, "wait")
+    exts, _ = chain.votes(end)
+    reveal_txs = [reveal_tx(chain, data, model_id, round_, shard_index)]
+    chain.block(reveal_txs if reveal == "earliest" else [], "end")
+    proposed, _ = chain.proposal(exts, [])
+    chain.block(proposed, "open")
+    if reveal == "after-open":
+        chain.block(reveal_txs, "reveal")
+
+    def closed(b: Block) -> bool:
+        return any(e.type == "round_closed" and dict(e.attributes)["round"] == str(round_) for e in b.events)
+    while not closed(chain.blocks[-1]):
+        assert chain.height < end + 200, "the round did not close"
+        chain.block([], "")
+    mine = [b for b in chain.blocks if b.height >= s]
+    heights = lambda kind: [b.height for b in mine if has_event(b, kind)]  # noqa: E731
+    record = chain.round_info(model_id, round_)
+    return {"submit": s, "end": end, "release": heights("release_shares")[0], "reveal": heights("reveal_shard")[0],
+            "scored": max(heights("scored")), "close": chain.height, "payout": heights("payout"),
+            "aggregate": bool(record.get("aggregate")), "record": record}
+
+
 def latency_run(data: Data, case: LatencyCase, best: list[int]) -> dict:
     chain = BenchChain(MemoryKV(), genesis(case.budget), check_invariants=False)
     model_id = register(chain, data, case.R, case.V)
     info = chain.round_info(model_id, 0)
     start, end = info["window_start"], info["window_end"]
     s = start if case.submit == "first" else end - 1
-    chain.until(s - 1, "wait")
-    chain.block(submit_txs(chain, model_id, 0, [data.updates[i] for i in best[:case.n]]), "submit")
-    chain.until(end - 1, "wait")
-    exts, _ = chain.votes(end)
-    reveal = [reveal_tx(chain, data, model_id, 0, 0)]
-    chain.block(reveal if case.reveal == "earliest" else [], "end")
-    txs, _ = chain.proposal(exts, [])
-    chain.block(txs, "open")
-    if case.reveal == "after-open":
-        chain.block(reveal, "reveal")
-    while not has_event(chain.blocks[-1], "round_closed"):
-        assert chain.height < end + 200, "the round did not close"
-        chain.block([], "")
-    heights = lambda kind: [b.height for b in chain.blocks if has_event(b, kind)]  # noqa: E731
-    record = chain.round_info(model_id, 0)
+    first = play_round(chain, data, model_id, 0, s, submit_txs(chain, model_id, 0,
+                                                               [data.updates[i] for i in best[:case.n]]),
+                       case.reveal, 0)
+    record = first["record"]
     assert record["new_version"] is not None, "no new head: pick improving updates"
-    return {"submit": s, "end": end, "release": heights("release_shares")[0], "reveal": heights("reveal_shard")[0],
-            "scored": max(heights("scored")), "close": heights("round_closed")[0], "payout": heights("payout")[0],
-            "aggregate": bool(record.get("aggregate"))}
+    assert not first["payout"] and record["payout_pending"], "the round paid its own head at its close"
+    # the confirming round: the round open in the block after the close (in process every window block has
+    # room: one tx, always included); one more trainer's update of the new head, the next best of the
+    # trained ones rebased onto it; the owner reveals shard 1 (fresh) the same way as in round 0
+    s2 = chain.height + 1
+    round2 = (s2 - start) // case.R
+    spec, head = data.head.spec, data.head.weights
+    new_head = load_weights(registry_keeper.weights_bytes(chain.app.store, model_id, record["new_version"]), spec)
+    update = make_delta(new_head, apply_delta(spec, head, data.updates[best[case.n]]))
+    txs = submit_txs(chain, model_id, round2, [update], parent=record["new_version"], trainers=[TRAINERS[case.n]])
+    second = play_round(chain, data, model_id, round2, s2, txs, case.reveal, 1)
+    record = chain.round_info(model_id, 0)
+    assert second["payout"] == [second["close"]], "the head was not paid at the confirming round's close"
+    assert record["paid_height"] == second["close"] and record["confirmed_round"] == round2, record
+    return {**{k: v for k, v in first.items() if k != "record"}, "round2": round2, "submit2": s2,
+            "end2": second["end"], "payout": second["close"], "aggregate2": second["aggregate"],
+            "paid": int(record["paid"]), "head_gain": record["head_gain"], "confirmed_gain": record["confirmed_gain"]}
 
 
 def latency_part(data: Data, quick: bool, block_seconds: float) -> None:
@@ -612,27 +656,51 @@ def latency_part(data: Data, quick: bool, block_seconds: float) -> None:
              LatencyCase(5, 3, 3, "earliest", budget=job_work // 2)]
     if quick:
         cases = cases[:2] + cases[4:6] + cases[-1:]
-    print(f"\nPart 2: blocks from submission to payout (in process; {len(labels)}-sample shard, one scoring job = "
-          f"{job_work:,} multiply-adds; owner reveals at once)")
+    print(f"\nPart 2: blocks from submission to the round's close (new head chosen) and to its payout at the close "
+          f"of a\n  confirming round (in process; {len(labels)}-sample shards, one scoring job = {job_work:,} "
+          f"multiply-adds; the owner reveals at once)")
+    print(f"  {'':>3} {'':>3} {'':>3} {'':>6} {'':>10} {'':>13} | round 0{'':>36} | confirming round{'':>12} | "
+          f"{'blocks to close':>16} | {'blocks to payout':>16} | {'~s':>12}")
     print(f"  {'R':>3} {'V':>3} {'upd':>3} {'submit':>6} {'reveal':>10} {'budget':>13} | {'sub h':>5} {'end':>4} "
-          f"{'release':>7} {'reveal':>6} {'scored':>6} {'payout':>6} | {'blocks':>6} {'formula':>7} {'after end':>9} "
-          f"{'~s':>5}")
+          f"{'release':>7} {'reveal':>6} {'scored':>6} {'close':>5} | {'round':>5} {'sub h':>5} {'end':>4} "
+          f"{'payout':>6} | {'blocks':>6} {'formula':>9} | {'blocks':>6} {'formula':>9} | {'close':>5} {'payout':>6}")
+    rows = []
     for case in cases:
         r = latency_run(data, case, best)
-        # formula: (round_end - s) + 1 release block + [1 reveal block if after the release] + [1 aggregate block]
-        #          + [extra blocks when the jobs exceed the per-block scoring budget]
-        formula = (r["end"] - r["submit"]) + 1 + (case.reveal == "after-open") + r["aggregate"]
-        extra = r["payout"] - r["submit"] - formula
+        rows.append((case, r))
+        # close:  (round_end - s) + 1 release block + [1 reveal block if after the release] + [1 aggregate block]
+        #         + [extra blocks when the jobs exceed the per-block scoring budget]
+        f_close = (r["end"] - r["submit"]) + 1 + (case.reveal == "after-open") + r["aggregate"]
+        x_close = r["close"] - r["submit"] - f_close
+        # payout: (round_end' - s) + 1 release' + 1 block for the replaced version's job on the new shard (queued
+        #         once the updates are scored) + [1 reveal' block if after the release] + [1 aggregate' block]
+        #         + [extra scoring blocks']; round_end' = the confirming round's end
+        f_pay = (r["end2"] - r["submit"]) + 2 + (case.reveal == "after-open") + r["aggregate2"]
+        x_pay = r["payout"] - r["submit"] - f_pay
         print(f"  {case.R:>3} {case.V:>3} {case.n:>3} {case.submit:>6} {case.reveal:>10} {case.budget:>13,} | "
-              f"{r['submit']:>5} {r['end']:>4} {r['release']:>7} {r['reveal']:>6} {r['scored']:>6} {r['payout']:>6} | "
-              f"{r['payout'] - r['submit']:>6} {formula:>5}{'+' + str(extra) if extra else '':<2} "
-              f"{r['payout'] - r['end']:>9} {(r['payout'] - r['submit']) * block_seconds:>5.0f}")
-    print("  blocks = payout height - submission height. formula = (round_end - s) + 1 (release: the precommits for "
-          "block\n  round_end carry the shares into block round_end + 1) + 1 if the reveal waits for the opening + 1 "
-          "if >= 2\n  updates improve (their FedAvg aggregate is scored a block later) + extra scoring blocks when "
-          "the jobs exceed\n  scoring_work_per_block (+k). The reveal may share block round_end; scoring and the "
-          "close share the block in\n  which the last job ends. V only bounds the reveal (RevealTooLate from "
-          "round_end + V).")
+              f"{r['submit']:>5} {r['end']:>4} {r['release']:>7} {r['reveal']:>6} {r['scored']:>6} {r['close']:>5} | "
+              f"{r['round2']:>5} {r['submit2']:>5} {r['end2']:>4} {r['payout']:>6} | "
+              f"{r['close'] - r['submit']:>6} {f_close:>6}{'+' + str(x_close) if x_close else '':<3} | "
+              f"{r['payout'] - r['submit']:>6} {f_pay:>6}{'+' + str(x_pay) if x_pay else '':<3} | "
+              f"{(r['close'] - r['submit']) * block_seconds:>5.0f} {(r['payout'] - r['submit']) * block_seconds:>6.0f}")
+    print("  close formula = (round_end - s) + 1 (release: the precommits for block round_end carry the shares "
+          "into block\n  round_end + 1) + 1 if the reveal waits for the opening + 1 if >= 2 updates improve "
+          "(their FedAvg aggregate is\n  scored a block later) + extra scoring blocks when the jobs exceed "
+          "scoring_work_per_block (+k). The reveal may\n  share block round_end; scoring and the close share the "
+          "block in which the last job ends. V only bounds the\n  reveal (RevealTooLate from round_end + V).")
+    print("  payout formula = (round_end' - s) + 2 + 1 if the reveal waits for the opening + 1 if >= 2 updates of "
+          "the\n  confirming round improve (+k). round_end' = the end of the confirming round, the round open in "
+          "the block after\n  the close: round_end + R if the close comes at least 2 blocks before that window "
+          "ends. 2 = its release block\n  (the update opened and scored) + 1 block for the replaced version's job "
+          "on the new shard (queued once the\n  updates are scored); then the round closes and pays the pending "
+          "head. From the window's first block (s =\n  round_end - R): close after R + 1 (+1 after-open, +1 "
+          "aggregate) blocks, payout after 2R + 2 (+1 after-open):\n  R + 1 - aggregate blocks after the close, "
+          "about one round more. V enters neither count\n  (it only bounds each reveal).")
+    amounts = {(r["paid"], r["head_gain"], r["confirmed_gain"]) for _, r in rows}
+    print(f"  paid at the confirming close, of the bounty of {BOUNTY:,} (the head's gain on shard 0 -> confirmed "
+          "gain on\n  shard 1, in millionths of accuracy): "
+          + "; ".join(f"{p:,} ({g:,} -> {c:,})" for p, g, c in sorted(amounts))
+          + (" in every case" if len(amounts) == 1 else ""))
     print(f"  ~s = blocks x {block_seconds:g} s, an assumed block interval (config/local.toml sets "
           "timeout_commit = 1s, so at\n  least that on the local testnet; not measured here).")
 
