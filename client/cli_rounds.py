@@ -286,10 +286,7 @@ def reveal(ctx, model_id, round_, shards_file, index, from_key):
     wallet = keyring(ctx).load(from_key, password(ctx))
     with client_for(ctx) as c:
         record = model(c, model_id)
-        if record["shard_root"] != shard_set.root.hex():
-            raise click.ClickException(f"{shards_file} does not hold model {model_id}'s shards (Merkle root "
-                                       f"{shard_set.root.hex()[:16]}..., the model's is "
-                                       f"{record['shard_root'][:16]}...)")
+        _check_shards(record, shard_set, shards_file)
         receipt = Owner(c, wallet).reveal(model_id, round_, shard_set, index)
     event = _event(receipt, "reveal_shard")
     data = {"tx_hash": receipt.tx_hash, "height": receipt.height, "model_id": model_id, "round": round_,
@@ -297,6 +294,13 @@ def reveal(ctx, model_id, round_, shards_file, index, from_key):
     emit(ctx, data, f"shard {index} revealed for round {round_} of model {model_id} in block {receipt.height} "
                     f"by {to_bech32(wallet.address_bytes)}; validators score it over the next blocks "
                     f"(tx {receipt.tx_hash})")
+
+
+def _check_shards(record: dict, shard_set, shards_file) -> None:
+    """The shards file must hold this model's shards (its Merkle root is the registered one)."""
+    if record["shard_root"] != shard_set.root.hex():
+        raise click.ClickException(f"{shards_file} does not hold model {record['id']}'s shards (Merkle root "
+                                   f"{shard_set.root.hex()[:16]}..., the model's is {record['shard_root'][:16]}...)")
 
 
 def _reveal_row(receipt) -> dict:
@@ -337,10 +341,7 @@ def reveal_due(ctx, model_id, shards_file, from_key, watch, poll):
     as_json = ctx.obj["output"] == "json"
     with client_for(ctx) as c:
         record = model(c, model_id)
-        if record["shard_root"] != shard_set.root.hex():
-            raise click.ClickException(f"{shards_file} does not hold model {model_id}'s shards (Merkle root "
-                                       f"{shard_set.root.hex()[:16]}..., the model's is "
-                                       f"{record['shard_root'][:16]}...)")
+        _check_shards(record, shard_set, shards_file)
         if record["owner"] != wallet.address:
             raise click.ClickException(f"key {from_key} ({wallet.address}) is not model {model_id}'s owner "
                                        f"({record['owner']}): only the owner reveals")

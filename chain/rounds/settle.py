@@ -155,7 +155,7 @@ def _close(state, ctx, model: Model, record: dict, opened: list[dict], gains: di
         events += _settle_deposit(state, ctx, model, round_, s, gains[s["seq"]], score_of(s["parent"]),
                                   s["seq"] in winners)
     registry.put_model(state, model)
-    keeper.put_round(state, {**keeper.get_round(state, model_id, round_), "closed_height": ctx.height,
+    keeper.put_round(state, {**record, "closed_height": ctx.height,
                              "new_version": new_version, "winners": winners, "paid": "0",
                              "payout_pending": new_version is not None,
                              "head_gain": best[0] if new_version is not None else 0})
@@ -295,11 +295,9 @@ def model_closed(state, ctx, model_id: int) -> tuple[Event, ...]:
         events += pay_events
     for record in keeper.rounds_of(state, model_id):
         round_ = record["round"]
-        touched = False
         for sub in keeper.submissions(state, model_id, round_):
             if sub["status"] not in keeper.HELD_STATUSES:
                 continue
-            touched = True
             deposit = int(sub["deposit"])
             if deposit:
                 bank.apply_send(state, keeper.ESCROW, bytes.fromhex(sub["submitter"]),
@@ -311,9 +309,8 @@ def model_closed(state, ctx, model_id: int) -> tuple[Event, ...]:
         state.delete(keys.close_key(model_id, round_))
         if "settled_height" not in record:
             keeper.clear_deadline(state, record["release_deadline"], model_id, round_)
-        if touched or "closed_height" not in record:
-            keeper.put_round(state, {**record, "settled_height": record.get("settled_height", ctx.height),
-                                     "closed_height": record.get("closed_height", ctx.height)})
+        keeper.put_round(state, {**record, "settled_height": record.get("settled_height", ctx.height),
+                                 "closed_height": record.get("closed_height", ctx.height)})
     for height, seq, job in registry.jobs(state):
         if job["model_id"] == model_id:
             registry.delete_job(state, height, seq)

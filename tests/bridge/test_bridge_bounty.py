@@ -16,7 +16,6 @@ voucher supply + unattested deposits - unattested releases == tokens the contrac
 are all accounted for by the owner, the trainer, the registry escrow (the bounty) and the bridge escrow
 (withdrawals in flight)."""
 import base64
-import copy
 import hashlib
 import sys
 from pathlib import Path
@@ -40,7 +39,8 @@ from chain.validators.keeper import consensus_address  # noqa: E402
 from chainutil import CHAIN_ID  # noqa: E402
 from client.seal import seal  # noqa: E402
 from client.trainer import delta_from_torch, sealing_set  # noqa: E402
-from registryutil import AUTH, REGISTRY, digits, register_msg, tiny_model, u64, upload_msgs, validation  # noqa: E402
+from registryutil import (AUTH, REGISTRY, digits, register_msg, tiny_model, train_digits, u64, upload_msgs,  # noqa: E402
+                          validation)
 from sealingutil import validator_private_key, validator_public_key  # noqa: E402
 
 torch = pytest.importorskip("torch")
@@ -121,23 +121,12 @@ class BountyNet(BridgeNet):
             and self.query("/bridge/state")["last_event_nonce"] == self.bridge.functions.event_nonce().call()
 
 
-def train(net, X, y, epochs=60, seed=0):
-    torch.manual_seed(seed)
-    net = copy.deepcopy(net)
-    opt = torch.optim.Adam(net.parameters(), lr=0.01)
-    X, y = torch.tensor(X, dtype=torch.float32), torch.tensor(y, dtype=torch.long)
-    for _ in range(epochs):
-        opt.zero_grad()
-        torch.nn.functional.cross_entropy(net(X), y).backward()
-        opt.step()
-    return net
-
 
 def test_bounty_funded_and_paid_in_bridged_tokens_then_withdrawn_to_the_evm():
     torch_net, model = tiny_model()
     _, _, shards = validation(model, samples=400)          # 4 shards of 100
     X, y = digits()
-    update = delta_from_torch(model, train(torch_net, X[:-400], y[:-400]))
+    update = delta_from_torch(model, train_digits(torch_net, X[:-400], y[:-400]))
 
     net = BountyNet()
     denom = net.denom()

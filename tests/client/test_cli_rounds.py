@@ -2,7 +2,6 @@
 `tx submit-update`, the validators release, the owner reveals with `tx reveal`, the round closes; then
 `query round | submission | leaderboard | earnings | open-models` answer exactly what the chain recorded,
 and mistakes print the chain's code (or the code the chain would give) and exit non-zero."""
-import copy
 import json
 import sys
 from pathlib import Path
@@ -27,24 +26,13 @@ from client.cli import main  # noqa: E402
 from client.rounds import load_shards, save_shards  # noqa: E402
 from client.trainer import delta_from_torch  # noqa: E402
 from client.wallet import Keyring  # noqa: E402
-from registryutil import (InProcessRPC, VOUCHER, activate, digits, register_msg, tiny_model, u64,  # noqa: E402
-                          validation)
+from registryutil import (InProcessRPC, VOUCHER, activate, digits, register_msg, tiny_model, train_digits,  # noqa: E402
+                          u64, validation)
 
 torch = pytest.importorskip("torch")
 PASSWORD = "test-password"
 BOUNTY = 100_000
 
-
-def train(net, X, y, epochs=60, seed=0):
-    torch.manual_seed(seed)
-    net = copy.deepcopy(net)
-    opt = torch.optim.Adam(net.parameters(), lr=0.01)
-    X, y = torch.tensor(X, dtype=torch.float32), torch.tensor(y, dtype=torch.long)
-    for _ in range(epochs):
-        opt.zero_grad()
-        torch.nn.functional.cross_entropy(net(X), y).backward()
-        opt.step()
-    return net
 
 
 class Cli:
@@ -83,8 +71,8 @@ def played(tmp_path_factory):
     keys = Keyring(home / "keyring")
     for name, wallet in (("alice", ALICE), ("bob", BOB), ("carol", CAROL)):
         keys.add(name, PASSWORD, wallet)
-    (home / "honest.bin").write_bytes(delta_from_torch(model, train(net, X, y)))
-    (home / "poison.bin").write_bytes(delta_from_torch(model, train(net, X, (y + 1) % 10)))
+    (home / "honest.bin").write_bytes(delta_from_torch(model, train_digits(net, X, y)))
+    (home / "poison.bin").write_bytes(delta_from_torch(model, train_digits(net, X, (y + 1) % 10)))
     (home / "junk.bin").write_bytes(b"not a delta")
     save_shards(shards, home / "shards.json")
 

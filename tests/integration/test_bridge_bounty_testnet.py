@@ -33,7 +33,7 @@ from nodeutil import ROOT, height, rpc
 pytestmark = pytest.mark.integration
 torch = pytest.importorskip("torch")
 sys.path.insert(0, str(ROOT / "tests" / "registry"))
-from registryutil import digits, tiny_model, u64, validation  # noqa: E402
+from registryutil import digits, tiny_model, train_digits, u64, validation  # noqa: E402
 
 OPERATORS = [Wallet.from_seed(bytes([0xa0 + i]) * 32) for i in range(4)]
 FAUCET = Wallet.from_seed(b"\xaf" * 32)
@@ -42,17 +42,6 @@ BOUNTY = 400_000             # of which the bounty
 VALIDATION = 400             # the last 400 digits: 4 hidden shards of 100; the trainer trains on the rest
 ROUND_BLOCKS = 8
 
-
-def fit(net, X, y, epochs: int, lr: float, seed: int):
-    """The trainer's own loop: full-batch Adam on its digits."""
-    torch.manual_seed(seed)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    xt, yt = torch.tensor(X, dtype=torch.float32), torch.tensor(y, dtype=torch.long)
-    for _ in range(epochs):
-        opt.zero_grad()
-        torch.nn.functional.cross_entropy(net(xt), yt).backward()
-        opt.step()
-    return net
 
 
 def test_bounty_in_vouchers_paid_and_withdrawn_across_a_real_testnet(tmp_path):
@@ -102,13 +91,13 @@ def test_bounty_in_vouchers_paid_and_withdrawn_across_a_real_testnet(tmp_path):
                 sdk = Trainer(trainer_client, trainer)
                 with Owner(owner_client, owner).auto_reveal(reg.model_id, reg.shards):
                     first = sdk.train_and_submit(reg.model_id, X_train, y_train, progress=False,
-                                                 train=lambda n, X_, y_: fit(n, X_, y_, epochs=60, lr=0.01, seed=0))
+                                                 train=lambda n, X_, y_: train_digits(n, X_, y_))
                     first_settled = sdk.wait_for_result(first, timeout=120, progress=False)
                     # round r closed: version 1 is the head, its payout pending. Another training step on the
                     # new head, in the round open now (or the next if too little of it is left): a later round
                     # whose close confirms version 1's gain on its own shard.
                     second = sdk.train_and_submit(reg.model_id, X_train, y_train, progress=False,
-                                                  train=lambda n, X_, y_: fit(n, X_, y_, epochs=5, lr=0.002, seed=1))
+                                                  train=lambda n, X_, y_: train_digits(n, X_, y_, 5, 0.002))
                     second_settled = sdk.wait_for_result(second, timeout=120, progress=False)
                     first_paid = sdk.wait_for_result(first, timeout=60, progress=False, paid=True)
                 return dict(registered, model_id=reg.model_id, first=first, second=second,

@@ -105,6 +105,21 @@ def tiny_model(seed: int = 0):
     return net, to_chain(net, input_shape=(64,))
 
 
+def train_digits(net, X, y, epochs: int = 60, lr: float = 0.01):
+    """A copy of `net` trained full-batch with Adam on (X, y): deterministic, no sampling involved."""
+    import copy
+
+    import torch
+    net = copy.deepcopy(net)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    X, y = torch.tensor(X, dtype=torch.float32), torch.tensor(y, dtype=torch.long)
+    for _ in range(epochs):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(net(X), y).backward()
+        opt.step()
+    return net
+
+
 def validation(model, samples: int = 300, shard_size: int = SHARD_SIZE):
     from client.model import build_shards
     X, y = digits()

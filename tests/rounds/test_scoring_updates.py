@@ -2,7 +2,6 @@
 a weight delta against its parent; a valid one is scored as parent + delta on its round's revealed shard
 through the registry's scoring queue, and the score lands on the submission record. A malformed delta is
 INVALID with its rounds code and forfeits the deposit."""
-import copy
 
 import numpy as np
 import pytest
@@ -18,21 +17,11 @@ from chain.validators.keeper import COMMUNITY_POOL
 from chainutil import ALICE, BOB, CAROL
 from client.model import ChainModel, local_score
 from client.trainer import delta_from_torch, make_delta
-from registryutil import SHARD_SIZE, activate, code, digits, tiny_model, u64, validation
+from registryutil import SHARD_SIZE, activate, code, digits, tiny_model, train_digits, u64, validation
 from test_registry_chain import reveal_msg
 
 torch = pytest.importorskip("torch")
 
-
-def train(net, X, y, epochs=60):
-    net = copy.deepcopy(net)
-    opt = torch.optim.Adam(net.parameters(), lr=0.01)
-    X, y = torch.tensor(X, dtype=torch.float32), torch.tensor(y, dtype=torch.long)
-    for _ in range(epochs):
-        opt.zero_grad()
-        torch.nn.functional.cross_entropy(net(X), y).backward()
-        opt.step()
-    return net
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +30,8 @@ def setup():
     X_val, y_val, shards = validation(model)
     X, y = digits()
     X_train, y_train = X[:-300], y[:-300]
-    honest = delta_from_torch(model, train(net, X_train, y_train))
-    poisoned = delta_from_torch(model, train(net, X_train, (y_train + 1) % 10))  # every label flipped
+    honest = delta_from_torch(model, train_digits(net, X_train, y_train))
+    poisoned = delta_from_torch(model, train_digits(net, X_train, (y_train + 1) % 10))  # every label flipped
     return model, shards, X_val, y_val, honest, poisoned
 
 

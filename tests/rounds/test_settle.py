@@ -2,7 +2,6 @@
 the earlier submission, the FedAvg aggregate, payouts along the reward curve split by contribution,
 deposits back or forfeited, copies earning nothing, void rounds paid from the bond, and a closing model
 refunding held deposits. Every block checks the supply and escrow invariants (chainutil.Chain)."""
-import copy
 from fractions import Fraction
 
 import numpy as np
@@ -20,24 +19,13 @@ from chain.validators.keeper import COMMUNITY_POOL
 from chainutil import ALICE, BOB, CAROL
 from client.model import ChainModel, local_score
 from client.trainer import delta_from_torch
-from registryutil import SHARD_SIZE, VOUCHER, activate, code, digits, tiny_model, u64, validation
+from registryutil import SHARD_SIZE, VOUCHER, activate, code, digits, tiny_model, train_digits, u64, validation
 from test_registry_chain import reveal_msg
 
 torch = pytest.importorskip("torch")
 BOUNTY, TARGET = 100_000, 900_000
 CURVE = ((0, 0), (5000, 7000), (10_000, 10_000))
 
-
-def train(net, X, y, epochs=60, seed=0):
-    torch.manual_seed(seed)
-    net = copy.deepcopy(net)
-    opt = torch.optim.Adam(net.parameters(), lr=0.01)
-    X, y = torch.tensor(X, dtype=torch.float32), torch.tensor(y, dtype=torch.long)
-    for _ in range(epochs):
-        opt.zero_grad()
-        torch.nn.functional.cross_entropy(net(X), y).backward()
-        opt.step()
-    return net
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +35,9 @@ def setup():
     X, y = digits()
     X_train, y_train = X[:-400], y[:-400]
     half = len(X_train) // 2
-    updates = {"a": delta_from_torch(model, train(net, X_train[:half], y_train[:half])),
-               "b": delta_from_torch(model, train(net, X_train[half:], y_train[half:], seed=1)),
-               "poison": delta_from_torch(model, train(net, X_train, (y_train + 1) % 10))}
+    updates = {"a": delta_from_torch(model, train_digits(net, X_train[:half], y_train[:half])),
+               "b": delta_from_torch(model, train_digits(net, X_train[half:], y_train[half:])),
+               "poison": delta_from_torch(model, train_digits(net, X_train, (y_train + 1) % 10))}
     return model, shards, X_val, y_val, updates
 
 
@@ -199,7 +187,7 @@ def test_payouts_telescope_over_rounds_and_a_copy_earns_nothing(setup):
     assert int(zero["paid"]) == reference_payout(BOUNTY, m["initial_score"], 0, m["gained"]) == int(m["paid"])
     # round 2: CAROL trains on from version 1 with the other half; a new head waits for its confirmation
     v1 = with_delta(model, updates["a"])
-    net_b = delta_from_torch(v1, train(_torch_of(v1), *_half(1), epochs=40, seed=2))
+    net_b = delta_from_torch(v1, train_digits(_torch_of(v1), *_half(1), epochs=40))
     third = play_round(chain, model_id, 2, [(CAROL, net_b, 1)], reveal_index=3)
     assert third["paid"] == "0"
     # the model expires before another round confirms it: the pending head is paid on its selecting gain
