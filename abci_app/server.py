@@ -18,7 +18,7 @@ import time
 from abci_app import convert
 from chain.tx.wire import encode_varint  # the same unsigned varint as protobuf's
 from abci_app.proto.tendermint.abci import types_pb2 as abci
-from chain.errors import ChainError
+from chain.tx.errors import ChainError
 from chain.rounds.release import RELEASE_PREFIX
 
 log = logging.getLogger("gradchain.abci")

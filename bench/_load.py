@@ -23,7 +23,7 @@ import httpx  # noqa: E402
 import tomlkit  # noqa: E402
 
 from abci_app.ports import free_port_base, free_ports  # noqa: E402,F401 (re-exported)
-from chain.tx.messages import MsgSend  # noqa: E402
+from chain.bank.messages import MsgSend  # noqa: E402
 from client.txbuilder import coins, sign_tx  # noqa: E402
 from client.wallet import Wallet  # noqa: E402
 

@@ -36,7 +36,7 @@ from chain.app import _DECODED_CACHE_SIZE, Application  # noqa: E402
 from chain.results import BlockContext  # noqa: E402
 from chain.store.kv import MemoryKV  # noqa: E402
 from chain.tx.envelope import Tx, TxBody, decode_tx  # noqa: E402
-from chain.tx.messages import MsgSend  # noqa: E402
+from chain.bank.messages import MsgSend  # noqa: E402
 from client.txbuilder import coins, sign_tx  # noqa: E402
 from client.wallet import Wallet  # noqa: E402
 

@@ -64,7 +64,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 import demo_training as demo  # noqa: E402
 from abci_app.ports import free_port_base  # noqa: E402
 from abci_app.testnet import MANIFEST, init_testnet, start_testnet, stop_testnet  # noqa: E402
-from chain.tx.messages import MsgSubmitUpdate  # noqa: E402
+from chain.rounds.messages import MsgSubmitUpdate  # noqa: E402
 from client import Client  # noqa: E402
 from client.model import from_chain  # noqa: E402
 from client.owner import Owner, round_end  # noqa: E402

@@ -84,12 +84,12 @@ from chain.rounds.update import apply_delta, make_delta, mean_half_even  # noqa:
 from chain.scoring.kernel import score  # noqa: E402
 from chain.scoring.shards import load_shard  # noqa: E402
 from chain.scoring.weights import load_weights  # noqa: E402
-from chain.sealing import seal_context  # noqa: E402
+from chain.sealing.envelope import seal_context  # noqa: E402
 from chain.store.kv import MemoryKV  # noqa: E402
 from chain.tx.address import to_bech32  # noqa: E402
 from chain.tx.coins import Coin  # noqa: E402
-from chain.tx.messages import (CurvePoint, MsgRegisterModel, MsgRevealShard, MsgSubmitUpdate,  # noqa: E402
-                               MsgUploadWeights)
+from chain.registry.messages import CurvePoint, MsgRegisterModel, MsgUploadWeights
+from chain.rounds.messages import MsgRevealShard, MsgSubmitUpdate
 from chain.validators.keeper import BONDED_POOL, consensus_address  # noqa: E402
 from client.model import build_shards, to_chain  # noqa: E402
 from client.seal import seal  # noqa: E402

@@ -34,8 +34,9 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey  #
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: E402
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat  # noqa: E402
 
-from chain.sealing import (decode_envelope, decrypt_share, open_update, reconstruct, seal_context,  # noqa: E402
-                           share_plan)
+from chain.sealing.envelope import decode_envelope, seal_context
+from chain.sealing.open import decrypt_share, open_update, reconstruct
+from chain.sealing.valset import share_plan
 from chain.sealing.field import lagrange_at_zero  # noqa: E402
 from client.seal import seal  # noqa: E402
 

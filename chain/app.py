@@ -12,7 +12,7 @@ from chain import genesis
 from chain.bridge import handlers as bridge
 from chain.auth import params as auth_params
 from chain.auth.ante import apply_ante
-from chain.errors import ChainError, HeightNotAvailable, InvalidGenesis, TxTooLarge
+from chain.tx.errors import ChainError, HeightNotAvailable, InvalidGenesis, TxTooLarge
 from chain.queries import json_query, provable_key
 from chain.registry import handlers as registry
 from chain.results import BlockContext, BlockResult, InitResult, QueryResult, TxResult

@@ -9,7 +9,7 @@ from chain.auth.ante import sequence
 from chain.bank import keeper as bank
 from chain.bank.keys import BALANCE
 from chain.codec import encode_u64
-from chain.errors import ChainError, InvalidGenesis
+from chain.tx.errors import ChainError, InvalidGenesis
 from chain.store.kv import prefix_end
 from chain.tx.address import from_bech32, to_bech32
 from chain.tx.coins import Coin, validate_coins

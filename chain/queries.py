@@ -10,7 +10,7 @@ from chain.auth.ante import sequence
 from chain.bank import keeper as bank
 from chain.bank.keys import balance_key
 from chain.bridge import queries as bridge_queries
-from chain.errors import InvalidQuery, UnknownQuery
+from chain.tx.errors import InvalidQuery, UnknownQuery
 from chain.registry import queries as registry_queries
 from chain.rounds import queries as rounds_queries
 from chain.tx.address import to_bech32

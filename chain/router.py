@@ -3,14 +3,16 @@ from __future__ import annotations
 
 from chain.bank.handlers import process_send
 from chain.bridge import handlers as bridge
-from chain.errors import UnknownMessage
+from chain.tx.errors import UnknownMessage
 from chain.registry import handlers as registry
 from chain.results import BlockContext
 from chain.rounds import handlers as rounds
-from chain.tx.messages import (MsgBatchExecutedClaim, MsgCancelWithdraw, MsgCloseModel, MsgConfirmBatch,
-                               MsgConfirmValset, MsgCreateValidator, MsgDepositClaim, MsgFundBounty, MsgRegisterModel,
-                               MsgRevealShard, MsgSend, MsgSetEvmAddress, MsgSubmitUpdate, MsgUnbond, MsgUploadWeights,
-                               MsgValsetUpdatedClaim, MsgWithdraw)
+from chain.bank.messages import MsgSend
+from chain.bridge.messages import (MsgBatchExecutedClaim, MsgCancelWithdraw, MsgConfirmBatch, MsgConfirmValset,
+                                   MsgDepositClaim, MsgSetEvmAddress, MsgValsetUpdatedClaim, MsgWithdraw)
+from chain.registry.messages import MsgFundBounty, MsgRegisterModel, MsgUploadWeights
+from chain.rounds.messages import MsgCloseModel, MsgRevealShard, MsgSubmitUpdate
+from chain.validators.messages import MsgCreateValidator, MsgUnbond
 from chain.validators.handlers import process_create_validator, process_unbond
 
 HANDLERS = {

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from chain.errors import ChainError
+from chain.tx.errors import ChainError
 from chain.tx.address import from_bech32
 from client.errors import GradchainError
 

@@ -171,7 +171,7 @@ def tx_bridge():
 @friendly
 def withdraw(ctx, from_key, token, amount, evm_recipient):
     """Escrow vouchers and queue their release to --evm-recipient (batched, signed, relayed)."""
-    from chain.tx.messages import MsgWithdraw
+    from chain.bridge.messages import MsgWithdraw
     token_bytes, recipient = _hex20(token, "--token"), _hex20(evm_recipient, "--evm-recipient")
     if amount <= 0:
         raise click.BadParameter("--amount must be positive")
@@ -191,7 +191,7 @@ def withdraw(ctx, from_key, token, amount, evm_recipient):
 @friendly
 def cancel_withdraw(ctx, from_key, withdrawal_id):
     """Take back a withdrawal not yet in a batch."""
-    from chain.tx.messages import MsgCancelWithdraw
+    from chain.bridge.messages import MsgCancelWithdraw
     wallet = keyring(ctx).load(from_key, password(ctx))
     with client_for(ctx) as c:
         receipt = c.submit(wallet, [MsgCancelWithdraw(withdrawal_id=withdrawal_id)])
@@ -206,7 +206,7 @@ def cancel_withdraw(ctx, from_key, withdrawal_id):
 def set_evm_address(ctx, from_key, node_home):
     """Register the node's EVM key (created if missing) for validator operator FROM_KEY, with proof of possession."""
     from chain.bridge.evm import address_proof_digest
-    from chain.tx.messages import MsgSetEvmAddress
+    from chain.bridge.messages import MsgSetEvmAddress
     from client.bridge_evm import ensure_evm_key
     key = ensure_evm_key(Path(node_home))
     wallet = keyring(ctx).load(from_key, password(ctx))

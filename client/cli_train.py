@@ -131,7 +131,8 @@ def train_cmd(ctx, model_id, data_path, from_key, epochs, lr, optimizer, batch_s
     PrivacyAccountant): each run of this command starts from zero, so your total privacy loss over several
     runs is their composition (at most the sum of their epsilons and of their deltas).
     """
-    from chain.errors import ChainError, SpecDecodeError
+    from chain.scoring.errors import SpecDecodeError
+    from chain.tx.errors import ChainError
     from chain.scoring.spec import LOSS_NAMES, ModelSpec
     from chain.scoring.tensor import decode_message
     from client.cli_rounds import _event

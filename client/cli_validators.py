@@ -24,8 +24,8 @@ def tx_validators():
 def create(ctx, from_key, node_home, bond):
     """Make the node at --node-home a validator operated by FROM_KEY, bonding --bond."""
     from abci_app.genesis_tools import consensus_pubkey, ensure_encryption_key
-    from chain.tx import Coin
-    from chain.tx.messages import MsgCreateValidator
+    from chain.tx.coins import Coin
+    from chain.validators.messages import MsgCreateValidator
     coins = parse_coins(bond)
     if len(coins) != 1:
         raise click.BadParameter("bond is one coin, e.g. 5000000ugrad")
@@ -45,7 +45,7 @@ def create(ctx, from_key, node_home, bond):
 @friendly
 def unbond(ctx, from_key):
     """Leave the validator set; the bond returns after the unbonding period."""
-    from chain.tx.messages import MsgUnbond
+    from chain.validators.messages import MsgUnbond
     wallet = keyring(ctx).load(from_key, password(ctx))
     with client_for(ctx) as c:
         receipt = c.submit(wallet, [MsgUnbond()])

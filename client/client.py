@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from chain.tx.address import from_bech32, to_bech32
 from chain.tx.envelope import tx_hash
-from chain.tx.messages import MsgSend
+from chain.bank.messages import MsgSend
 from chain.tx.proof import ProofError, verify_proof
 from client.errors import ProofInvalid, RpcError, TxFailed
 from client.rpc import CometRPC

@@ -56,7 +56,7 @@ from typing import Sequence
 
 import numpy as np
 
-from chain.errors import ChainError
+from chain.tx.errors import ChainError
 from chain.rounds.update import decode_delta
 from chain.scoring.fixedpoint import signed_range
 from chain.scoring.spec import LAYER_LINEAR, ModelSpec

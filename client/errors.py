@@ -1,7 +1,7 @@
 """Typed errors. A failed tx raises TxFailed carrying the chain's (codespace, code) and its error name."""
 from __future__ import annotations
 
-from chain.errors import registered_codes
+from chain.codes import registered_codes
 
 
 class GradchainError(Exception):

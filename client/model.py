@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from chain.errors import ChainError
+from chain.tx.errors import ChainError
 from chain.scoring import kernel
 from chain.scoring.fixedpoint import signed_range
 from chain.scoring.shards import MerkleProof, encode_shard, load_shard, merkle_proof, merkle_root, shard_hash

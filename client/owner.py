@@ -21,8 +21,8 @@ import threading
 from typing import NamedTuple
 
 from chain.tx.coins import Coin
-from chain.tx.messages import (BPS, CurvePoint, MsgCloseModel, MsgFundBounty, MsgRegisterModel, MsgRevealShard,
-                               MsgUploadWeights)
+from chain.registry.messages import BPS, CurvePoint, MsgFundBounty, MsgRegisterModel, MsgUploadWeights
+from chain.rounds.messages import MsgCloseModel, MsgRevealShard
 from client.client import Client, Receipt
 from client.errors import GradchainError, TxFailed
 from client.model import ChainModel, Formats, ModelError, ShardSet, build_shards, to_chain

@@ -17,7 +17,9 @@ import json
 from pathlib import Path
 from typing import TypedDict
 
-from chain.errors import ChainError, SpecDecodeError, UpdateDecodeError, UpdateOutOfRange, UpdateShapeMismatch
+from chain.rounds.errors import UpdateDecodeError, UpdateOutOfRange, UpdateShapeMismatch
+from chain.scoring.errors import SpecDecodeError
+from chain.tx.errors import ChainError
 from chain.scoring.fixedpoint import signed_range
 from chain.scoring.shards import merkle_root, shard_hash
 from chain.scoring.spec import ModelSpec, linear_layers

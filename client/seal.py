@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from chain.errors import EnvelopeTooLarge
+from chain.sealing.errors import EnvelopeTooLarge
 from chain.sealing import derive
 from chain.sealing.envelope import MAX_PAYLOAD_BYTES, SealedShare, SealedUpdate, seal_context
 from chain.sealing.field import PRIME, encode_element, evaluate

@@ -18,11 +18,11 @@ from __future__ import annotations
 import time
 from typing import Callable, NamedTuple
 
-from chain.errors import ChainError
+from chain.tx.errors import ChainError
 from chain.rounds.update import make_delta as _delta_of_arrays
 from chain.scoring.spec import LOSS_NAMES, ModelSpec
 from chain.scoring.weights import load_weights
-from chain.tx.messages import MsgSubmitUpdate
+from chain.rounds.messages import MsgSubmitUpdate
 from client.client import Client, Receipt
 from client.errors import GradchainError
 from client.seal import seal, seal_context

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 from typing import Callable
 
-from chain.errors import ChainError
+from chain.tx.errors import ChainError
 from chain.scoring.spec import LOSS_NAMES, load_spec
 from chain.scoring.weights import load_weights
 from client.errors import GradchainError

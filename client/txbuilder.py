@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from chain.tx.coins import Coin
 from chain.tx.envelope import Tx, TxBody
-from chain.tx.messages import Msg
+from chain.messages import Msg
 from chain.tx.wire import Message
 from client.wallet import Wallet
 

@@ -7,7 +7,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from chain.tx import Coin, Msg, MsgSend, Tx, TxBody, tx_hash  # noqa: E402
+from chain.bank.messages import MsgSend  # noqa: E402
+from chain.messages import Msg  # noqa: E402
+from chain.tx.coins import Coin  # noqa: E402
+from chain.tx.envelope import Tx, TxBody, tx_hash  # noqa: E402
 from chain.tx.address import to_bech32  # noqa: E402
 from client.wallet import Wallet  # noqa: E402
 

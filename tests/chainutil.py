@@ -8,7 +8,7 @@ from chain.invariants import check_all
 from chain.results import BlockContext
 from chain.store.kv import MemoryKV
 from client.txbuilder import coins, sign_tx
-from chain.tx.messages import MsgSend
+from chain.bank.messages import MsgSend
 from client.wallet import Wallet
 
 CHAIN_ID = "unit-1"

@@ -7,7 +7,7 @@ from chain.auth import keys
 from chain.auth.params import AuthParams
 from chain.bank import keeper as bank
 from chain.codec import encode_u64
-from chain.errors import CannotPayFee, InsufficientFee, InvalidFeeDenom, WrongChainId, WrongSequence
+from chain.tx.errors import CannotPayFee, InsufficientFee, InvalidFeeDenom, WrongChainId, WrongSequence
 from chain.results import Event
 from chain.tx.address import module_address, to_bech32
 from chain.tx.envelope import DecodedTx

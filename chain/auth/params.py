@@ -5,7 +5,7 @@ from dataclasses import asdict, dataclass
 
 from chain.auth import keys
 from chain.codec import decode_record, encode_record
-from chain.errors import InvalidGenesis
+from chain.tx.errors import InvalidGenesis
 from chain.tx.coins import validate_denom
 
 

@@ -5,7 +5,7 @@ from chain.bank import keeper
 from chain.results import Event
 from chain.tx.address import to_bech32
 from chain.tx.coins import validate_coins
-from chain.tx.messages import MsgSend
+from chain.bank.messages import MsgSend
 
 
 def process_send(state, ctx, signer: bytes, msg: MsgSend) -> tuple[Event, ...]:

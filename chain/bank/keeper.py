@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from chain.bank import keys
 from chain.codec import decode_uint, encode_uint
-from chain.errors import InsufficientFunds, SupplyOverflow
+from chain.bank.errors import InsufficientFunds, SupplyOverflow
 from chain.store.kv import prefix_end
 from chain.tx.coins import MAX_AMOUNT
 

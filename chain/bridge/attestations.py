@@ -10,11 +10,12 @@ from chain.bank import keeper as bank
 from chain.bridge import keeper, keys, outgoing
 from chain.bridge.keeper import BATCH_EXECUTED, DEPOSIT, VALSET_UPDATED
 from chain.bridge.params import BridgeParams
-from chain.errors import (ChainError, ConflictingClaim, DuplicateClaim, NonceAlreadyObserved, NonceTooFarAhead,
-                          NotBridgeValidator, WrongEvmChain)
+from chain.bridge.errors import (ConflictingClaim, DuplicateClaim, NonceAlreadyObserved, NonceTooFarAhead,
+                                 NotBridgeValidator, WrongEvmChain)
+from chain.tx.errors import ChainError
 from chain.results import BlockContext, Event
 from chain.tx.address import to_bech32
-from chain.tx.messages import MsgBatchExecutedClaim, MsgDepositClaim, MsgValsetUpdatedClaim
+from chain.bridge.messages import MsgBatchExecutedClaim, MsgDepositClaim, MsgValsetUpdatedClaim
 
 CLAIM_TYPES = {DEPOSIT: MsgDepositClaim, VALSET_UPDATED: MsgValsetUpdatedClaim, BATCH_EXECUTED: MsgBatchExecutedClaim}
 KIND_OF = {cls: kind for kind, cls in CLAIM_TYPES.items()}

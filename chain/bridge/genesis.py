@@ -9,7 +9,7 @@ from dataclasses import asdict
 from chain.bank import keeper as bank
 from chain.bridge import keeper, keys, outgoing
 from chain.bridge import params as bparams
-from chain.errors import InvalidGenesis
+from chain.tx.errors import InvalidGenesis
 from chain.store.kv import prefix_end
 from chain.tx.address import from_bech32, to_bech32
 from chain.validators import keeper as validators

@@ -4,13 +4,13 @@ from __future__ import annotations
 from chain.bridge import attestations, evm, keeper, keys, outgoing
 from chain.bridge import params as bparams
 from chain.bridge.params import BridgeParams
-from chain.errors import (BridgeNotConfigured, DuplicateConfirm, EvmAddressAlreadySet, EvmAddressTaken,
-                          InvalidEvmSignature, NoEvmAddress, NotBridgeValidator, NotInSigningSet, UnknownBatch,
-                          UnknownValset)
+from chain.bridge.errors import (BridgeNotConfigured, DuplicateConfirm, EvmAddressAlreadySet, EvmAddressTaken,
+                                 InvalidEvmSignature, NoEvmAddress, NotBridgeValidator, NotInSigningSet,
+                                 UnknownBatch, UnknownValset)
 from chain.results import BlockContext, Event
 from chain.tx.address import to_bech32
-from chain.tx.messages import (MsgBatchExecutedClaim, MsgCancelWithdraw, MsgConfirmBatch, MsgConfirmValset,
-                               MsgDepositClaim, MsgSetEvmAddress, MsgValsetUpdatedClaim, MsgWithdraw)
+from chain.bridge.messages import (MsgBatchExecutedClaim, MsgCancelWithdraw, MsgConfirmBatch, MsgConfirmValset,
+                                   MsgDepositClaim, MsgSetEvmAddress, MsgValsetUpdatedClaim, MsgWithdraw)
 from chain.validators import keeper as validators
 
 

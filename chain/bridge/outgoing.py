@@ -12,11 +12,11 @@ from chain.bank import keeper as bank
 from chain.bridge import keeper, keys
 from chain.bridge.keeper import ESCROW
 from chain.bridge.params import BridgeParams
-from chain.errors import UnknownBridgeDenom, WithdrawalNotCancellable, WrongEvmChain
+from chain.bridge.errors import UnknownBridgeDenom, WithdrawalNotCancellable, WrongEvmChain
 from chain.results import BlockContext, Event
 from chain.store.kv import prefix_end
 from chain.tx.address import to_bech32
-from chain.tx.messages import MsgCancelWithdraw, MsgWithdraw
+from chain.bridge.messages import MsgCancelWithdraw, MsgWithdraw
 
 QUEUED = b"\x01"
 

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 
 from chain.bridge import keys
 from chain.codec import decode_record, encode_record
-from chain.errors import InvalidGenesis
+from chain.tx.errors import InvalidGenesis
 
 _HEX_ADDRESS = re.compile(r"0x[0-9a-f]{40}")
 

@@ -5,7 +5,8 @@ from dataclasses import asdict
 
 from chain.bridge import evm, keeper, keys
 from chain.bridge import params as bparams
-from chain.errors import BridgeNotConfigured, InvalidQuery, UnknownQuery
+from chain.bridge.errors import BridgeNotConfigured
+from chain.tx.errors import InvalidQuery, UnknownQuery
 from chain.store.kv import prefix_end
 from chain.tx.address import to_bech32
 

@@ -9,7 +9,7 @@ import hashlib
 from dataclasses import asdict, fields
 
 from chain.bank import keeper as bank
-from chain.errors import ChainError, InvalidGenesis
+from chain.tx.errors import ChainError, InvalidGenesis
 from chain.registry import keeper
 from chain.registry import params as rparams
 from chain.registry.model import ACTIVE, CLOSED, UPLOADING, Model

@@ -6,10 +6,12 @@ import hashlib
 from chain.auth import params as auth_params
 from chain.auth.ante import FEE_COLLECTOR
 from chain.bank import keeper as bank
-from chain.errors import (ChainError, ChunkOutOfRange, ChunkTooLarge, DuplicateChunk, InvalidMerkleProof,
-                          InvalidModelTerms, ModelClosed, ModelNotActive, ModelNotExpired, ModelNotUploading,
-                          NotModelOwner, RevealTooEarly, RevealTooLate, RoundAlreadyRevealed, ShardAlreadyRevealed,
-                          WeightsHashMismatch, WrongChunkSize, WrongEscrowDenom)
+from chain.registry.errors import (ChunkOutOfRange, ChunkTooLarge, DuplicateChunk, InvalidModelTerms, ModelClosed,
+                                   ModelNotActive, ModelNotExpired, ModelNotUploading, NotModelOwner,
+                                   RevealTooEarly, RevealTooLate, RoundAlreadyRevealed, ShardAlreadyRevealed,
+                                   WeightsHashMismatch, WrongChunkSize, WrongEscrowDenom)
+from chain.scoring.errors import InvalidMerkleProof
+from chain.tx.errors import ChainError
 from chain.registry import keeper, scoring_queue
 from chain.registry import params as rparams
 from chain.registry.model import ACTIVE, CLOSED, UPLOADING, Model
@@ -18,7 +20,8 @@ from chain.scoring.shards import decode_proof, load_shard, shard_hash, verify_sh
 from chain.scoring.spec import count_params, linear_layers, load_spec, spec_hash
 from chain.scoring.weights import load_weights
 from chain.tx.address import to_bech32
-from chain.tx.messages import MsgCloseModel, MsgFundBounty, MsgRegisterModel, MsgRevealShard, MsgUploadWeights
+from chain.registry.messages import MsgFundBounty, MsgRegisterModel, MsgUploadWeights
+from chain.rounds.messages import MsgCloseModel, MsgRevealShard
 
 
 def _coin(denom: str, amount: int) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chain.bank import keeper as bank
 from chain.codec import decode_record, encode_record
-from chain.errors import UnknownModel
+from chain.registry.errors import UnknownModel
 from chain.registry import keys
 from chain.registry.model import CLOSED, Model
 from chain.scoring.spec import ModelSpec, load_spec

@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-from chain.errors import InvalidQuery, UnknownModel, UnknownQuery, UnknownVersion
+from chain.registry.errors import UnknownModel, UnknownVersion
+from chain.tx.errors import InvalidQuery, UnknownQuery
 from chain.registry import keeper, keys
 from chain.registry import params as rparams
 from chain.registry.model import ACTIVE, Model

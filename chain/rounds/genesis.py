@@ -6,10 +6,10 @@ import base64
 from dataclasses import asdict
 
 from chain.bank import keeper as bank
-from chain.errors import InvalidGenesis
+from chain.tx.errors import InvalidGenesis
 from chain.rounds import keeper, keys
 from chain.rounds import params as rparams
-from chain.sealing import decode_envelope, envelope_hash
+from chain.sealing.envelope import decode_envelope, envelope_hash
 from chain.tx.address import to_bech32
 
 

@@ -2,16 +2,16 @@
 from __future__ import annotations
 
 from chain.bank import keeper as bank
-from chain.errors import (DuplicateSubmission, ModelClosed, ModelNotActive, RoundFull, RoundNotOpen, StaleParent,
-                          UnknownParent)
+from chain.registry.errors import ModelClosed, ModelNotActive
+from chain.rounds.errors import DuplicateSubmission, RoundFull, RoundNotOpen, StaleParent, UnknownParent
 from chain.registry import keeper as registry
 from chain.registry.model import ACTIVE, CLOSED
 from chain.results import BlockContext, Event
 from chain.rounds import keeper
 from chain.rounds import params as rparams
-from chain.sealing import check_envelope, decode_envelope, envelope_hash, seal_context
+from chain.sealing.envelope import check_envelope, decode_envelope, envelope_hash, seal_context
 from chain.tx.address import to_bech32
-from chain.tx.messages import MsgSubmitUpdate
+from chain.rounds.messages import MsgSubmitUpdate
 
 
 def process_submit_update(state, ctx: BlockContext, signer: bytes, msg: MsgSubmitUpdate) -> tuple[Event, ...]:

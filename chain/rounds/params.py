@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from chain.codec import decode_record, encode_record
-from chain.errors import InvalidGenesis
+from chain.tx.errors import InvalidGenesis
 from chain.rounds import keys
 from chain.sealing.valset import DEFAULT_MAX_TOTAL_SHARES, MAX_TOTAL_SHARES_LIMIT
 

@@ -14,7 +14,9 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-from chain.errors import InvalidQuery, UnknownModel, UnknownQuery, UnknownSubmission
+from chain.registry.errors import UnknownModel
+from chain.rounds.errors import UnknownSubmission
+from chain.tx.errors import InvalidQuery, UnknownQuery
 from chain.registry import keeper as registry
 from chain.rounds import keeper, keys
 from chain.rounds import params as rparams

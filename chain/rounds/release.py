@@ -23,15 +23,17 @@ from __future__ import annotations
 import hashlib
 
 from chain.bank import keeper as bank
-from chain.errors import (ChainError, CopiedUpdate, KeyCommitmentMismatch, PayloadDecryptionFailed, PlaintextCommitmentMismatch,
-                          ShareMismatch, TxDecodeError, UnknownSubmission, UpdateDecodeError, UpdateOutOfRange,
-                          UpdateShapeMismatch)
+from chain.rounds.errors import (CopiedUpdate, UnknownSubmission, UpdateDecodeError, UpdateOutOfRange,
+                                 UpdateShapeMismatch)
+from chain.sealing.errors import (KeyCommitmentMismatch, PayloadDecryptionFailed, PlaintextCommitmentMismatch,
+                                  ShareMismatch)
+from chain.tx.errors import ChainError, TxDecodeError
 from chain.registry import keeper as registry
 from chain.results import Event
 from chain.rounds import keeper
 from chain.rounds.update import candidate, enqueue_update_job
-from chain.sealing import (check_share, decode_envelope, decrypt_share, open_update, reconstruct, seal_context,
-                           valid_share_count)
+from chain.sealing.envelope import decode_envelope, seal_context
+from chain.sealing.open import check_share, decrypt_share, open_update, reconstruct, valid_share_count
 from chain.tx.wire import Field, Message, message
 from chain.validators import keeper as validators
 from chain.validators.keeper import COMMUNITY_POOL

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chain.errors import UpdateDecodeError, UpdateOutOfRange, UpdateShapeMismatch
+from chain.rounds.errors import UpdateDecodeError, UpdateOutOfRange, UpdateShapeMismatch
 from chain.scoring.fixedpoint import signed_range
 from chain.scoring.spec import ModelSpec, linear_layers
 from chain.scoring.tensor import array_from_tensor, decode_message

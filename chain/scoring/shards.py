@@ -19,7 +19,7 @@ import hashlib
 
 import numpy as np
 
-from chain.errors import InvalidMerkleProof, InvalidShard, ShardDecodeError, ShardTooLarge
+from chain.scoring.errors import InvalidMerkleProof, InvalidShard, ShardDecodeError, ShardTooLarge
 from chain.scoring.fixedpoint import signed_range
 from chain.scoring.spec import ModelSpec, num_classes
 from chain.scoring.tensor import Tensor, array_from_tensor, decode_message, tensor_from_array

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import hashlib
 
-from chain.errors import (InvalidFixedPoint, ModelTooLarge, ShapeMismatch, SpecDecodeError, UnsupportedLayer,
-                          UnsupportedLoss, UnsupportedSpecVersion)
+from chain.scoring.errors import (InvalidFixedPoint, ModelTooLarge, ShapeMismatch, SpecDecodeError,
+                                  UnsupportedLayer, UnsupportedLoss, UnsupportedSpecVersion)
 from chain.scoring.tensor import decode_message
 from chain.tx.wire import Field, Message, message
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chain.errors import ChainError, TxDecodeError
+from chain.tx.errors import ChainError, TxDecodeError
 from chain.tx.wire import Field, Message, message
 
 DTYPE_INT32, DTYPE_INT64 = 1, 2

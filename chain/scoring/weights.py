@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chain.errors import ShapeMismatch, WeightOutOfRange, WeightsDecodeError
+from chain.scoring.errors import ShapeMismatch, WeightOutOfRange, WeightsDecodeError
 from chain.scoring.fixedpoint import signed_range
 from chain.scoring.spec import ModelSpec, linear_layers
 from chain.scoring.tensor import Tensor, array_from_tensor, decode_message, tensor_from_array

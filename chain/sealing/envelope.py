@@ -13,8 +13,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import replace
 
-from chain.errors import (ContextMismatch, EnvelopeTooLarge, MalformedEnvelope, TxDecodeError,
-                          ValidatorSetMismatch)
+from chain.sealing.errors import ContextMismatch, EnvelopeTooLarge, MalformedEnvelope, ValidatorSetMismatch
+from chain.tx.errors import TxDecodeError
 from chain.sealing import derive
 from chain.sealing.field import ELEMENT_BYTES
 from chain.sealing.valset import MAX_SEALING_VALIDATORS, MAX_TOTAL_SHARES_LIMIT, SharePlan, is_usable_x25519_key

@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from chain.errors import (KeyCommitmentMismatch, NotEnoughShares, PayloadDecryptionFailed,
-                          PlaintextCommitmentMismatch, ShareDecryptionFailed, ShareMismatch)
+from chain.sealing.errors import (KeyCommitmentMismatch, NotEnoughShares, PayloadDecryptionFailed,
+                                  PlaintextCommitmentMismatch, ShareDecryptionFailed, ShareMismatch)
 from chain.sealing import derive
 from chain.sealing.envelope import SealedShare, SealedUpdate, check_context, share_xs, validate_envelope
 from chain.sealing.field import ELEMENT_BYTES, decode_element, encode_element, interpolate_at_zero

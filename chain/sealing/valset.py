@@ -18,7 +18,7 @@ from functools import lru_cache
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
-from chain.errors import InvalidSealingSet
+from chain.sealing.errors import InvalidSealingSet
 from chain.sealing.derive import TAG_VALSET, X25519_BYTES, tagged_hash
 from chain.tx.wire import U64_MAX, Field, Message, message
 

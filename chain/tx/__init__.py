@@ -1,13 +1,5 @@
-"""The shared vocabulary: messages, envelope, codec, sign bytes, result codes.
+"""The shared vocabulary: the tx envelope and sign bytes, the wire codec, coins, addresses, proofs
+and the result-code registry.
 
-This is the only part of `chain` the client SDK imports.
+Import from the submodules; this face re-exports nothing, so importing one part never loads the rest.
 """
-from chain.tx.coins import MAX_AMOUNT, Coin, parse_amount, validate_coins, validate_denom
-from chain.tx.envelope import DecodedTx, Tx, TxBody, address_of, decode_tx, tx_hash
-from chain.tx.messages import Msg, MsgSend
-
-__all__ = [
-    "MAX_AMOUNT", "Coin", "parse_amount", "validate_coins", "validate_denom",
-    "DecodedTx", "Tx", "TxBody", "address_of", "decode_tx", "tx_hash",
-    "Msg", "MsgSend",
-]

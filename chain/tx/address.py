@@ -6,7 +6,7 @@ import hashlib
 
 import bech32
 
-from chain.errors import InvalidAddress
+from chain.tx.errors import InvalidAddress
 
 PREFIX = "grad"
 ADDRESS_LEN = 20

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from chain.errors import DuplicateDenom, InvalidAmount, InvalidDenom
+from chain.tx.errors import DuplicateDenom, InvalidAmount, InvalidDenom
 from chain.tx.wire import Field, Message, message
 
 MAX_AMOUNT = (1 << 256) - 1

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidSignature as _BadSig
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from chain.errors import EmptyTx, InvalidPublicKey, InvalidSignature, TooManyMessages, TxDecodeError
+from chain.tx.errors import EmptyTx, InvalidPublicKey, InvalidSignature, TooManyMessages, TxDecodeError
 from chain.tx.coins import Coin
-from chain.tx.messages import Msg
+from chain.messages import Msg
 from chain.tx.wire import Field, Message, message
 
 PUBLIC_KEY_LEN = 32

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields as dc_fields
 from typing import Any, ClassVar
 
-from chain.errors import TxDecodeError
+from chain.tx.errors import TxDecodeError
 
 VARINT, LEN = 0, 2
 U64_MAX = (1 << 64) - 1

@@ -7,7 +7,7 @@ from dataclasses import asdict
 
 from chain.bank import keeper as bank
 from chain.codec import decode_uint
-from chain.errors import InvalidGenesis
+from chain.tx.errors import InvalidGenesis
 from chain.results import ValidatorUpdate
 from chain.sealing.valset import is_usable_x25519_key
 from chain.store.kv import prefix_end

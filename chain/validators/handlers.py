@@ -4,12 +4,12 @@ from __future__ import annotations
 from chain.bank import keeper as bank
 from chain.codec import decode_uint, encode_uint
 from chain.store.kv import prefix_end
-from chain.errors import (BondTooSmall, InvalidEncryptionKey, LastValidator, TooManyValidators, UnknownValidator,
-                          ValidatorExists, WrongBondDenom)
+from chain.validators.errors import (BondTooSmall, InvalidEncryptionKey, LastValidator, TooManyValidators,
+                                     UnknownValidator, ValidatorExists, WrongBondDenom)
 from chain.sealing.valset import is_usable_x25519_key
 from chain.results import BlockContext, Event, ValidatorUpdate
 from chain.tx.address import to_bech32
-from chain.tx.messages import MsgCreateValidator, MsgUnbond
+from chain.validators.messages import MsgCreateValidator, MsgUnbond
 from chain.validators import keeper, keys, params as vparams
 from chain.validators.keeper import ACTIVE, BONDED_POOL, COMMUNITY_POOL, TOMBSTONED, UNBONDING, Validator
 

@@ -32,9 +32,10 @@ from chain.bank import keeper as bank  # noqa: E402
 from chain.bridge.keeper import ESCROW as BRIDGE_ESCROW  # noqa: E402
 from chain.registry.keeper import ESCROW as REGISTRY_ESCROW  # noqa: E402
 from chain.rounds import release  # noqa: E402
-from chain.sealing import seal_context  # noqa: E402
-from chain.tx import Coin  # noqa: E402
-from chain.tx.messages import MsgRevealShard, MsgSubmitUpdate, MsgWithdraw  # noqa: E402
+from chain.sealing.envelope import seal_context  # noqa: E402
+from chain.tx.coins import Coin  # noqa: E402
+from chain.bridge.messages import MsgWithdraw  # noqa: E402
+from chain.rounds.messages import MsgRevealShard, MsgSubmitUpdate  # noqa: E402
 from chain.validators.keeper import consensus_address  # noqa: E402
 from chainutil import CHAIN_ID  # noqa: E402
 from client.seal import seal  # noqa: E402

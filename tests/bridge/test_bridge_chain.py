@@ -11,7 +11,8 @@ from chain.bridge.keeper import ESCROW
 from chain.genesis import export_genesis
 from chain.store.kv import MemoryKV
 from chainutil import CHAIN_ID, Chain, genesis
-from chain.tx.messages import (MsgCancelWithdraw, MsgConfirmBatch, MsgDepositClaim, MsgSetEvmAddress, MsgWithdraw)
+from chain.bridge.messages import (MsgCancelWithdraw, MsgConfirmBatch, MsgDepositClaim, MsgSetEvmAddress,
+                                   MsgWithdraw)
 from client.bridge_evm import EvmKey
 
 TOKEN = b"\xaa" * 20
@@ -96,7 +97,7 @@ def test_claims_apply_strictly_in_nonce_order_and_replays_fail(net):
 
 
 def test_votes_count_with_current_power(net):
-    from chain.tx.messages import MsgUnbond
+    from chain.validators.messages import MsgUnbond
     net.block([net.claim_tx(i, claim(net, 1)) for i in (0, 1)])
     net.block([net.claim_tx(3, MsgUnbond())])  # 30 power left: the two votes hold exactly 2/3, not more
     assert vouchers(net) == 0

@@ -6,8 +6,10 @@ import pytest
 
 from bridgeutil import ALICE, BOB, CONSENSUS, ENC, EVM_KEYS, OPERATORS, BridgeNet, balance
 from chain.bridge import evm
-from chain.tx import Coin
-from chain.tx.messages import MsgConfirmBatch, MsgCreateValidator, MsgSend, MsgSetEvmAddress, MsgUnbond, MsgWithdraw
+from chain.tx.coins import Coin
+from chain.bank.messages import MsgSend
+from chain.bridge.messages import MsgConfirmBatch, MsgSetEvmAddress, MsgWithdraw
+from chain.validators.messages import MsgCreateValidator, MsgUnbond
 from chainutil import CHAIN_ID
 from client.txbuilder import coins
 

@@ -59,7 +59,8 @@ def _bad_signature():
 
 
 def _amount(text):
-    from chain.tx import Coin, MsgSend
+    from chain.bank.messages import MsgSend
+    from chain.tx.coins import Coin
     from client.txbuilder import sign_tx
     return sign_tx(ALICE, CHAIN_ID, 0, [MsgSend(to_address=BOB.address_bytes, amount=(Coin("ugrad", text),))],
                    "ugrad", 2000)
@@ -155,7 +156,7 @@ def test_genesis_export_import_roundtrip():
     {"mystery": {}},
 ])
 def test_invalid_genesis_is_refused_with_reason(bad):
-    from chain.errors import InvalidGenesis
+    from chain.tx.errors import InvalidGenesis
     with pytest.raises(InvalidGenesis):
         Application(MemoryKV()).init_chain(CHAIN_ID, 1, json.dumps(genesis(**bad)).encode())
 

@@ -2,7 +2,7 @@
 import importlib.util
 from pathlib import Path
 
-from chain.errors import registered_codes
+from chain.codes import registered_codes
 
 # Append new codes here; never edit or remove a line.
 FROZEN = {

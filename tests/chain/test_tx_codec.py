@@ -3,8 +3,11 @@
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from chain.errors import ChainError, TxDecodeError
-from chain.tx import Coin, Msg, MsgSend, Tx, TxBody, decode_tx
+from chain.tx.errors import ChainError, TxDecodeError
+from chain.bank.messages import MsgSend
+from chain.messages import Msg
+from chain.tx.coins import Coin
+from chain.tx.envelope import Tx, TxBody, decode_tx
 from chain.tx.wire import decode_varint, encode_varint
 from client.wallet import Wallet
 

@@ -1,7 +1,7 @@
 import importlib.util
 from pathlib import Path
 
-from chain.tx import decode_tx
+from chain.tx.envelope import decode_tx
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,9 +10,9 @@ from chain.bank import keeper as bank
 from chain.genesis import export_genesis
 from chain.results import BlockContext, Misbehavior
 from chain.store.kv import MemoryKV
-from chain.tx import Coin
+from chain.tx.coins import Coin
 from chain.tx.address import to_bech32
-from chain.tx.messages import MsgCreateValidator, MsgUnbond
+from chain.validators.messages import MsgCreateValidator, MsgUnbond
 from chain.validators import keeper
 from chain.validators.keeper import BONDED_POOL, COMMUNITY_POOL
 from chainutil import ALICE, BOB, CAROL, CHAIN_ID, Chain, genesis
@@ -128,7 +128,7 @@ def test_usable_encryption_key_accepted():
 
 @pytest.mark.parametrize("key", LOW_ORDER_KEYS, ids=lambda k: k.hex())
 def test_low_order_encryption_key_refused_at_genesis(key):
-    from chain.errors import InvalidGenesis
+    from chain.tx.errors import InvalidGenesis
     g = vgenesis()
     g["validators"]["validators"][1]["encryption_pubkey"] = base64.b64encode(key).decode()
     with pytest.raises(InvalidGenesis, match=f"validator {V2.address}: encryption_pubkey is a low-order"):
@@ -187,7 +187,7 @@ def test_genesis_roundtrip_with_validators_and_unbonding():
 
 
 def test_bonded_pool_must_match_bonds_at_genesis():
-    from chain.errors import InvalidGenesis
+    from chain.tx.errors import InvalidGenesis
     g = vgenesis()
     g["validators"]["validators"][0]["bond"] = str(BOND + 1)
     with pytest.raises(InvalidGenesis, match="bonded pool"):

@@ -28,7 +28,7 @@ import client.trainer  # noqa: E402
 from chain.bank import keeper as bank  # noqa: E402
 from chain.scoring.spec import LOSS_NAMES  # noqa: E402
 from chain.tx.coins import Coin  # noqa: E402
-from chain.tx.messages import MsgSend  # noqa: E402
+from chain.bank.messages import MsgSend  # noqa: E402
 from chainutil import ALICE, BOB, CAROL  # noqa: E402
 from client.cli import main  # noqa: E402
 from client.data import DataError, fit_to_spec, load_data  # noqa: E402

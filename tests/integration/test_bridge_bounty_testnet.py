@@ -22,7 +22,7 @@ import pytest
 
 from abci_app.bridged_testnet import bridged_testnet
 from chain.bridge.keeper import voucher_denom
-from chain.tx.messages import MsgWithdraw
+from chain.bridge.messages import MsgWithdraw
 from client import Client
 from client.bridge_evm import Evm
 from client.owner import Owner

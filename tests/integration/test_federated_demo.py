@@ -13,9 +13,9 @@ import tomllib
 import pytest
 
 from abci_app.testnet import init_testnet, start_testnet, stop_testnet
-from chain.sealing import decode_envelope
+from chain.sealing.envelope import decode_envelope
 from chain.tx.envelope import decode_tx
-from chain.tx.messages import MsgSubmitUpdate
+from chain.rounds.messages import MsgSubmitUpdate
 from client import Client
 from client.wallet import Wallet
 from nodeutil import ROOT, free_port_base, height, rpc, wait_for_height

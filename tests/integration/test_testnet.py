@@ -152,8 +152,8 @@ def test_restart_every_node_resumes_from_last_height(net):
 
 
 def test_full_node_joins_as_validator_and_leaves(net):
-    from chain.tx import Coin
-    from chain.tx.messages import MsgCreateValidator, MsgUnbond
+    from chain.tx.coins import Coin
+    from chain.validators.messages import MsgCreateValidator, MsgUnbond
     from abci_app.genesis_tools import consensus_pubkey, ensure_encryption_key
     root, urls = net
     node = add_full_node(root)

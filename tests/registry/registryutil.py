@@ -9,9 +9,9 @@ import json
 from chain.auth.ante import sequence
 from chain.registry import keeper
 from chain.store.kv import prefix_end
-from chain.tx import Coin
+from chain.tx.coins import Coin
 from chain.tx.envelope import tx_hash
-from chain.tx.messages import CurvePoint, MsgRegisterModel, MsgUploadWeights
+from chain.registry.messages import CurvePoint, MsgRegisterModel, MsgUploadWeights
 from chainutil import ALICE, BOB, CAROL, CHAIN_ID, Chain, genesis
 from client.txbuilder import sign_with_min_fee
 

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from chain.bank import keeper as bank
 from chain.registry import keeper
-from chain.tx.messages import MsgUploadWeights
+from chain.registry.messages import MsgUploadWeights
 from chainutil import ALICE, CAROL
 from client.errors import GradchainError, TxFailed
 from client.model import ModelError, local_score
@@ -118,6 +118,7 @@ def test_cli_queries(world, tmp_path, monkeypatch):
     assert out.exit_code == 1 and "UnknownModel (registry/1)" in out.output and "Traceback" not in out.output
     out = runner.invoke(main, ["query", "weights", str(reg.model_id), "--version", "3", "--out", str(target)])
     assert out.exit_code == 1 and "UnknownVersion (registry/19)" in out.output
-    from chain.scoring import load_spec, load_weights
+    from chain.scoring.spec import load_spec
+    from chain.scoring.weights import load_weights
     loaded = load_weights(target.read_bytes(), load_spec(chain_model.spec_bytes, 10**6))
     assert all((a == b).all() for a, b in zip(loaded, chain_model.weights))

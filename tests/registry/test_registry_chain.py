@@ -10,8 +10,9 @@ from chain.bank import keeper as bank
 from chain.genesis import export_genesis
 from chain.registry import keeper
 from chain.store.kv import MemoryKV
-from chain.tx import Coin
-from chain.tx.messages import MsgCloseModel, MsgFundBounty, MsgRevealShard
+from chain.tx.coins import Coin
+from chain.registry.messages import MsgFundBounty
+from chain.rounds.messages import MsgCloseModel, MsgRevealShard
 from chainutil import ALICE, BOB, CAROL, CHAIN_ID
 from client.model import local_score, local_score_shard
 from registryutil import (REGISTRY, SHARD_SIZE, VOUCHER, RegistryChain, activate, code, register_msg, registered_id,
@@ -235,7 +236,7 @@ def test_genesis_roundtrip_with_models_jobs_and_uploads(setup):
 
 
 def test_genesis_refuses_an_escrow_that_does_not_match(setup):
-    from chain.errors import InvalidGenesis
+    from chain.tx.errors import InvalidGenesis
     model, _, _, shards = setup
     chain = RegistryChain()
     activate(chain, model, shards)

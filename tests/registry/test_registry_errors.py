@@ -4,12 +4,13 @@ import hashlib
 import numpy as np
 import pytest
 
-from chain.errors import TxDecodeError
+from chain.tx.errors import TxDecodeError
 from chain.scoring.shards import MerkleProof, encode_shard
 from chain.scoring.spec import LAYER_LINEAR, Layer
 from chain.scoring.weights import encode_weights
-from chain.tx import Coin
-from chain.tx.messages import (MsgCloseModel, MsgFundBounty, MsgRegisterModel, MsgRevealShard, MsgUploadWeights)
+from chain.tx.coins import Coin
+from chain.registry.messages import MsgFundBounty, MsgRegisterModel, MsgUploadWeights
+from chain.rounds.messages import MsgCloseModel, MsgRevealShard
 from chainutil import ALICE, BOB
 from registryutil import (VOUCHER, RegistryChain, activate, code, curve, register_msg, registered_id, registry_snapshot,
                           tiny_model, upload_msgs, validation)

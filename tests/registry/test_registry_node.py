@@ -5,7 +5,7 @@ import hashlib
 import pytest
 
 from abci_app.node import init_node
-from chain.tx import Coin
+from chain.tx.coins import Coin
 from client import Client, TxFailed
 from client.model import local_score
 from client.owner import Owner, model, versions, weights

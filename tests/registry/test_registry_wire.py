@@ -3,8 +3,11 @@ same bytes the chain decodes (the one canonical form)."""
 
 import pytest
 
-from chain.tx import Coin, Msg, TxBody
-from chain.tx.messages import MsgCloseModel, MsgFundBounty, MsgRegisterModel, MsgRevealShard, MsgUploadWeights
+from chain.messages import Msg
+from chain.tx.coins import Coin
+from chain.tx.envelope import TxBody
+from chain.registry.messages import MsgFundBounty, MsgRegisterModel, MsgUploadWeights
+from chain.rounds.messages import MsgCloseModel, MsgRevealShard
 from registryutil import curve
 
 pytest.importorskip("grpc_tools")

@@ -14,10 +14,10 @@ for sub in ("registry", "sealing"):
 
 from chain.bank import keeper as bank  # noqa: E402
 from chain.rounds import keeper as rounds_keeper  # noqa: E402
-from chain.sealing import seal_context  # noqa: E402
+from chain.sealing.envelope import seal_context  # noqa: E402
 from chain.store.kv import prefix_end  # noqa: E402
 from chain.tx.address import to_bech32  # noqa: E402
-from chain.tx.messages import MsgSubmitUpdate  # noqa: E402
+from chain.rounds.messages import MsgSubmitUpdate  # noqa: E402
 from chain.validators.keeper import BONDED_POOL  # noqa: E402
 from chainutil import CHAIN_ID  # noqa: E402
 from client.seal import seal  # noqa: E402

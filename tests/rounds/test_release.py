@@ -8,11 +8,11 @@ from sealingutil import validator_private_key, validator_public_key
 
 from chain.bank import keeper as bank
 from chain.rounds import keeper, release
-from chain.sealing import decode_envelope, seal_context
+from chain.sealing.envelope import decode_envelope, seal_context
 from chain.validators.keeper import COMMUNITY_POOL, consensus_address
 from chainutil import BOB, CAROL, CHAIN_ID
 from client.seal import assemble, random_element, split
-from chain.sealing import share_plan
+from chain.sealing.valset import share_plan
 from chain.sealing.field import encode_element
 from client.trainer import sealing_set
 from registryutil import activate, code, tiny_model, u64, validation
@@ -152,7 +152,7 @@ def test_invalid_key_forfeits_the_deposit(setup):
     shares = {i: (bad[i] if i == first else good[i]) for i, _ in plan.entries()}
     context = seal_context(CHAIN_ID, model_id, 0, BOB.address_bytes)
     envelope = assemble(b"mixed", plan, context, encode_element(secret), shares, os.urandom(32))
-    from chain.tx.messages import MsgSubmitUpdate
+    from chain.rounds.messages import MsgSubmitUpdate
     msg = MsgSubmitUpdate(model_id=model_id, round=0, parent_version=0, envelope=envelope.encode())
     assert code(chain.run(BOB, msg)[0]) == ("", 0)
     _, end = window(chain, model_id)
@@ -169,7 +169,7 @@ def test_invalid_key_forfeits_the_deposit(setup):
 
 def test_deadline_voids_when_validators_failed_and_forfeits_when_the_trainer_sealed_badly(setup):
     from dataclasses import replace
-    from chain.tx.messages import MsgSubmitUpdate
+    from chain.rounds.messages import MsgSubmitUpdate
     from client.seal import seal
     model, shards = setup
     chain = RoundsChain()

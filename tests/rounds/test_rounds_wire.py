@@ -2,8 +2,9 @@
 
 import pytest
 
-from chain.tx import Msg, TxBody
-from chain.tx.messages import MsgSubmitUpdate
+from chain.messages import Msg
+from chain.tx.envelope import TxBody
+from chain.rounds.messages import MsgSubmitUpdate
 
 pytest.importorskip("grpc_tools")
 
@@ -25,7 +26,8 @@ def test_protoc_builds_identical_submit_update(pb):
 
 
 def test_validate_basic():
-    from chain.errors import MalformedEnvelope, UnknownModel
+    from chain.registry.errors import UnknownModel
+    from chain.sealing.errors import MalformedEnvelope
     with pytest.raises(UnknownModel):
         MsgSubmitUpdate(model_id=0, envelope=b"e").validate_basic()
     with pytest.raises(MalformedEnvelope):

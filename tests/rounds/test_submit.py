@@ -9,16 +9,19 @@ from roundsutil import OPERATORS, ROUNDS, RoundsChain, private_key_of_index, rou
 
 from chain.app import Application
 from chain.bank import keeper as bank
-from chain.errors import (ContextMismatch, DuplicateSubmission, EnvelopeTooLarge, InsufficientFunds, ModelNotActive,
-                          RoundFull, RoundNotOpen, StaleParent, UnknownModel, UnknownParent, ValidatorSetMismatch)
+from chain.bank.errors import InsufficientFunds
+from chain.registry.errors import ModelNotActive, UnknownModel
+from chain.rounds.errors import DuplicateSubmission, RoundFull, RoundNotOpen, StaleParent, UnknownParent
+from chain.sealing.errors import ContextMismatch, EnvelopeTooLarge, ValidatorSetMismatch
 from chain.genesis import export_genesis
 from chain.registry import keeper as registry
 from chain.results import BlockContext
 from chain.rounds import handlers, keeper
-from chain.sealing import decode_envelope, decrypt_share, envelope_hash, open_sealed, seal_context
+from chain.sealing.envelope import decode_envelope, envelope_hash, seal_context
+from chain.sealing.open import decrypt_share, open_sealed
 from chain.store.kv import MemoryKV
 from chain.store.state import Overlay
-from chain.tx import Coin
+from chain.tx.coins import Coin
 from chain.tx.address import from_bech32
 from chainutil import ALICE, BOB, CAROL, CHAIN_ID
 from client.trainer import Trainer, sealing_set
@@ -158,7 +161,7 @@ def test_round_cap_and_duplicates(setup):
 
 
 def test_the_snapshot_holds_when_the_validator_set_changes(setup):
-    from chain.tx.messages import MsgCreateValidator
+    from chain.validators.messages import MsgCreateValidator
     from sealingutil import validator_public_key
     chain, model_id = fresh(setup)
     assert code(chain.run(BOB, submit_msg(chain, BOB, model_id, 0, b"a"))[0]) == ("", 0)

@@ -4,7 +4,7 @@ import hashlib
 
 import pytest
 
-from chain.errors import InvalidMerkleProof
+from chain.scoring.errors import InvalidMerkleProof
 from chain.scoring.shards import MerkleProof, decode_proof, merkle_proof, merkle_root, verify_shard_proof
 
 

@@ -4,7 +4,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from chain import errors
+import chain.scoring.errors as errors
 from chain.scoring.shards import encode_shard, load_shard
 from chain.scoring.spec import FixedPoint, Layer, ModelSpec, load_spec, spec_hash
 from chain.scoring.tensor import DTYPE_INT64, Tensor, tensor_from_array

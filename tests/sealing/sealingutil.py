@@ -6,7 +6,8 @@ import hashlib
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from chain.sealing import decrypt_share, seal_context
+from chain.sealing.envelope import seal_context
+from chain.sealing.open import decrypt_share
 
 CONTEXT = seal_context("gradchain-test-1", 7, 3, bytes.fromhex("11" * 20))
 OTHER_SUBMITTER = seal_context("gradchain-test-1", 7, 3, bytes.fromhex("22" * 20))

@@ -4,11 +4,12 @@ from dataclasses import replace
 
 import pytest
 
-from chain.errors import (ContextMismatch, KeyCommitmentMismatch, MalformedEnvelope, NotEnoughShares,
-                          PayloadDecryptionFailed, PlaintextCommitmentMismatch, ShareDecryptionFailed,
-                          ShareMismatch, ValidatorSetMismatch)
-from chain.sealing import (check_envelope, check_share, decode_envelope, decrypt_share, open_sealed, open_update,
-                           reconstruct, share_plan, verify_share)
+from chain.sealing.errors import (ContextMismatch, KeyCommitmentMismatch, MalformedEnvelope, NotEnoughShares,
+                                  PayloadDecryptionFailed, PlaintextCommitmentMismatch, ShareDecryptionFailed,
+                                  ShareMismatch, ValidatorSetMismatch)
+from chain.sealing.envelope import check_envelope, decode_envelope
+from chain.sealing.open import check_share, decrypt_share, open_sealed, open_update, reconstruct, verify_share
+from chain.sealing.valset import share_plan
 from chain.sealing.envelope import share_xs
 from chain.sealing.field import PRIME, decode_element, encode_element, interpolate_at_zero
 from client.seal import assemble, random_element, seal, split

@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from chain.sealing import envelope_hash, open_sealed, reconstruct, share_plan, validator_set_hash
+from chain.sealing.envelope import envelope_hash
+from chain.sealing.open import open_sealed, reconstruct
+from chain.sealing.valset import share_plan, validator_set_hash
 from client.seal import seal
 from sealingutil import CONTEXT, StreamRandom, release_all, validator_private_key, validators
 
@@ -70,7 +72,8 @@ def test_input_order_never_matters():
 _CHILD = """
 import json, sys
 sys.path[:0] = [{root!r}, {tests!r}]
-from chain.sealing import envelope_hash, reconstruct
+from chain.sealing.envelope import envelope_hash
+from chain.sealing.open import reconstruct
 from test_sealing_determinism import vector_envelope
 from sealingutil import release_all
 e = vector_envelope()

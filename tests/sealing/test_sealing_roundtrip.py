@@ -2,9 +2,10 @@
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from chain.errors import EnvelopeTooLarge, NotEnoughShares
-from chain.sealing import (check_envelope, decode_envelope, envelope_hash, open_sealed, reconstruct, share_plan,
-                           valid_share_count)
+from chain.sealing.errors import EnvelopeTooLarge, NotEnoughShares
+from chain.sealing.envelope import check_envelope, decode_envelope, envelope_hash
+from chain.sealing.open import open_sealed, reconstruct, valid_share_count
+from chain.sealing.valset import share_plan
 from client.seal import seal
 from sealingutil import CONTEXT, StreamRandom, release_all, validators
 

@@ -4,8 +4,10 @@ import itertools
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from chain.errors import InvalidSealingSet, KeyCommitmentMismatch, NotEnoughShares
-from chain.sealing import derive, open_sealed, open_update, reconstruct, share_plan
+from chain.sealing.errors import InvalidSealingSet, KeyCommitmentMismatch, NotEnoughShares
+from chain.sealing import derive
+from chain.sealing.open import open_sealed, open_update, reconstruct
+from chain.sealing.valset import share_plan
 from chain.sealing.envelope import share_xs
 from chain.sealing.field import decode_element, encode_element, interpolate_at_zero
 from client.seal import seal

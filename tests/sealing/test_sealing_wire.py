@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from chain.errors import MalformedEnvelope
-from chain.sealing import SealContext, SealedUpdate, decode_envelope, seal_context
+from chain.sealing.errors import MalformedEnvelope
+from chain.sealing.envelope import SealContext, SealedUpdate, decode_envelope, seal_context
 from client.seal import seal
 from sealingutil import CONTEXT, validators
 

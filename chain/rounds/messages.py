@@ -1,0 +1,53 @@
+"""rounds messages: revealing a round's shard and closing a model (Msg fields 23-24, numbered when the
+registry owned them), and submitting a sealed update (Msg fields 40-59)."""
+from __future__ import annotations
+
+from chain.registry.messages import validate_model_id
+from chain.scoring.errors import ShardDecodeError
+from chain.sealing.errors import MalformedEnvelope
+from chain.tx.wire import Field, Message, message
+
+
+@message
+class MsgRevealShard(Message):
+    """The owner reveals the validation shard of a closed round, with its Merkle proof (docs/registry.md)."""
+    model_id: int = 0
+    round: int = 0
+    shard: bytes = b""        # canonical Shard bytes
+    shard_index: int = 0
+    proof: bytes = b""        # canonical MerkleProof bytes (chain.scoring.shards); its index is shard_index
+    SCHEMA = (Field(1, "model_id", "uint64"), Field(2, "round", "uint64"), Field(3, "shard", "bytes"),
+              Field(4, "shard_index", "uint64"), Field(5, "proof", "bytes"))
+
+    def validate_basic(self) -> None:
+        validate_model_id(self.model_id)
+        if not self.shard:
+            raise ShardDecodeError("shard is required")
+
+
+@message
+class MsgCloseModel(Message):
+    """The owner closes a model from its expiry height on (or any time while uploading): the unspent
+    escrow and the bond return to the owner."""
+    model_id: int = 0
+    SCHEMA = (Field(1, "model_id", "uint64"),)
+
+    def validate_basic(self) -> None:
+        validate_model_id(self.model_id)
+
+
+@message
+class MsgSubmitUpdate(Message):
+    """A trainer submits a sealed update (docs/sealing.md envelope) for round `round` of a model, trained
+    from version `parent_version`; the model's per-update deposit is escrowed (docs/rounds.md)."""
+    model_id: int = 0
+    round: int = 0
+    parent_version: int = 0
+    envelope: bytes = b""     # canonical SealedUpdate bytes, sealed to the round's sealing set
+    SCHEMA = (Field(1, "model_id", "uint64"), Field(2, "round", "uint64"), Field(3, "parent_version", "uint64"),
+              Field(4, "envelope", "bytes"))
+
+    def validate_basic(self) -> None:
+        validate_model_id(self.model_id)
+        if not self.envelope:
+            raise MalformedEnvelope("envelope is required")
