@@ -25,7 +25,7 @@ round then runs as on CometBFT:
 The reveal comes one block after the opening here so that opening and scoring land in separate blocks.
 Every block is timed as FinalizeBlock + Commit wall time; inside, the chain's own functions are wrapped
 with timers (in this process only; chain/ is not modified): apply_release and its steps, the registry's
-scoring queue (run_scoring) and the kernel calls within it, the round's close (settle._close), the
+scoring queue (run_block) and the kernel calls within it, the round's close (settle._close), the
 store's Merkle prepare, the synced commit. The baselines: the empty block, and the bare kernel
 (chain.scoring.kernel.score) of the same candidates (head, every update's parent + delta, the aggregate)
 on the same shard arrays, timed right after each round (and checked to give the chain's scores). BLAS runs
@@ -70,17 +70,16 @@ import torch  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey  # noqa: E402
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat  # noqa: E402
 
-import chain.registry.handlers as registry_handlers  # noqa: E402
 import chain.registry.keeper as registry_keeper  # noqa: E402
-import chain.registry.scoring_queue as scoring_queue  # noqa: E402
 import chain.rounds.handlers as rounds_handlers  # noqa: E402
 import chain.rounds.release as release  # noqa: E402
+import chain.rounds.scoring_queue as scoring_queue  # noqa: E402
 import chain.rounds.settle as settle  # noqa: E402
 from chain.app import Application  # noqa: E402
 from chain.auth.ante import sequence  # noqa: E402
 from chain.invariants import check_all  # noqa: E402
 from chain.results import BlockContext  # noqa: E402
-from chain.rounds.update import apply_delta, make_delta, mean_half_even  # noqa: E402
+from chain.rounds.delta import apply_delta, make_delta, mean_half_even  # noqa: E402
 from chain.scoring.kernel import score  # noqa: E402
 from chain.scoring.shards import load_shard  # noqa: E402
 from chain.scoring.weights import load_weights  # noqa: E402
@@ -180,7 +179,7 @@ for _owner, _name, _label in [
         (release, "reconstruct", "release.reconstruct"),    # Lagrange over the threshold's shares, H(K)
         (release, "open_update", "release.decrypt"),        # AES-GCM decrypt + plaintext commitment
         (release, "candidate", "release.validate"),         # decode the delta, parent + delta, range check
-        (registry_handlers, "run_scoring", "scoring"),      # the registry's budgeted queue, whole
+        (scoring_queue, "run_block", "scoring"),            # the budgeted scoring queue, whole
         (scoring_queue, "score", "kernel"),                 # the kernel calls inside it
         (rounds_handlers, "end_block", "rounds.end"),       # deadlines, readiness checks, closes
         (settle, "_close", "close"),                        # new head (pending payout), deposits
@@ -530,7 +529,7 @@ def print_cost(med: dict, ns: list[int], repeats: int, kv_kind: str, budget: int
           "work\n  (readiness, new head, deposits) + Merkle + Commit; it pays nobody (the new head is paid at a later "
           "round's\n  close, not timed here). (b) every block from the reveal to the close, minus (c): the reveal tx, "
           "the scoring,\n  and the Merkle + Commit of blocks before the close. queue = the registry's scoring step "
-          "(run_scoring) in them,\n  kernel = the kernel calls inside it, raw = the bare kernel on the same "
+          "(run_block) in them,\n  kernel = the kernel calls inside it, raw = the bare kernel on the same "
           "candidates outside the chain;\n  x raw = queue / raw. end..close = every block from round_end to the "
           "close.")
 

@@ -14,10 +14,10 @@ from chain.auth import params as auth_params
 from chain.auth.ante import apply_ante
 from chain.tx.errors import ChainError, HeightNotAvailable, InvalidGenesis, TxTooLarge
 from chain.queries import json_query, provable_key
-from chain.registry import handlers as registry
 from chain.results import BlockContext, BlockResult, InitResult, QueryResult, TxResult
+from chain.rounds import close as rounds_close
 from chain.rounds import handlers as rounds
-from chain.rounds import release
+from chain.rounds import release, scoring_queue
 from chain.router import process_message
 from chain.store.state import CommittedStore, Overlay
 from chain.tx.envelope import DecodedTx, decode_tx, tx_hash
@@ -71,9 +71,9 @@ class Application:
                         else self._deliver(block, ctx, raw, chain_id, params) for raw in txs)
         updates, end_events = validators.end_block(block, ctx)
         end_events += bridge.end_block(block, ctx)
-        end_events += registry.run_scoring(block, ctx)
+        end_events += scoring_queue.run_block(block, ctx)
         end_events += rounds.end_block(block, ctx)       # release deadlines, void rounds, round closes
-        end_events += registry.close_expired(block, ctx)
+        end_events += rounds_close.close_expired(block, ctx)
         self._block = block
         self._pending = self.store.prepare(block.changes())
         self._pending_height = ctx.height

@@ -6,7 +6,9 @@ from chain.bridge import handlers as bridge
 from chain.tx.errors import UnknownMessage
 from chain.registry import handlers as registry
 from chain.results import BlockContext
+from chain.rounds import close as rounds_close
 from chain.rounds import handlers as rounds
+from chain.rounds import reveal as rounds_reveal
 from chain.bank.messages import MsgSend
 from chain.bridge.messages import (MsgBatchExecutedClaim, MsgCancelWithdraw, MsgConfirmBatch, MsgConfirmValset,
                                    MsgDepositClaim, MsgSetEvmAddress, MsgValsetUpdatedClaim, MsgWithdraw)
@@ -22,8 +24,8 @@ HANDLERS = {
     MsgRegisterModel: registry.process_register_model,
     MsgUploadWeights: registry.process_upload_weights,
     MsgFundBounty: registry.process_fund_bounty,
-    MsgRevealShard: registry.process_reveal_shard,
-    MsgCloseModel: registry.process_close_model,
+    MsgRevealShard: rounds_reveal.process_reveal_shard,
+    MsgCloseModel: rounds_close.process_close_model,
     MsgSubmitUpdate: rounds.process_submit_update,
     MsgSetEvmAddress: bridge.process_set_evm_address,
     MsgDepositClaim: bridge.process_deposit_claim,

@@ -25,7 +25,7 @@ Why each step is the way it is:
   sigma_grid**2 to within a relative 1e-30 once sigma_grid >= 2 (the grid step is 2**-16 or finer, so
   any useful sigma is thousands of steps).
 * **Clamp into range after the noise.** The chain has no clipping: an update whose parent + delta leaves
-  the weight or bias range is INVALID and forfeits its deposit (chain/rounds/update.py apply_delta). So
+  the weight or bias range is INVALID and forfeits its deposit (chain/rounds/delta.py apply_delta). So
   parent + noisy delta is clamped into the spec's range. Clamping depends only on the public parent and
   the already-noised delta: post-processing, which costs no privacy. The report counts clamped values.
 * **Accounting with a maintained library**: Google's dp-accounting, RDP accountant, one GaussianDpEvent
@@ -57,7 +57,7 @@ from typing import Sequence
 import numpy as np
 
 from chain.tx.errors import ChainError
-from chain.rounds.update import decode_delta
+from chain.rounds.delta import decode_delta
 from chain.scoring.fixedpoint import signed_range
 from chain.scoring.spec import LAYER_LINEAR, ModelSpec
 from chain.scoring.weights import encode_weights

@@ -101,7 +101,7 @@ def check_update(spec_bytes: bytes, update: bytes) -> None:
     message, the spec's tensor count and shapes, and no delta value wider than its range. The chain also
     checks parent + delta against the range (rounds/9), which needs the parent's weights. Raises
     GradchainError naming the code the chain would give (the update would be INVALID and forfeit)."""
-    from chain.rounds.update import decode_delta
+    from chain.rounds.delta import decode_delta
     if not spec_bytes:
         raise GradchainError("the model has no spec on chain (unknown model?)")
     try:

@@ -19,7 +19,7 @@ import time
 from typing import Callable, NamedTuple
 
 from chain.tx.errors import ChainError
-from chain.rounds.update import make_delta as _delta_of_arrays
+from chain.rounds.delta import make_delta as _delta_of_arrays
 from chain.scoring.spec import LOSS_NAMES, ModelSpec
 from chain.scoring.weights import load_weights
 from chain.rounds.messages import MsgSubmitUpdate

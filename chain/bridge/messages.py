@@ -1,9 +1,9 @@
 """bridge messages (Msg fields 60-79)."""
 from __future__ import annotations
 
-from chain.tx.coins import Coin, parse_amount
+from chain.tx.coins import parse_amount
 from chain.bank.messages import ADDRESS_LEN
-from chain.tx.errors import InvalidAddress, InvalidAmount
+from chain.tx.errors import InvalidAddress
 from chain.bridge.errors import (InvalidClaim, InvalidEvmAddress, InvalidEvmSignature, UnknownBatch, UnknownValset,
                                  WithdrawalNotCancellable)
 from chain.tx.wire import Field, Message, message

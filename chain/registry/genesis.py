@@ -33,17 +33,9 @@ def _enc(raw: bytes) -> str:
 
 def import_genesis(state, section: dict) -> None:
     rparams.store(state, rparams.RegistryParams(**section.get("params", {})))
-    keeper.set_counters(state, int(section.get("next_model_id", 1)), int(section.get("next_job_seq", 1)))
+    keeper.set_counters(state, int(section.get("next_model_id", 1)))
     for entry in section.get("models", []):
         _import_model(state, entry)
-    for job in section.get("jobs", []):
-        job = dict(job)
-        height, seq = int(job.pop("height")), int(job.pop("seq"))
-        model_id, version, shard_index = int(job["model_id"]), int(job["version"]), int(job["shard_index"])
-        if keeper.get_version(state, model_id, version) is None or keeper.get_shard(state, model_id, shard_index) is None:
-            raise InvalidGenesis(f"registry: scoring job {height}/{seq} needs model {model_id} version {version} "
-                                 f"and revealed shard {shard_index}")
-        keeper.put_job(state, height, seq, job)
     owed: dict[str, int] = {}
     for model in keeper.all_models(state):
         if model.status != CLOSED:
@@ -108,6 +100,4 @@ def export_genesis(state) -> dict:
             entry["upload_chunks"] = [{"index": i, "data": _enc(d)} for i, d in keeper.chunks(state, model.id, 0)]
         models.append(entry)
     counters = keeper.counters(state)
-    return {"params": asdict(rparams.load(state)), "next_model_id": counters["next_model_id"],
-            "next_job_seq": counters["next_job_seq"], "models": models,
-            "jobs": [{"height": h, "seq": s, **job} for h, s, job in keeper.jobs(state)]}
+    return {"params": asdict(rparams.load(state)), "next_model_id": counters["next_model_id"], "models": models}

@@ -1,38 +1,34 @@
-"""registry message handlers (thin: check everything, then apply) and the end-of-block step."""
+"""registry message handlers (thin: check everything, then apply): registering a model, uploading its
+weights, funding its bounty. Reveals, scoring and closing belong to rounds (chain/rounds/reveal.py, close.py)."""
 from __future__ import annotations
 
 import hashlib
 
 from chain.auth import params as auth_params
-from chain.auth.ante import FEE_COLLECTOR
 from chain.bank import keeper as bank
-from chain.registry.errors import (ChunkOutOfRange, ChunkTooLarge, DuplicateChunk, InvalidModelTerms, ModelClosed,
-                                   ModelNotActive, ModelNotExpired, ModelNotUploading, NotModelOwner,
-                                   RevealTooEarly, RevealTooLate, RoundAlreadyRevealed, ShardAlreadyRevealed,
-                                   WeightsHashMismatch, WrongChunkSize, WrongEscrowDenom)
-from chain.scoring.errors import InvalidMerkleProof
-from chain.tx.errors import ChainError
-from chain.registry import keeper, scoring_queue
+from chain.registry import keeper
 from chain.registry import params as rparams
+from chain.registry.errors import (ChunkOutOfRange, ChunkTooLarge, DuplicateChunk, InvalidModelTerms, ModelClosed,
+                                   ModelNotUploading, NotModelOwner, WeightsHashMismatch, WrongChunkSize,
+                                   WrongEscrowDenom)
+from chain.registry.messages import MsgFundBounty, MsgRegisterModel, MsgUploadWeights
 from chain.registry.model import ACTIVE, CLOSED, UPLOADING, Model
 from chain.results import BlockContext, Event
-from chain.scoring.shards import decode_proof, load_shard, shard_hash, verify_shard_proof
 from chain.scoring.spec import count_params, linear_layers, load_spec, spec_hash
 from chain.scoring.weights import load_weights
 from chain.tx.address import to_bech32
-from chain.registry.messages import MsgFundBounty, MsgRegisterModel, MsgUploadWeights
-from chain.rounds.messages import MsgCloseModel, MsgRevealShard
+from chain.tx.errors import ChainError
 
 
-def _coin(denom: str, amount: int) -> str:
+def coin_text(denom: str, amount: int) -> str:
     return f"{amount}{denom}"
 
 
-def _coins(coins: list[tuple[str, int]]) -> str:
-    return ",".join(_coin(d, a) for d, a in coins)
+def coins_text(coins: list[tuple[str, int]]) -> str:
+    return ",".join(coin_text(d, a) for d, a in coins)
 
 
-def _open_model(state, model_id: int, signer: bytes | None = None) -> Model:
+def open_model(state, model_id: int, signer: bytes | None = None) -> Model:
     """The model, which must not be closed; and, given a signer, must be the signer's."""
     model = keeper.require_model(state, model_id)
     if signer is not None and model.owner_bytes != signer:
@@ -81,7 +77,7 @@ def process_register_model(state, ctx: BlockContext, signer: bytes, msg: MsgRegi
     keeper.put_model(state, model)
     keeper.index_expiry(state, model)
     return (Event("register_model", (("model_id", str(model_id)), ("owner", to_bech32(signer)),
-                                     ("bounty", _coin(msg.bounty.denom, bounty)), ("bond", _coin(native, bond)),
+                                     ("bounty", coin_text(msg.bounty.denom, bounty)), ("bond", coin_text(native, bond)),
                                      ("chunks", str(model.chunk_count)), ("chunk_size", str(model.chunk_size)))),)
 
 
@@ -94,7 +90,7 @@ def _rejected(error: ChainError, model: Model) -> ChainError:
 
 
 def process_upload_weights(state, ctx: BlockContext, signer: bytes, msg: MsgUploadWeights) -> tuple[Event, ...]:
-    model = _open_model(state, msg.model_id, signer)
+    model = open_model(state, msg.model_id, signer)
     if model.status != UPLOADING:
         raise ModelNotUploading(f"model {model.id} already has its weights")
     if msg.index >= model.chunk_count:
@@ -134,93 +130,11 @@ def process_upload_weights(state, ctx: BlockContext, signer: bytes, msg: MsgUplo
 
 
 def process_fund_bounty(state, ctx: BlockContext, signer: bytes, msg: MsgFundBounty) -> tuple[Event, ...]:
-    model = _open_model(state, msg.model_id)
+    model = open_model(state, msg.model_id)
     if msg.amount.denom != model.bounty_denom:
         raise WrongEscrowDenom(f"model {model.id}'s bounty is in {model.bounty_denom}, not {msg.amount.denom}")
     amount = msg.amount.validate()
     keeper.escrow_in(state, signer, [(model.bounty_denom, amount)])
     keeper.put_model(state, model.with_(escrow=str(int(model.escrow) + amount)))
     return (Event("fund_bounty", (("model_id", str(model.id)), ("funder", to_bech32(signer)),
-                                  ("amount", _coin(model.bounty_denom, amount)))),)
-
-
-def process_reveal_shard(state, ctx: BlockContext, signer: bytes, msg: MsgRevealShard) -> tuple[Event, ...]:
-    params = rparams.load(state)
-    native = auth_params.load(state).fee_denom
-    model = _open_model(state, msg.model_id, signer)
-    if model.status != ACTIVE:
-        raise ModelNotActive(f"model {model.id} is still uploading its weights")
-    if ctx.height < model.round_end(msg.round):
-        raise RevealTooEarly(f"round {msg.round} accepts submissions until height {model.round_end(msg.round) - 1}; "
-                             f"reveal from {model.round_end(msg.round)}")
-    if ctx.height >= model.reveal_deadline(msg.round):
-        raise RevealTooLate(f"round {msg.round}'s reveal window ended at height {model.reveal_deadline(msg.round) - 1}")
-    if keeper.get_reveal(state, model.id, msg.round) is not None:
-        raise RoundAlreadyRevealed(f"round {msg.round} of model {model.id} already has its shard")
-    if keeper.get_shard(state, model.id, msg.shard_index) is not None:
-        raise ShardAlreadyRevealed(f"shard {msg.shard_index} of model {model.id} is already revealed")
-    spec = keeper.stored_spec(state, model.id)
-    _, labels = load_shard(msg.shard, spec, params.max_shard_samples)
-    proof = decode_proof(msg.proof)
-    if proof.index != msg.shard_index:
-        raise InvalidMerkleProof(f"the proof is for shard {proof.index}, not {msg.shard_index}")
-    verify_shard_proof(bytes.fromhex(model.shard_root), model.shard_count, shard_hash(msg.shard), proof)
-    samples, per_sample = len(labels), scoring_queue.work_per_sample(spec)
-    fee = samples * per_sample * params.fee_per_work_unit
-    if fee:
-        bank.validate_send(state, signer, [(native, fee)])
-
-    if fee:
-        bank.apply_send(state, signer, FEE_COLLECTOR, [(native, fee)])
-    keeper.put_shard(state, model.id, msg.shard_index, msg.shard)
-    keeper.put_reveal(state, model.id, msg.round, {"shard_index": msg.shard_index, "height": ctx.height,
-                                                   "version": model.head_version})
-    job = scoring_queue.new_job(model.id, model.head_version, msg.round, msg.shard_index, samples, per_sample)
-    keeper.enqueue(state, ctx.height, job)
-    from chain.rounds import keeper as rounds
-    from chain.rounds.update import enqueue_update_job
-    updates = [s for s in rounds.submissions(state, model.id, msg.round) if s["status"] == rounds.OPENED]
-    for sub in updates:  # each valid opened update's candidate, on the same shard, after the head
-        enqueue_update_job(state, ctx.height, model.id, msg.round, sub)
-    if rounds.get_round(state, model.id, msg.round) is not None:   # closes once every score is in
-        from chain.rounds.settle import index_close
-        index_close(state, model.id, msg.round)
-    keeper.put_model(state, model.with_(revealed_count=model.revealed_count + 1))
-    return (Event("reveal_shard", (("model_id", str(model.id)), ("round", str(msg.round)),
-                                   ("shard_index", str(msg.shard_index)), ("samples", str(samples)),
-                                   ("work", str(samples * per_sample)), ("scoring_fee", _coin(native, fee)),
-                                   ("updates", str(len(updates))))),)
-
-
-def process_close_model(state, ctx: BlockContext, signer: bytes, msg: MsgCloseModel) -> tuple[Event, ...]:
-    model = _open_model(state, msg.model_id, signer)
-    if model.status == ACTIVE and ctx.height < model.expiry_height:
-        raise ModelNotExpired(f"model {model.id} can be closed from height {model.expiry_height}")
-    return _close(state, ctx, model, "owner")
-
-
-def _close(state, ctx: BlockContext, model: Model, reason: str) -> tuple[Event, ...]:
-    """Refund the held deposits of the model's rounds, then its unspent bounty and its bond."""
-    from chain.rounds.settle import model_closed
-    events = model_closed(state, ctx, model.id)
-    model = keeper.get_model(state, model.id)
-    return events + (_closed_event(model, keeper.close(state, model), reason),)
-
-
-def _closed_event(model: Model, refund, reason: str) -> Event:
-    return Event("close_model", (("model_id", str(model.id)), ("owner", to_bech32(model.owner_bytes)),
-                                 ("refund", _coins(refund)), ("reason", reason)))
-
-
-def run_scoring(state, ctx: BlockContext) -> tuple[Event, ...]:
-    """Run queued scoring within the block's budget. Writes nothing when there is no job."""
-    return scoring_queue.run(state, ctx, rparams.load(state))
-
-
-def close_expired(state, ctx: BlockContext) -> tuple[Event, ...]:
-    """Close expired models, by id, after the rounds module had its turn in this block (a round whose
-    reveal deadline is the expiry height is voided or closed first). Writes nothing if nothing expires."""
-    events: tuple[Event, ...] = ()
-    for model_id in keeper.expired_ids(state, ctx.height):
-        events += _close(state, ctx, keeper.get_model(state, model_id), "expired")
-    return events
+                                  ("amount", coin_text(model.bounty_denom, amount)))),)

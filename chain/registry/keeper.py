@@ -25,7 +25,7 @@ def _suffix_u64(key: bytes, prefix_len: int) -> int:
 # --- counters ------------------------------------------------------------------------------------
 def counters(state) -> dict:
     raw = state.get(keys.COUNTERS)
-    return decode_record(raw) if raw is not None else {"next_model_id": 1, "next_job_seq": 1}
+    return decode_record(raw) if raw is not None else {"next_model_id": 1}
 
 
 def _bump(state, name: str) -> int:
@@ -39,8 +39,8 @@ def allocate_model_id(state) -> int:
     return _bump(state, "next_model_id")
 
 
-def set_counters(state, next_model_id: int, next_job_seq: int) -> None:
-    state.set(keys.COUNTERS, encode_record({"next_model_id": next_model_id, "next_job_seq": next_job_seq}))
+def set_counters(state, next_model_id: int) -> None:
+    state.set(keys.COUNTERS, encode_record({"next_model_id": next_model_id}))
 
 
 # --- models --------------------------------------------------------------------------------------
@@ -169,35 +169,6 @@ def put_reveal(state, model_id: int, round_: int, record: dict) -> None:
 def reveals(state, model_id: int) -> list[tuple[int, dict]]:
     prefix = keys.reveals_prefix(model_id)
     return [(_suffix_u64(k, len(prefix)), decode_record(v)) for k, v in _iterate(state, prefix)]
-
-
-# --- the scoring queue --------------------------------------------------------------------------------
-def enqueue(state, height: int, job: dict) -> int:
-    seq = _bump(state, "next_job_seq")
-    state.set(keys.queue_key(height, seq), encode_record(job))
-    return seq
-
-
-def put_job(state, height: int, seq: int, job: dict) -> None:
-    state.set(keys.queue_key(height, seq), encode_record(job))
-
-
-def delete_job(state, height: int, seq: int) -> None:
-    state.delete(keys.queue_key(height, seq))
-
-
-def first_job(state) -> tuple[int, int, dict] | None:
-    """(enqueue height, sequence, job) of the job that runs next, or None."""
-    n = len(keys.QUEUE)
-    for key, value in _iterate(state, keys.QUEUE):
-        return _suffix_u64(key, n), _suffix_u64(key, n + 8), decode_record(value)
-    return None
-
-
-def jobs(state) -> list[tuple[int, int, dict]]:
-    """(enqueue height, sequence, job) in the order they run."""
-    n = len(keys.QUEUE)
-    return [(_suffix_u64(k, n), _suffix_u64(k, n + 8), decode_record(v)) for k, v in _iterate(state, keys.QUEUE)]
 
 
 # --- expiry index and escrow ------------------------------------------------------------------------

@@ -3,7 +3,7 @@ so keys sort numerically."""
 from __future__ import annotations
 
 PARAMS = b"reg/params"       # -> RegistryParams (canonical JSON record)
-COUNTERS = b"reg/counters"   # -> {"next_model_id", "next_job_seq"} (canonical JSON record)
+COUNTERS = b"reg/counters"   # -> {"next_model_id"} (canonical JSON record)
 MODEL = b"reg/m/"            # + model id -> model record (canonical JSON)
 SPEC = b"reg/spec/"          # + model id -> canonical spec bytes
 CHUNK = b"reg/w/"            # + model id + version + chunk index -> a slice of the version's weight bytes
@@ -11,7 +11,6 @@ VERSION = b"reg/v/"          # + model id + version -> version record (parent, w
 SCORE = b"reg/sc/"           # + model id + version + round -> canonical Score bytes
 SHARD = b"reg/sh/"           # + model id + shard index -> revealed shard bytes (kept for audit)
 REVEAL = b"reg/r/"           # + model id + round -> reveal record (shard index, height)
-QUEUE = b"reg/q/"            # + enqueue height + job sequence -> scoring job record; FIFO by key order
 EXPIRY = b"reg/x/"           # + expiry height + model id -> b"\x01"; open models only
 
 
@@ -61,10 +60,6 @@ def reveals_prefix(model_id: int) -> bytes:
 
 def reveal_key(model_id: int, round_: int) -> bytes:
     return reveals_prefix(model_id) + u64(round_)
-
-
-def queue_key(height: int, seq: int) -> bytes:
-    return QUEUE + u64(height) + u64(seq)
 
 
 def expiry_key(height: int, model_id: int) -> bytes:

@@ -1,7 +1,7 @@
 """registry messages (Msg fields 20-22): registering a model, its weights, its bounty."""
 from __future__ import annotations
 
-from chain.tx.coins import Coin, parse_amount, validate_coins
+from chain.tx.coins import Coin
 from chain.tx.errors import InvalidAmount
 from chain.registry.errors import InvalidModelTerms, InvalidRewardCurve, UnknownModel, WrongChunkSize
 from chain.tx.wire import Field, Message, message

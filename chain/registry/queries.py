@@ -5,7 +5,6 @@
     /registry/model     id                JSON model record with escrow, status, head version, rounds
     /registry/versions  id                JSON {"model_id", "head_version", "versions": [... with scores per round]}
     /registry/weights   id + version      raw canonical weight bytes of that version
-    /registry/queue                       JSON {"jobs": [...]} in the order they will run
     /registry/spec      id                raw spec bytes (provable: a single state key)
     /registry/shard     id + shard index  raw revealed shard bytes, empty if not revealed (provable)
 """
@@ -22,7 +21,7 @@ from chain.registry.model import ACTIVE, Model
 from chain.tx.address import to_bech32
 
 PATHS = ("/registry/params", "/registry/models", "/registry/model", "/registry/versions", "/registry/weights",
-         "/registry/queue", "/registry/spec", "/registry/shard")
+         "/registry/spec", "/registry/shard")
 
 
 def _ids(data: bytes, count: int, what: str) -> tuple[int, ...]:
@@ -87,6 +86,4 @@ def query(state, path: str, data: bytes) -> bytes:
         if keeper.get_version(state, model_id, version) is None:
             raise UnknownVersion(f"model {model_id} has no version {version} (yet)")
         return keeper.weights_bytes(state, model_id, version)
-    if path == "/registry/queue":
-        return _json({"jobs": [{"height": h, "seq": s, **job} for h, s, job in keeper.jobs(state)]})
     raise UnknownQuery(f"unknown registry query path {path!r}; known: {', '.join(PATHS)}")

@@ -1,4 +1,4 @@
-"""Rounds' genesis section: params, round records and submissions with their envelopes. Deposits are not
+"""Rounds' genesis section: params, round records, submissions with their envelopes, and the scoring queue. Deposits are not
 minted: the escrow's bank balance must hold exactly the held deposits, so export -> import round-trips."""
 from __future__ import annotations
 
@@ -7,15 +7,19 @@ from dataclasses import asdict
 
 from chain.bank import keeper as bank
 from chain.tx.errors import InvalidGenesis
+from chain.registry import keeper as registry
 from chain.rounds import keeper, keys
 from chain.rounds import params as rparams
+from chain.rounds import scoring_queue
+from chain.rounds.settle import index_close
 from chain.sealing.envelope import decode_envelope, envelope_hash
 from chain.tx.address import to_bech32
 
 
 def import_genesis(state, section: dict) -> None:
     params = rparams.RoundsParams(**section.get("params", {}))
-    rparams.store(state, params)
+    if "params" in section:  # a chain whose only rounds state is scoring jobs keeps the default params unstored
+        rparams.store(state, params)
     for record in section.get("rounds", []):
         keeper.put_round(state, dict(record))
         if "settled_height" not in record:
@@ -35,17 +39,28 @@ def import_genesis(state, section: dict) -> None:
             keeper.put_share(state, model_id, round_, entry["seq"], int(index), base64.b64decode(share, validate=True))
         if update is not None:
             keeper.put_update(state, model_id, round_, entry["seq"], base64.b64decode(update, validate=True))
+    _import_jobs(state, section)
     _rebuild_indexes(state)
     held, owed = dict(bank.balances(state, keeper.ESCROW)), keeper.held_deposits(state)
     if held != owed:
         raise InvalidGenesis(f"rounds escrow {to_bech32(keeper.ESCROW)} holds {held} but held deposits add up to {owed}")
 
 
+def _import_jobs(state, section: dict) -> None:
+    scoring_queue.set_next_job_seq(state, int(section.get("next_job_seq", 1)))
+    for job in section.get("jobs", []):
+        job = dict(job)
+        height, seq = int(job.pop("height")), int(job.pop("seq"))
+        model_id, version, shard_index = int(job["model_id"]), int(job["version"]), int(job["shard_index"])
+        if registry.get_version(state, model_id, version) is None or registry.get_shard(state, model_id, shard_index) is None:
+            raise InvalidGenesis(f"rounds: scoring job {height}/{seq} needs model {model_id} version {version} "
+                                 f"and revealed shard {shard_index}")
+        scoring_queue.put_job(state, height, seq, job)
+
+
 def _rebuild_indexes(state) -> None:
     """The close index (revealed rounds not closed yet) and the first-plaintext index follow from the
     records, so genesis does not carry them (put_submission rebuilds the per-trainer index)."""
-    from chain.registry import keeper as registry
-    from chain.rounds.settle import index_close
     for record in keeper.all_rounds(state):
         m, r = record["model_id"], record["round"]
         if "closed_height" not in record and registry.get_reveal(state, m, r) is not None:
@@ -57,8 +72,8 @@ def _rebuild_indexes(state) -> None:
 
 def export_genesis(state) -> dict | None:
     """None for a chain that never configured or used rounds (its genesis had no section)."""
-    rounds = keeper.all_rounds(state)
-    if state.get(keys.PARAMS) is None and not rounds:
+    rounds, jobs = keeper.all_rounds(state), scoring_queue.jobs(state)
+    if state.get(keys.PARAMS) is None and not rounds and not jobs:
         return None
     submissions = []
     for record in rounds:
@@ -73,4 +88,7 @@ def export_genesis(state) -> dict | None:
             if update is not None:
                 entry["update"] = base64.b64encode(update).decode()
             submissions.append(entry)
-    return {"params": asdict(rparams.load(state)), "rounds": rounds, "submissions": submissions}
+    params = {"params": asdict(rparams.load(state))} if state.get(keys.PARAMS) is not None else {}
+    return {**params, "rounds": rounds, "submissions": submissions,
+            "next_job_seq": scoring_queue.next_job_seq(state),
+            "jobs": [{"height": h, "seq": s, **job} for h, s, job in jobs]}

@@ -8,6 +8,7 @@
     /rounds/update      model id + round + seq   raw opened update plaintext, empty until opened (provable)
     /rounds/leaderboard model id            JSON trainers ranked by what they earned, and each closed round
     /rounds/earnings    address (20 bytes)  JSON what one trainer earned per denom, and each submission
+    /rounds/queue       -                   JSON {"jobs": [...]}: the scoring queue in the order it runs
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from chain.tx.errors import InvalidQuery, UnknownQuery
 from chain.registry import keeper as registry
 from chain.rounds import keeper, keys
 from chain.rounds import params as rparams
+from chain.rounds import scoring_queue
 from chain.tx.address import to_bech32
 
 
@@ -121,6 +123,8 @@ def earnings(state, address: bytes) -> dict:
 
 
 def query(state, path: str, data: bytes) -> bytes:
+    if path == "/rounds/queue":
+        return _json({"jobs": [{"height": h, "seq": s, **job} for h, s, job in scoring_queue.jobs(state)]})
     if path == "/rounds/params":
         return _json(asdict(rparams.load(state)))
     if path == "/rounds/round":

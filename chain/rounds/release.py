@@ -13,7 +13,7 @@ At height h, a round whose window's last block (round_end - 1) is committed, i.e
 * ProcessProposal: `check_proposal` re-checks them. FinalizeBlock: `apply_release` records new shares and
   opens every submission whose valid shares reach the threshold: OPENED (plaintext stored, deposit still
   held) or INVALID (key or payload misses its commitments, or the plaintext is not a valid delta against
-  its parent, chain/rounds/update.py; the deposit goes to the community pool). A valid opened update is
+  its parent, chain/rounds/delta.py; the deposit goes to the community pool). A valid opened update is
   queued for scoring if its round's shard is already revealed (else at the reveal).
 
 Pure: every check reads the committed state and the request's height only.
@@ -31,7 +31,8 @@ from chain.tx.errors import ChainError, TxDecodeError
 from chain.registry import keeper as registry
 from chain.results import Event
 from chain.rounds import keeper
-from chain.rounds.update import candidate, enqueue_update_job
+from chain.rounds.candidates import candidate
+from chain.rounds.scoring_queue import enqueue_update_job
 from chain.sealing.envelope import decode_envelope, seal_context
 from chain.sealing.open import check_share, decrypt_share, open_update, reconstruct, valid_share_count
 from chain.tx.wire import Field, Message, message
@@ -238,7 +239,7 @@ def try_open(state, ctx, model_id: int, round_: int, seq: int) -> list[Event]:
     keeper.put_submission(state, model_id, round_, opened)
     events = [Event("update_opened", attrs + (("size", str(len(plaintext))),))]
     try:
-        candidate(state, model_id, round_, seq)  # the delta format (chain/rounds/update.py)
+        candidate(state, model_id, round_, seq)  # the delta format (chain/rounds/delta.py)
     except (UpdateDecodeError, UpdateShapeMismatch, UpdateOutOfRange) as e:
         deposit = int(sub["deposit"])
         if deposit:

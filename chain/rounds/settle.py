@@ -4,7 +4,8 @@ curve, return or forfeit the deposits; and voiding a round whose shard was never
 A revealed round with submissions waits in the index `rnd/c/` until it can close: no submission still
 sealed, every opened update scored, the current head and every parent scored on the round's shard, and,
 when two or more updates of the head improve it, their FedAvg aggregate scored too. The jobs this needs
-beyond the reveal's go through the registry's budgeted queue. Then, at the end of a block:
+beyond the reveal's go through the budgeted scoring queue (chain/rounds/scoring_queue.py). Then, at the
+end of a block:
 
 * every opened update (not a copy) is a candidate, and so is the aggregate; the best by its gain over the
   head on this shard wins, ties to the earlier submission (the aggregate counts as its latest member);
@@ -28,7 +29,8 @@ from chain.bank import keeper as bank
 from chain.registry import keeper as registry
 from chain.registry.model import CLOSED, Model
 from chain.results import Event
-from chain.rounds import keeper, keys, reward
+from chain.rounds import keeper, keys, reward, scoring_queue
+from chain.rounds.candidates import aggregate_candidate, candidate
 from chain.scoring.weights import encode_weights
 from chain.store.kv import prefix_end
 from chain.tx.address import to_bech32
@@ -63,31 +65,19 @@ def _attrs(model_id: int, round_: int, *more) -> tuple:
 
 def _queue_missing_versions(state, ctx, model: Model, round_: int, record: dict, versions: list[int]) -> bool:
     """Queue a scoring job for each version lacking a score on this round's shard; True if any is missing."""
-    from chain.registry import scoring_queue
-    from chain.scoring.shards import load_shard
     reveal = registry.get_reveal(state, model.id, round_)
     missing = [v for v in versions if registry.get_score(state, model.id, v, round_) is None]
     queued = set(record.get("queued_versions", [])) | {reveal["version"]}
     new = [v for v in missing if v not in queued]
+    for v in new:
+        scoring_queue.enqueue_version_job(state, ctx.height, model.id, v, round_)
     if new:
-        spec = registry.stored_spec(state, model.id)
-        _, labels = load_shard(registry.get_shard(state, model.id, reveal["shard_index"]), spec, 1 << 62)
-        for v in new:
-            registry.enqueue(state, ctx.height, scoring_queue.new_job(
-                model.id, v, round_, reveal["shard_index"], len(labels), scoring_queue.work_per_sample(spec)))
         keeper.put_round(state, {**record, "queued_versions": sorted(queued - {reveal["version"]} | set(new))})
     return bool(missing)
 
 
 def _queue_aggregate(state, ctx, model: Model, round_: int, record: dict, seqs: list[int]) -> None:
-    from chain.registry import scoring_queue
-    from chain.scoring.shards import load_shard
-    reveal = registry.get_reveal(state, model.id, round_)
-    spec = registry.stored_spec(state, model.id)
-    _, labels = load_shard(registry.get_shard(state, model.id, reveal["shard_index"]), spec, 1 << 62)
-    job = scoring_queue.new_job(model.id, model.head_version, round_, reveal["shard_index"], len(labels),
-                                scoring_queue.work_per_sample(spec))
-    registry.enqueue(state, ctx.height, {**job, "aggregate_of": seqs})
+    scoring_queue.enqueue_aggregate_job(state, ctx.height, model.id, model.head_version, round_, seqs)
     keeper.put_round(state, {**record, "aggregate": {"version": model.head_version, "of": seqs}})
 
 
@@ -193,7 +183,6 @@ def _pay_pending(state, ctx, model: Model, gain: int, how: dict) -> tuple[Model,
 
 
 def _new_head(state, ctx, model: Model, round_: int, seqs: list[int], parent: int, score: dict):
-    from chain.rounds.update import aggregate_candidate, candidate
     weights = candidate(state, model.id, round_, seqs[0]) if len(seqs) == 1 else \
         aggregate_candidate(state, model.id, round_, seqs)
     raw = encode_weights(weights)
@@ -311,7 +300,5 @@ def model_closed(state, ctx, model_id: int) -> tuple[Event, ...]:
             keeper.clear_deadline(state, record["release_deadline"], model_id, round_)
         keeper.put_round(state, {**record, "settled_height": record.get("settled_height", ctx.height),
                                  "closed_height": record.get("closed_height", ctx.height)})
-    for height, seq, job in registry.jobs(state):
-        if job["model_id"] == model_id:
-            registry.delete_job(state, height, seq)
+    scoring_queue.drop_model_jobs(state, model_id)
     return tuple(events)

@@ -6,7 +6,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from chain.rounds.update import apply_delta, decode_delta
+from chain.rounds.delta import apply_delta, decode_delta
 from chain.scoring.fixedpoint import signed_range
 from client.dp import (DPConfig, DPError, PrivacyAccountant, encode_delta, l2_norm, make_rng, privatize,
                        sample_discrete_gaussian, tensor_frac_bits)

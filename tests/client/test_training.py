@@ -5,7 +5,7 @@ data; an untouched head makes the zero delta; head_model reads the head back fro
 import numpy as np
 import pytest
 
-from chain.rounds.update import apply_delta, decode_delta
+from chain.rounds.delta import apply_delta, decode_delta
 from client.errors import GradchainError
 from client.model import ChainModel, Formats, local_score, to_chain
 from client.trainer import delta_from_torch

@@ -112,7 +112,7 @@ def test_reveal_queues_a_job_scored_across_blocks(setup):
     scored = [(i, e) for i, b in enumerate(blocks) for e in b.events if e.type == "scored"]
     assert [dict(e.attributes)["done"] for e in progress] == ["42", "84"]
     assert [i for i, _ in scored] == [2]
-    assert chain.query_json("/registry/queue")["jobs"] == []
+    assert chain.query_json("/rounds/queue")["jobs"] == []
 
     expected = local_score(model, X[SHARD_SIZE:2 * SHARD_SIZE], y[SHARD_SIZE:2 * SHARD_SIZE])
     assert expected == local_score_shard(model, shards.shards[1])
@@ -130,11 +130,11 @@ def test_queue_is_fifo_and_an_oversized_sample_runs_alone(setup):
     chain.until(chain.model(model_id)["first_round_start"] + 1)  # rounds 0 and 1 have ended
     result, _ = chain.run(ALICE, reveal_msg(model_id, 0, shards, 0))
     assert code(result) == ("", 0)
-    jobs = chain.query_json("/registry/queue")["jobs"]
+    jobs = chain.query_json("/rounds/queue")["jobs"]
     assert [(j["round"], j["done"]) for j in jobs] == [(0, 1)]  # one sample ran alone in the reveal's block
     result, _ = chain.run(ALICE, reveal_msg(model_id, 1, shards, 2))
     assert code(result) == ("", 0)
-    jobs = chain.query_json("/registry/queue")["jobs"]
+    jobs = chain.query_json("/rounds/queue")["jobs"]
     assert [(j["round"], j["done"]) for j in jobs] == [(0, 2), (1, 0)]  # FIFO: the older job moves first
 
 
@@ -227,7 +227,7 @@ def test_genesis_roundtrip_with_models_jobs_and_uploads(setup):
     chain.until(chain.model(model_id)["first_round_start"] + 4)
     result, _ = chain.run(ALICE, reveal_msg(model_id, 0, shards, 0))
     assert code(result) == ("", 0)
-    assert chain.query_json("/registry/queue")["jobs"]  # a job is mid-way
+    assert chain.query_json("/rounds/queue")["jobs"]  # a job is mid-way
     exported = export_genesis(chain.app.store)
     json.dumps(exported)  # plain JSON
     other = Application(MemoryKV())

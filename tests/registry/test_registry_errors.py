@@ -26,7 +26,7 @@ def setup():
 
 
 def assert_fails_cleanly(chain, wallet, msg, expected):
-    while chain.query_json("/registry/queue")["jobs"]:
+    while chain.query_json("/rounds/queue")["jobs"]:
         chain.block([])  # let queued scoring finish, so only the failing tx could change anything
     before = registry_snapshot(chain)
     result, _ = chain.run(wallet, msg)

@@ -1,4 +1,4 @@
-"""The reward arithmetic (chain/rounds/reward.py) and FedAvg rounding (chain/rounds/update.py), against
+"""The reward arithmetic (chain/rounds/reward.py) and FedAvg rounding (chain/rounds/delta.py), against
 independent Fraction / float references; payouts telescope to at most the bounty."""
 from fractions import Fraction
 
@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from chain.registry.model import Model
 from chain.rounds import reward
-from chain.rounds.update import mean_half_even
+from chain.rounds.delta import mean_half_even
 
 
 def model(curve, target=900_000, metric="accuracy") -> Model:

@@ -13,7 +13,7 @@ from test_release import next_block, votes, window
 from chain.bank import keeper as bank
 from chain.registry.keeper import ESCROW as REGISTRY_ESCROW
 from chain.rounds import keeper
-from chain.rounds.update import apply_delta
+from chain.rounds.delta import apply_delta
 from chain.tx.coins import Coin
 from chain.validators.keeper import COMMUNITY_POOL
 from chainutil import ALICE, BOB, CAROL
@@ -215,7 +215,7 @@ def _half(i):
 
 def test_ties_go_to_the_earlier_submission_and_min_improvement_gates_the_head(setup):
     model, shards, X_val, y_val, updates = setup
-    from chain.rounds.update import decode_delta
+    from chain.rounds.delta import decode_delta
     from chain.scoring.weights import encode_weights
     twin = [d.copy() for d in decode_delta(updates["a"])]
     twin[0][:, 0] += 7                           # input pixel 0 is always 0 in digits: the same scores
@@ -272,7 +272,7 @@ def test_a_closing_model_refunds_held_deposits(setup):
     assert (sub["status"], sub["reason"]) == ("void", "the model closed")
     assert balances(chain, BOB, denom="ugrad")[0] == bob + 100
     assert bank.balances(chain.app.store, keeper.ESCROW) == []
-    assert chain.query_json("/registry/queue")["jobs"] == []
+    assert chain.query_json("/rounds/queue")["jobs"] == []
 
 
 def test_leaderboard_and_earnings_queries(setup):

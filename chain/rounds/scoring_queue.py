@@ -1,4 +1,6 @@
-"""The scoring queue: deterministic, budgeted work at the end of each block.
+"""The scoring queue: deterministic, budgeted work at the end of each block. Rounds own it: every job
+scores something a round needs (a version, an opened update's candidate, the FedAvg aggregate) on the
+round's revealed shard.
 
 A job scores one model version on one revealed shard. Its work is samples x (sum over Linear layers of
 in x out) multiply-adds. At the end of a block jobs run FIFO (enqueue height, then sequence) while the
@@ -9,14 +11,69 @@ scoring stops, unless nothing ran yet: then one sample runs alone, so the queue 
 """
 from __future__ import annotations
 
+from chain.codec import decode_record, decode_uint, encode_record, encode_uint
 from chain.registry import keeper
 from chain.registry.params import RegistryParams
+from chain.registry.params import load as load_registry_params
 from chain.results import BlockContext, Event
+from chain.rounds import keeper as rounds
+from chain.rounds import keys
+from chain.rounds.candidates import aggregate_candidate, candidate
 from chain.scoring.kernel import score
 from chain.scoring.shards import load_shard
 from chain.scoring.spec import ModelSpec, linear_layers
 from chain.scoring.weights import load_weights
+from chain.store.kv import prefix_end
 
+
+# --- the queue's records: FIFO by (enqueue height, sequence) ---------------------------------------------
+def next_job_seq(state) -> int:
+    raw = state.get(keys.NEXT_JOB_SEQ)
+    return decode_uint(raw) if raw is not None else 1
+
+
+def set_next_job_seq(state, seq: int) -> None:
+    state.set(keys.NEXT_JOB_SEQ, encode_uint(seq))
+
+
+def enqueue(state, height: int, job: dict) -> int:
+    seq = next_job_seq(state)
+    set_next_job_seq(state, seq + 1)
+    state.set(keys.queue_key(height, seq), encode_record(job))
+    return seq
+
+
+def put_job(state, height: int, seq: int, job: dict) -> None:
+    state.set(keys.queue_key(height, seq), encode_record(job))
+
+
+def delete_job(state, height: int, seq: int) -> None:
+    state.delete(keys.queue_key(height, seq))
+
+
+def _position(key: bytes) -> tuple[int, int]:
+    n = len(keys.QUEUE)
+    return int.from_bytes(key[n:n + 8], "big"), int.from_bytes(key[n + 8:n + 16], "big")
+
+
+def first_job(state) -> tuple[int, int, dict] | None:
+    """(enqueue height, sequence, job) of the job that runs next, or None."""
+    for key, value in state.iterate(keys.QUEUE, prefix_end(keys.QUEUE)):
+        return (*_position(key), decode_record(value))
+    return None
+
+
+def jobs(state) -> list[tuple[int, int, dict]]:
+    """(enqueue height, sequence, job) in the order they run."""
+    return [(*_position(k), decode_record(v)) for k, v in state.iterate(keys.QUEUE, prefix_end(keys.QUEUE))]
+
+
+def drop_model_jobs(state, model_id: int) -> None:
+    for height, seq, job in jobs(state):
+        if job["model_id"] == model_id:
+            delete_job(state, height, seq)
+
+# --- making jobs --------------------------------------------------------------------------------------------
 def work_per_sample(spec: ModelSpec) -> int:
     return sum(layer.in_features * layer.out_features for layer in linear_layers(spec))
 
@@ -30,11 +87,53 @@ def new_job(model_id: int, version: int, round_: int, shard_index: int, samples:
     return job if update_seq is None else {**job, "update_seq": update_seq}
 
 
+def _revealed(state, model_id: int, round_: int) -> tuple[dict, ModelSpec, int] | None:
+    """The round's reveal record, the model's spec and the shard's sample count; None before the reveal."""
+    reveal = keeper.get_reveal(state, model_id, round_)
+    if reveal is None:
+        return None
+    spec = keeper.stored_spec(state, model_id)
+    _, labels = load_shard(keeper.get_shard(state, model_id, reveal["shard_index"]), spec, 1 << 62)
+    return reveal, spec, len(labels)
+
+
+def enqueue_version_job(state, height: int, model_id: int, version: int, round_: int) -> None:
+    """Score `version` on the round's revealed shard."""
+    reveal, spec, samples = _revealed(state, model_id, round_)
+    enqueue(state, height, new_job(model_id, version, round_, reveal["shard_index"], samples, work_per_sample(spec)))
+
+
+def enqueue_update_job(state, height: int, model_id: int, round_: int, sub: dict) -> None:
+    """Queue the scoring of an opened submission's candidate on its round's revealed shard (if revealed)."""
+    revealed = _revealed(state, model_id, round_)
+    if revealed is None:
+        return
+    reveal, spec, samples = revealed
+    enqueue(state, height, new_job(model_id, sub["parent"], round_, reveal["shard_index"], samples,
+                                   work_per_sample(spec), update_seq=sub["seq"]))
+
+
+def enqueue_aggregate_job(state, height: int, model_id: int, head_version: int, round_: int,
+                          seqs: list[int]) -> None:
+    """Score the FedAvg aggregate of the opened submissions `seqs` (all trained on the head)."""
+    reveal, spec, samples = _revealed(state, model_id, round_)
+    job = new_job(model_id, head_version, round_, reveal["shard_index"], samples, work_per_sample(spec))
+    enqueue(state, height, {**job, "aggregate_of": seqs})
+
+
+# --- running them --------------------------------------------------------------------------------------------
+
+
+def run_block(state, ctx: BlockContext) -> tuple[Event, ...]:
+    """Run queued scoring within the block's budget (registry param scoring_work_per_block)."""
+    return run(state, ctx, load_registry_params(state))
+
+
 def run(state, ctx: BlockContext, params: RegistryParams) -> tuple[Event, ...]:
     """Work through the queue within this block's budget. Writes nothing when the queue is empty."""
     budget = remaining = params.scoring_work_per_block
     events: tuple[Event, ...] = ()
-    while (head := keeper.first_job(state)) is not None:
+    while (head := first_job(state)) is not None:
         height, seq, job = head
         left = job["samples"] - job["done"]
         n = min(left, remaining // job["work_per_sample"])
@@ -45,10 +144,10 @@ def run(state, ctx: BlockContext, params: RegistryParams) -> tuple[Event, ...]:
         job = _score_slice(state, job, n)
         remaining = max(0, remaining - n * job["work_per_sample"])
         if job["done"] < job["samples"]:
-            keeper.put_job(state, height, seq, job)
+            put_job(state, height, seq, job)
             events += (_event("scoring_progress", job),)
             break
-        keeper.delete_job(state, height, seq)
+        delete_job(state, height, seq)
         result = {"correct": job["correct"], "total": job["samples"], "loss": job["loss"],
                   "shard_index": job["shard_index"], "height": ctx.height}
         if "update_seq" in job:
@@ -65,10 +164,8 @@ def _score_slice(state, job: dict, n: int) -> dict:
     model_id, start = job["model_id"], job["done"]
     spec = keeper.stored_spec(state, model_id)
     if "update_seq" in job:
-        from chain.rounds.update import candidate
         weights = candidate(state, model_id, job["round"], job["update_seq"])  # valid: checked when it opened
     elif "aggregate_of" in job:
-        from chain.rounds.update import aggregate_candidate
         weights = aggregate_candidate(state, model_id, job["round"], job["aggregate_of"])
     else:
         weights = load_weights(keeper.weights_bytes(state, model_id, job["version"]), spec)
@@ -79,14 +176,12 @@ def _score_slice(state, job: dict, n: int) -> dict:
 
 
 def _put_update_score(state, job: dict, result: dict) -> None:
-    from chain.rounds import keeper as rounds
     sub = rounds.get_submission(state, job["model_id"], job["round"], job["update_seq"])
     rounds.put_submission(state, job["model_id"], job["round"], {**sub, "score": result})
 
 
 def _put_aggregate_score(state, job: dict, result: dict) -> None:
     """The FedAvg candidate's score goes on the round record, if the round still waits for this aggregate."""
-    from chain.rounds import keeper as rounds
     record = rounds.get_round(state, job["model_id"], job["round"])
     aggregate = record.get("aggregate")
     if aggregate and aggregate["version"] == job["version"] and aggregate["of"] == job["aggregate_of"]:

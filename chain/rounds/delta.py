@@ -64,34 +64,6 @@ def make_delta(parent: tuple[np.ndarray, ...], candidate: tuple[np.ndarray, ...]
     return encode_weights(deltas)
 
 
-# --- on chain: validation at opening, scoring jobs at reveal ---------------------------------------------
-def candidate(state, model_id: int, round_: int, seq: int) -> tuple[np.ndarray, ...]:
-    """parent + delta of an opened submission (raises the update's rounds error if it is malformed)."""
-    from chain.registry import keeper as registry
-    from chain.rounds import keeper
-    from chain.scoring.weights import load_weights
-    sub = keeper.get_submission(state, model_id, round_, seq)
-    spec = registry.stored_spec(state, model_id)
-    parent = load_weights(registry.weights_bytes(state, model_id, sub["parent"]), spec)
-    return apply_delta(spec, parent, keeper.get_update(state, model_id, round_, seq))
-
-
-def enqueue_update_job(state, height: int, model_id: int, round_: int, sub: dict) -> None:
-    """Queue the scoring of an opened submission's candidate on its round's revealed shard (if revealed)."""
-    from chain.registry import keeper as registry
-    from chain.registry import scoring_queue
-    from chain.scoring.shards import load_shard
-    reveal = registry.get_reveal(state, model_id, round_)
-    if reveal is None:
-        return
-    spec = registry.stored_spec(state, model_id)
-    shard_index = reveal["shard_index"]
-    _, labels = load_shard(registry.get_shard(state, model_id, shard_index), spec, 1 << 62)
-    job = scoring_queue.new_job(model_id, sub["parent"], round_, shard_index, len(labels),
-                                scoring_queue.work_per_sample(spec), update_seq=sub["seq"])
-    registry.enqueue(state, height, job)
-
-
 def mean_half_even(arrays: list[np.ndarray]) -> np.ndarray:
     """The element-wise mean of integer arrays, rounded half to even: FedAvg on the fixed-point grid. The sum
     runs over Python integers when int64 could overflow (many wide tensors)."""
@@ -102,10 +74,3 @@ def mean_half_even(arrays: list[np.ndarray]) -> np.ndarray:
     r = total - q * n                              # 0 <= r < n
     up = (2 * r > n) | ((2 * r == n) & (q % 2 == 1))
     return (q + up.astype(np.int64)).astype(np.int64)
-
-
-def aggregate_candidate(state, model_id: int, round_: int, seqs: list[int]) -> tuple[np.ndarray, ...]:
-    """FedAvg of opened submissions with one common parent: the mean of their candidates, rounded half to
-    even. Each candidate lies in the spec's ranges, so their mean does too (no range check needed)."""
-    members = [candidate(state, model_id, round_, seq) for seq in seqs]
-    return tuple(mean_half_even([m[i] for m in members]) for i in range(len(members[0])))
