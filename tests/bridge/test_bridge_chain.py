@@ -12,7 +12,7 @@ from chain.genesis import export_genesis
 from chain.store.kv import MemoryKV
 from chainutil import CHAIN_ID, Chain, genesis
 from chain.tx.messages import (MsgCancelWithdraw, MsgConfirmBatch, MsgDepositClaim, MsgSetEvmAddress, MsgWithdraw)
-from client.bridge_evm import EvmKey
+from relayer.evm import EvmKey
 
 TOKEN = b"\xaa" * 20
 SENDER = b"\xbb" * 20

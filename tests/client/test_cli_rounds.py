@@ -22,7 +22,7 @@ import client.client  # noqa: E402
 from chain.bank import keeper as bank  # noqa: E402
 from chain.tx.coins import Coin  # noqa: E402
 from chainutil import ALICE, BOB, CAROL  # noqa: E402
-from client.cli import main  # noqa: E402
+from cli.main import main  # noqa: E402
 from client.rounds import load_shards, save_shards  # noqa: E402
 from client.trainer import delta_from_torch  # noqa: E402
 from client.wallet import Keyring  # noqa: E402
