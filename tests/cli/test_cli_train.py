@@ -1,4 +1,4 @@
-"""`gradchain train` and `gradchain tx reveal-due` (client/cli_train.py, client/cli_rounds.py) against an
+"""`gradchain train` and `gradchain tx reveal-due` (cli/train.py, cli/rounds.py) against an
 in-process chain through click's CliRunner: trainers train from a .npz, a folder of .npy files and a CSV
 with a header and submit sealed updates; the validators release; the owner's `tx reveal-due` reveals; the
 round closes and the submissions are settled and paid. `--wait` is run while the in-process "network"

@@ -1,4 +1,4 @@
-"""The rounds CLI (client/cli_rounds.py) against an in-process chain: two trainers submit sealed deltas with
+"""The rounds CLI (cli/rounds.py) against an in-process chain: two trainers submit sealed deltas with
 `tx submit-update`, the validators release, the owner reveals with `tx reveal`, the round closes; then
 `query round | submission | leaderboard | earnings | open-models` answer exactly what the chain recorded,
 and mistakes print the chain's code (or the code the chain would give) and exit non-zero."""
