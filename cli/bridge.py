@@ -69,8 +69,8 @@ def evm_key(ctx, node_home):
 def setup(ctx, root, node_home, evm_rpc, evm_key_file, evm_account, fund_wei):
     """Before the chain's first start: give every validator node an EVM key, deploy contracts/Bridge.vy
     with the genesis valset, and write the `bridge` genesis section into every node's genesis."""
-    from relayer.deploy import setup_nodes
     from abci_app.testnet import load_manifest
+    from relayer.deploy import setup_nodes
     from relayer.evm import connect, ensure_evm_key
     if bool(root) == bool(node_home):
         raise click.UsageError("give exactly one of --root (testnet) or --home (single node)")
@@ -106,9 +106,9 @@ def orchestrator(ctx, node_home, evm_rpc, bridge_address, operator_key, confirma
     import logging
     import signal
     import threading
-    from relayer.orchestrator import Orchestrator, RpcChain
-    from relayer.evm import Evm, EvmKey, EVM_KEY_FILE, connect
     from client.client import Client
+    from relayer.evm import Evm, EvmKey, EVM_KEY_FILE, connect
+    from relayer.orchestrator import Orchestrator, RpcChain
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     wallet = keyring(ctx).load(operator_key, password(ctx))
     key = EvmKey.load(Path(node_home) / EVM_KEY_FILE)
