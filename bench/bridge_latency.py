@@ -27,12 +27,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 
-from abci_app.bridged_testnet import bridged_testnet  # noqa: E402
 from chain.bridge.keeper import voucher_denom  # noqa: E402
 from chain.bridge.messages import MsgWithdraw  # noqa: E402
-from client.bridge_evm import Evm  # noqa: E402
 from client.wallet import Wallet  # noqa: E402
 from nodeutil import height  # noqa: E402
+from relayer.evm import Evm  # noqa: E402
+from relayer.testnet import bridged_testnet  # noqa: E402
 
 
 def main() -> None:

@@ -6,15 +6,15 @@ import json
 
 from web3 import EthereumTesterProvider, Web3
 
-from abci_app.orchestrator import Orchestrator
-from abci_app.orchestrator_setup import deploy_bridge
 from chain.bank import keeper as bank
 from chain.bridge.keeper import voucher_denom
 from chain.tx.address import module_address
 from chainutil import ALICE, BOB, CHAIN_ID, Chain, genesis
-from client.bridge_evm import Evm, EvmKey, contract_events
 from client.txbuilder import sign_with_min_fee
 from client.wallet import Wallet
+from relayer.deploy import deploy_bridge
+from relayer.evm import Evm, EvmKey, contract_events
+from relayer.orchestrator import Orchestrator
 
 OPERATORS = [Wallet.from_seed(bytes([0x30 + i]) * 32) for i in range(6)]
 CONSENSUS = [Wallet.from_seed(bytes([0x38 + i]) * 32).public_key for i in range(6)]

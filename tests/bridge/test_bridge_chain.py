@@ -13,7 +13,9 @@ from chain.store.kv import MemoryKV
 from chainutil import CHAIN_ID, Chain, genesis
 from chain.bridge.messages import (MsgCancelWithdraw, MsgConfirmBatch, MsgDepositClaim, MsgSetEvmAddress,
                                    MsgWithdraw)
-from client.bridge_evm import EvmKey
+from chain.bridge.messages import (MsgCancelWithdraw, MsgConfirmBatch, MsgDepositClaim, MsgSetEvmAddress,
+                                   MsgWithdraw)
+from relayer.evm import EvmKey
 
 TOKEN = b"\xaa" * 20
 SENDER = b"\xbb" * 20

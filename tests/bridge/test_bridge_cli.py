@@ -3,8 +3,8 @@ import json
 
 from click.testing import CliRunner
 
-from client.bridge_evm import EvmKey
-from client.cli import main
+from cli.main import main
+from relayer.evm import EvmKey
 
 
 def test_evm_key_is_created_once_and_private(tmp_path):

@@ -5,7 +5,7 @@ import pytest
 from web3 import EthereumTesterProvider, Web3
 
 from chain.bridge import evm
-from client.bridge_evm import BridgeError, Evm, EvmKey, contract_events, split_signature
+from relayer.evm import BridgeError, Evm, EvmKey, contract_events, split_signature
 
 KEYS = [EvmKey(bytes([0x70 + i]) * 32) for i in range(5)]
 OUTSIDER = EvmKey(b"\x7f" * 32)

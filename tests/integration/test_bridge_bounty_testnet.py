@@ -20,15 +20,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from abci_app.bridged_testnet import bridged_testnet
 from chain.bridge.keeper import voucher_denom
 from chain.bridge.messages import MsgWithdraw
 from client import Client
-from client.bridge_evm import Evm
 from client.owner import Owner
 from client.trainer import Trainer
 from client.wallet import Wallet
 from nodeutil import ROOT, height, rpc
+from relayer.evm import Evm
+from relayer.testnet import bridged_testnet
 
 pytestmark = pytest.mark.integration
 torch = pytest.importorskip("torch")

@@ -6,12 +6,12 @@ import tomllib
 
 import pytest
 
-from abci_app.bridged_testnet import bridged_testnet
 from chain.bridge.keeper import voucher_denom
 from chain.bridge.messages import MsgWithdraw
-from client.bridge_evm import Evm
 from client.wallet import Wallet
 from nodeutil import ROOT, height, rpc
+from relayer.evm import Evm
+from relayer.testnet import bridged_testnet
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.integration
 
 def cli(home, *args, check=True):
     env = {**os.environ, "GRADCHAIN_PASSWORD": "test-password", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-m", "client", "--home", str(home), "-o", "json", *args],
+    proc = subprocess.run([sys.executable, "-m", "cli", "--home", str(home), "-o", "json", *args],
                           capture_output=True, text=True, env=env, cwd=ROOT)
     if check and proc.returncode != 0:
         raise AssertionError(f"gradchain {' '.join(args)} failed: {proc.stderr}")
@@ -28,7 +28,7 @@ def test_cli_end_to_end(tmp_path):
     node = f"http://127.0.0.1:{base + 1}"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with open(tmp_path / "start.log", "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "client", "--home", str(home), "start"],
+        proc = subprocess.Popen([sys.executable, "-m", "cli", "--home", str(home), "start"],
                                 cwd=ROOT, env=env, stdout=log, stderr=log)
     try:
         wait_for_height(node, 2, proc=proc)

@@ -98,8 +98,8 @@ def test_sdk_refuses_what_the_chain_would_refuse(world):
 def test_cli_queries(world, tmp_path, monkeypatch):
     chain, client, net, chain_model, X, y = world
     reg = register(client, net, X, y)
-    monkeypatch.setattr("client.cli_registry.client_for", lambda ctx: client)
-    from client.cli import main
+    monkeypatch.setattr("cli.registry.client_for", lambda ctx: client)
+    from cli.main import main
     runner = CliRunner()
 
     out = runner.invoke(main, ["-o", "json", "query", "models"])

@@ -1,7 +1,6 @@
-"""`gradchain` command line: node operation, keys, transactions and queries.
-
-Every command accepts `--output json` for scripts. User mistakes print one line saying what was
-wrong and what to do, and exit 1; no tracebacks.
+"""What every `gradchain` command shares: output (`emit`), one-line errors (`friendly`), the keyring and
+its password, addresses and coins from the command line, the node client, presets, and the `tx` and
+`query` groups the command modules add to. Imports no command module (cli/main.py assembles them).
 """
 from __future__ import annotations
 
@@ -10,6 +9,7 @@ import json
 import os
 import re
 import sys
+import tomllib
 from pathlib import Path
 
 import click
@@ -77,27 +77,34 @@ def resolve_address(ctx, who: str) -> bytes:
     return from_bech32(keyring(ctx).info(who)["address"])
 
 
+def client_for(ctx):
+    from client.client import Client
+    return Client(ctx.obj["node"])
+
+
+def receipt_event(receipt, kind: str) -> dict:
+    """The attributes of the first event of type `kind` in a tx receipt, or {}."""
+    for event in receipt.events:
+        if event.get("type") == kind:
+            return {a.get("key"): a.get("value") for a in event.get("attributes", [])}
+    return {}
+
+
+PRESETS = Path(__file__).resolve().parent.parent / "config"
+
+
+def load_preset(name: str) -> dict:
+    path = PRESETS / f"{name}.toml"
+    if not path.exists():
+        raise click.ClickException(f"no preset {name!r} in {PRESETS}")
+    return tomllib.loads(path.read_text())
+
+
 @click.group()
-@click.option("--home", type=click.Path(file_okay=False), default=str(DEFAULT_HOME), show_default=True,
-              help="Node home and keyring folder ($GRADCHAIN_HOME).")
-@click.option("--node", default=DEFAULT_NODE, show_default=True, help="CometBFT RPC URL ($GRADCHAIN_NODE).")
-@click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--password-file", type=click.Path(dir_okay=False, exists=True), default=None,
-              help="Read the keyring password from this file.")
-@click.pass_context
-def main(ctx, home, node, output, password_file):
-    """gradchain: train models on private data, paid per improvement, on CometBFT."""
-    ctx.obj = {"home": home, "node": node, "output": output, "password_file": password_file}
+def tx():
+    """Sign and broadcast transactions."""
 
 
-from client import cli_node  # noqa: E402  (registers init/start/status on `main`)
-from client import cli_keys  # noqa: E402
-from client import cli_tx  # noqa: E402
-from client import cli_testnet  # noqa: E402
-from client import cli_validators  # noqa: E402
-from client import cli_bridge  # noqa: E402  (needs the `bridge` extra only when its commands run)
-from client import cli_registry  # noqa: E402
-from client import cli_rounds  # noqa: E402
-from client import cli_train  # noqa: E402  (`gradchain train`)
-
-__all__ = ["main", "cli_node", "cli_keys", "cli_tx", "cli_testnet", "cli_validators", "cli_rounds", "cli_train"]
+@click.group()
+def query():
+    """Read chain state."""

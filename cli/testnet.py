@@ -5,8 +5,7 @@ from pathlib import Path
 
 import click
 
-from client.cli import emit, friendly, main, password
-from client.cli_node import load_preset
+from cli.common import emit, friendly, load_preset, password
 
 DEFAULT_ROOT = Path.home() / ".gradchain-testnet"
 
@@ -15,7 +14,7 @@ def _root(ctx) -> Path:
     return Path(ctx.obj["testnet_root"])
 
 
-@main.group()
+@click.group()
 @click.option("--root", type=click.Path(file_okay=False), default=str(DEFAULT_ROOT), show_default=True,
               help="Folder holding the testnet's node homes, keyring and logs.")
 @click.pass_context

@@ -7,18 +7,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from abci_app.orchestrator import Orchestrator, RpcChain
-from abci_app.orchestrator_setup import setup_nodes
 from abci_app.ports import free_port_base
 from abci_app.testnet import init_testnet, start_testnet, stop_testnet
 from client import Client
 from client.errors import RpcError
+from relayer.deploy import setup_nodes
+from relayer.orchestrator import Orchestrator, RpcChain
 
 
 @dataclass
 class BridgedTestnet:
     w3: object
-    deployer: object      # client.bridge_evm.Evm of the account that deployed the contracts
+    deployer: object      # relayer.evm.Evm of the account that deployed the contracts
     token: object         # a TestToken contract
     bridge: object        # the Bridge contract
     urls: list[str]
@@ -55,7 +55,7 @@ def bridged_testnet(root: Path, chain_id: str, preset: dict, operators: list, fa
                     timeout_commit: str = "300ms", confirmations: int = 1, token=("Test USD", "TUSD", 6)):
     from web3 import EthereumTesterProvider, Web3
 
-    from client.bridge_evm import Evm, ensure_evm_key
+    from relayer.evm import Evm, ensure_evm_key
 
     manifest = init_testnet(root, len(operators), chain_id, preset, [w.address_bytes for w in operators],
                             faucet.address_bytes, port_base=free_port_base(10 * len(operators) + 20),

@@ -14,8 +14,7 @@ import math
 
 import click
 
-from client.cli import emit, friendly, keyring, main, password
-from client.cli_tx import client_for
+from cli.common import client_for, emit, friendly, keyring, password, receipt_event
 
 # client.training's OPTIMIZERS and DEFAULT_LR, spelled out so that `gradchain --help` imports no numpy/torch
 OPTIMIZERS = ("sgd", "adam")
@@ -91,7 +90,7 @@ def _result_text(record: dict) -> str:
     return "; ".join(parts)
 
 
-@main.command("train")
+@click.command("train")
 @click.argument("model_id", type=click.IntRange(min=1))
 @click.option("--data", "data_path", required=True, type=click.Path(exists=True), help=_DATA_HELP)
 @click.option("--from", "from_key", required=True, help="Key (in the keyring) that signs and pays the deposit.")
@@ -135,7 +134,6 @@ def train_cmd(ctx, model_id, data_path, from_key, epochs, lr, optimizer, batch_s
     from chain.tx.errors import ChainError
     from chain.scoring.spec import LOSS_NAMES, ModelSpec
     from chain.scoring.tensor import decode_message
-    from client.cli_rounds import _event
     from client.data import fit_to_spec, input_size, load_data
     from client.dp import PrivacyAccountant
     from client.errors import GradchainError
@@ -177,7 +175,7 @@ def train_cmd(ctx, model_id, data_path, from_key, epochs, lr, optimizer, batch_s
         accountant = PrivacyAccountant() if dp is not None else None
         sub = trainer.train_and_submit(model_id, X, y, train=loop, dp=dp, accountant=accountant, round_=round_,
                                        progress=progress)
-        event = _event(sub.receipt, "submit_update")
+        event = receipt_event(sub.receipt, "submit_update")
         data = {"model_id": model_id, "round": sub.round, "seq": sub.seq, "parent": sub.parent,
                 "tx_hash": sub.receipt.tx_hash, "height": sub.receipt.height, "deposit": event.get("deposit"),
                 "envelope_hash": event.get("envelope_hash"), "submitter": wallet.address,

@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from chain.bridge import evm
 from chain.bridge.messages import (MsgBatchExecutedClaim, MsgConfirmBatch, MsgConfirmValset, MsgDepositClaim,
                                    MsgValsetUpdatedClaim)
-from client.bridge_evm import BridgeError, Evm, EvmKey, contract_events, split_signature
+from chain.bridge.messages import (MsgBatchExecutedClaim, MsgConfirmBatch, MsgConfirmValset, MsgDepositClaim,
+                                   MsgValsetUpdatedClaim)
+from relayer.evm import BridgeError, Evm, EvmKey, contract_events, split_signature
 
 log = logging.getLogger("gradchain.orchestrator")
 

@@ -1,24 +1,13 @@
 """`gradchain init`, `gradchain start`, `gradchain status`: run a single node."""
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import click
 
-from client.cli import emit, friendly, keyring, main, parse_coins, password, resolve_address
+from cli.common import emit, friendly, keyring, load_preset, parse_coins, password, resolve_address
 
-PRESETS = Path(__file__).resolve().parent.parent / "config"
-
-
-def load_preset(name: str) -> dict:
-    path = PRESETS / f"{name}.toml"
-    if not path.exists():
-        raise click.ClickException(f"no preset {name!r} in {PRESETS}")
-    return tomllib.loads(path.read_text())
-
-
-@main.command()
+@click.command()
 @click.option("--chain-id", default=None, help="Defaults to the preset's chain id.")
 @click.option("--moniker", default="node0", show_default=True)
 @click.option("--port-base", type=int, default=None,
@@ -70,7 +59,7 @@ def init(ctx, chain_id, moniker, port_base, preset, accounts):
          f"{to_bech32(operator)}\nnext: gradchain --home {home} start")
 
 
-@main.command()
+@click.command()
 @click.pass_context
 @friendly
 def start(ctx):
@@ -79,7 +68,7 @@ def start(ctx):
     raise SystemExit(run_node(Path(ctx.obj["home"])))
 
 
-@main.command()
+@click.command()
 @click.pass_context
 @friendly
 def status(ctx):

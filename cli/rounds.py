@@ -16,8 +16,7 @@ from pathlib import Path
 import click
 
 from chain.tx.address import to_bech32
-from client.cli import emit, friendly, keyring, password, resolve_address
-from client.cli_tx import client_for, query, tx
+from cli.common import client_for, emit, friendly, keyring, password, query, receipt_event, resolve_address, tx
 
 
 # --- text formatting -------------------------------------------------------------------------------------
@@ -218,13 +217,6 @@ def query_open_models(ctx):
 
 
 # --- transactions ----------------------------------------------------------------------------------------
-def _event(receipt, kind: str) -> dict:
-    for event in receipt.events:
-        if event.get("type") == kind:
-            return {a.get("key"): a.get("value") for a in event.get("attributes", [])}
-    return {}
-
-
 @tx.command("submit-update")
 @click.argument("model_id", type=click.IntRange(min=1))
 @click.option("--update", "update_file", required=True, type=click.Path(dir_okay=False, exists=True),
@@ -251,7 +243,7 @@ def submit_update(ctx, model_id, update_file, round_, parent, from_key, no_check
         if not no_check:
             check_update(spec(c, model_id), update)
         receipt = Trainer(c, wallet).submit(model_id, update, round_=round_, parent_version=parent, wait=not no_wait)
-    event = _event(receipt, "submit_update")
+    event = receipt_event(receipt, "submit_update")
     data = {"tx_hash": receipt.tx_hash, "height": receipt.height, "model_id": model_id,
             "round": int(event["round"]) if "round" in event else round_,
             "seq": int(event["seq"]) if "seq" in event else None,
@@ -288,7 +280,7 @@ def reveal(ctx, model_id, round_, shards_file, index, from_key):
         record = model(c, model_id)
         _check_shards(record, shard_set, shards_file)
         receipt = Owner(c, wallet).reveal(model_id, round_, shard_set, index)
-    event = _event(receipt, "reveal_shard")
+    event = receipt_event(receipt, "reveal_shard")
     data = {"tx_hash": receipt.tx_hash, "height": receipt.height, "model_id": model_id, "round": round_,
             "shard_index": index, "event": event}
     emit(ctx, data, f"shard {index} revealed for round {round_} of model {model_id} in block {receipt.height} "
@@ -304,7 +296,7 @@ def _check_shards(record: dict, shard_set, shards_file) -> None:
 
 
 def _reveal_row(receipt) -> dict:
-    event = _event(receipt, "reveal_shard")
+    event = receipt_event(receipt, "reveal_shard")
     return {"tx_hash": receipt.tx_hash, "height": receipt.height, "model_id": int(event["model_id"]),
             "round": int(event["round"]), "shard_index": int(event["shard_index"]),
             "updates": int(event.get("updates", 0)), "samples": int(event.get("samples", 0)),

@@ -1,4 +1,4 @@
-"""`gradchain train` and `gradchain tx reveal-due` (client/cli_train.py, client/cli_rounds.py) against an
+"""`gradchain train` and `gradchain tx reveal-due` (cli/train.py, cli/rounds.py) against an
 in-process chain through click's CliRunner: trainers train from a .npz, a folder of .npy files and a CSV
 with a header and submit sealed updates; the validators release; the owner's `tx reveal-due` reveals; the
 round closes and the submissions are settled and paid. `--wait` is run while the in-process "network"
@@ -21,8 +21,8 @@ if str(_TESTS / "rounds") not in sys.path:
 from roundsutil import RoundsChain  # noqa: E402
 from test_release import next_block, votes, window  # noqa: E402
 
+import cli.rounds  # noqa: E402
 import client.client  # noqa: E402
-import client.cli_rounds  # noqa: E402
 import client.dp  # noqa: E402
 import client.trainer  # noqa: E402
 from chain.bank import keeper as bank  # noqa: E402
@@ -30,7 +30,7 @@ from chain.scoring.spec import LOSS_NAMES  # noqa: E402
 from chain.tx.coins import Coin  # noqa: E402
 from chain.bank.messages import MsgSend  # noqa: E402
 from chainutil import ALICE, BOB, CAROL  # noqa: E402
-from client.cli import main  # noqa: E402
+from cli.main import main  # noqa: E402
 from client.data import DataError, fit_to_spec, load_data  # noqa: E402
 from client.dp import DPConfig, PrivacyAccountant, encode_delta, make_rng, privatize  # noqa: E402
 from client.model import from_chain  # noqa: E402
@@ -227,7 +227,7 @@ def test_reveal_due_watch_reveals_as_rounds_close_until_ctrl_c(world):
 
     clock = types.SimpleNamespace(sleep=network)
     result = world.invoke("tx", "reveal-due", m, "--shards", world.home / "shards.json", "--from", "alice",
-                          "--watch", "--poll", 0.01, patches=[(client.cli_rounds, "time", clock)])
+                          "--watch", "--poll", 0.01, patches=[(cli.rounds, "time", clock)])
     assert result.exit_code == 0, result.output
     [line] = result.output.splitlines()          # json: one object per reveal
     row = json.loads(line)
@@ -248,7 +248,7 @@ def test_reveal_due_watch_reveals_as_rounds_close_until_ctrl_c(world):
         raise KeyboardInterrupt
 
     text = world("tx", "reveal-due", m, "--shards", world.home / "shards.json", "--from", "alice", "--watch",
-                 output="text", patches=[(client.cli_rounds, "time", types.SimpleNamespace(sleep=ctrl_c_after_one))])
+                 output="text", patches=[(cli.rounds, "time", types.SimpleNamespace(sleep=ctrl_c_after_one))])
     assert f"round {sub['round']} of model {m}: shard 1 revealed" in text and "1 update(s) to score" in text
     assert text.splitlines()[-1] == "stopped: 1 shard(s) revealed" and seen == [1]
     # only the owner, with the model's own shards

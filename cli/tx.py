@@ -4,17 +4,7 @@ from __future__ import annotations
 import click
 
 from chain.tx.address import to_bech32
-from client.cli import emit, friendly, keyring, main, parse_coins, password, resolve_address
-
-
-def client_for(ctx):
-    from client.client import Client
-    return Client(ctx.obj["node"])
-
-
-@main.group()
-def tx():
-    """Sign and broadcast transactions."""
+from cli.common import client_for, emit, friendly, keyring, parse_coins, password, query, resolve_address, tx
 
 
 @tx.group()
@@ -40,11 +30,6 @@ def bank_send(ctx, from_key, to, amount, memo, no_wait):
     data = {"tx_hash": receipt.tx_hash, "height": receipt.height, "gas_used": receipt.gas_used}
     where = f"committed in block {receipt.height}" if receipt.height else "accepted into the mempool"
     emit(ctx, data, f"{amount} -> {to_bech32(recipient)}: {where} (tx {receipt.tx_hash})")
-
-
-@main.group()
-def query():
-    """Read chain state."""
 
 
 @query.group("bank")

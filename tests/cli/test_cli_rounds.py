@@ -1,4 +1,4 @@
-"""The rounds CLI (client/cli_rounds.py) against an in-process chain: two trainers submit sealed deltas with
+"""The rounds CLI (cli/rounds.py) against an in-process chain: two trainers submit sealed deltas with
 `tx submit-update`, the validators release, the owner reveals with `tx reveal`, the round closes; then
 `query round | submission | leaderboard | earnings | open-models` answer exactly what the chain recorded,
 and mistakes print the chain's code (or the code the chain would give) and exit non-zero."""
@@ -22,7 +22,7 @@ import client.client  # noqa: E402
 from chain.bank import keeper as bank  # noqa: E402
 from chain.tx.coins import Coin  # noqa: E402
 from chainutil import ALICE, BOB, CAROL  # noqa: E402
-from client.cli import main  # noqa: E402
+from cli.main import main  # noqa: E402
 from client.rounds import load_shards, save_shards  # noqa: E402
 from client.trainer import delta_from_torch  # noqa: E402
 from client.wallet import Keyring  # noqa: E402

@@ -8,8 +8,7 @@ from pathlib import Path
 import click
 
 from chain.tx.address import to_bech32
-from client.cli import emit, friendly, keyring, main, password, resolve_address
-from client.cli_tx import client_for, query, tx
+from cli.common import client_for, emit, friendly, keyring, password, query, resolve_address, tx
 
 
 def _hex20(text: str, what: str) -> bytes:
@@ -31,7 +30,7 @@ def _node_rpc(node_home: Path) -> str:
 
 
 def _evm_sender(w3, key_file: str | None, account: str | None):
-    from client.bridge_evm import Evm, EvmKey
+    from relayer.evm import Evm, EvmKey
     if key_file:
         return Evm(w3, EvmKey.load(key_file))
     if account:
@@ -40,7 +39,7 @@ def _evm_sender(w3, key_file: str | None, account: str | None):
                            "(an account the EVM node unlocks, e.g. a dev node's)")
 
 
-@main.group("bridge")
+@click.group("bridge")
 def bridge():
     """The EVM bridge: keys, set-up, the orchestrator, deposits."""
 
@@ -51,7 +50,7 @@ def bridge():
 @friendly
 def evm_key(ctx, node_home):
     """Create (once) and show the node's EVM key: <home>/evm_key.json, readable by its owner only."""
-    from client.bridge_evm import ensure_evm_key
+    from relayer.evm import ensure_evm_key
     key = ensure_evm_key(Path(node_home))
     emit(ctx, {"evm_address": key.checksum_address}, f"EVM address {key.checksum_address} "
                                                      f"(fund it with gas if this validator relays)")
@@ -70,9 +69,9 @@ def evm_key(ctx, node_home):
 def setup(ctx, root, node_home, evm_rpc, evm_key_file, evm_account, fund_wei):
     """Before the chain's first start: give every validator node an EVM key, deploy contracts/Bridge.vy
     with the genesis valset, and write the `bridge` genesis section into every node's genesis."""
-    from abci_app.orchestrator_setup import setup_nodes
     from abci_app.testnet import load_manifest
-    from client.bridge_evm import connect, ensure_evm_key
+    from relayer.deploy import setup_nodes
+    from relayer.evm import connect, ensure_evm_key
     if bool(root) == bool(node_home):
         raise click.UsageError("give exactly one of --root (testnet) or --home (single node)")
     homes = [Path(n["home"]) for n in load_manifest(Path(root))["nodes"]] if root else [Path(node_home)]
@@ -107,9 +106,9 @@ def orchestrator(ctx, node_home, evm_rpc, bridge_address, operator_key, confirma
     import logging
     import signal
     import threading
-    from abci_app.orchestrator import Orchestrator, RpcChain
-    from client.bridge_evm import Evm, EvmKey, EVM_KEY_FILE, connect
     from client.client import Client
+    from relayer.evm import Evm, EvmKey, EVM_KEY_FILE, connect
+    from relayer.orchestrator import Orchestrator, RpcChain
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     wallet = keyring(ctx).load(operator_key, password(ctx))
     key = EvmKey.load(Path(node_home) / EVM_KEY_FILE)
@@ -141,7 +140,7 @@ def orchestrator(ctx, node_home, evm_rpc, bridge_address, operator_key, confirma
 @friendly
 def deposit(ctx, evm_rpc, token, amount, to, evm_key_file, evm_account):
     """Lock ERC-20 tokens in the bridge (approve + deposit); vouchers arrive once validators attest it."""
-    from client.bridge_evm import connect
+    from relayer.evm import connect
     recipient = resolve_address(ctx, to)
     with client_for(ctx) as c:
         params = c.query_json("/bridge/params")
@@ -207,7 +206,7 @@ def set_evm_address(ctx, from_key, node_home):
     """Register the node's EVM key (created if missing) for validator operator FROM_KEY, with proof of possession."""
     from chain.bridge.evm import address_proof_digest
     from chain.bridge.messages import MsgSetEvmAddress
-    from client.bridge_evm import ensure_evm_key
+    from relayer.evm import ensure_evm_key
     key = ensure_evm_key(Path(node_home))
     wallet = keyring(ctx).load(from_key, password(ctx))
     with client_for(ctx) as c:

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import click
 
-from client.cli import emit, friendly
-from client.cli_tx import client_for, query
+from cli.common import client_for, emit, friendly, query
 
 
 @query.command("models")

@@ -5,8 +5,7 @@ from pathlib import Path
 
 import click
 
-from client.cli import emit, friendly, keyring, parse_coins, password
-from client.cli_tx import client_for, query, tx
+from cli.common import client_for, emit, friendly, keyring, parse_coins, password, query, tx
 
 
 @tx.group("validators")

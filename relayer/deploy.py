@@ -53,7 +53,7 @@ def setup_nodes(evm_, homes: list) -> tuple[object, dict]:
 
     from abci_app.genesis_tools import consensus_pubkey
     from abci_app.node import read_genesis, write_genesis
-    from client.bridge_evm import ensure_evm_key
+    from relayer.evm import ensure_evm_key
     homes = [Path(h) for h in homes]
     genesis = read_genesis(homes[0])
     app_state = genesis.get("app_state") or {}

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import click
 
-from client.cli import emit, friendly, keyring, main, password
+from cli.common import emit, friendly, keyring, password
 
 
-@main.group()
+@click.group()
 def keys():
     """Manage keys (stored encrypted in <home>/keyring)."""
 

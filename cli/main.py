@@ -1,0 +1,36 @@
+"""`gradchain` command line: node operation, keys, transactions and queries.
+
+Every command accepts `--output json` for scripts. User mistakes print one line saying what was
+wrong and what to do, and exit 1; no tracebacks.
+
+This module only assembles the command: the `main` group and its options, and each command module's
+commands (the modules import cli/common.py, never this file or each other).
+"""
+from __future__ import annotations
+
+import click
+
+from cli import bridge, keys, node, registry, rounds, testnet, train, tx, validators
+from cli.common import DEFAULT_HOME, DEFAULT_NODE, query
+from cli.common import tx as tx_group
+
+
+@click.group()
+@click.option("--home", type=click.Path(file_okay=False), default=str(DEFAULT_HOME), show_default=True,
+              help="Node home and keyring folder ($GRADCHAIN_HOME).")
+@click.option("--node", default=DEFAULT_NODE, show_default=True, help="CometBFT RPC URL ($GRADCHAIN_NODE).")
+@click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--password-file", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="Read the keyring password from this file.")
+@click.pass_context
+def main(ctx, home, node, output, password_file):
+    """gradchain: train models on private data, paid per improvement, on CometBFT."""
+    ctx.obj = {"home": home, "node": node, "output": output, "password_file": password_file}
+
+
+# `tx ...` and `query ...` subcommands are added to these groups by tx, validators, bridge, registry and rounds
+for command in (node.init, node.start, node.status, keys.keys, tx_group, query, testnet.testnet,
+                bridge.bridge, train.train_cmd):
+    main.add_command(command)
+
+__all__ = ["main", "bridge", "keys", "node", "registry", "rounds", "testnet", "train", "tx", "validators"]
