@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from chain.auth import keys
-from chain.codec import decode_record, encode_record
+from chain.record import INT, STR, U64, F, Record
 from chain.tx.errors import InvalidGenesis
 from chain.tx.coins import validate_denom
 
@@ -29,10 +29,15 @@ class AuthParams:
             raise InvalidGenesis("auth param max_tx_bytes must be between 256 and 16 MiB")
 
 
+
+class AuthParamsRecord(Record):
+    """AuthParams's stored bytes, field by field."""
+    FIELDS = (F("fee_denom", STR), F("min_fee_base", INT), F("min_fee_per_byte", INT), F("max_tx_bytes", U64))
+
 def load(state) -> AuthParams:
-    return AuthParams(**decode_record(state.get(keys.PARAMS)))
+    return AuthParams(**AuthParamsRecord.decode(state.get(keys.PARAMS)))
 
 
 def store(state, params: AuthParams) -> None:
     params.validate()
-    state.set(keys.PARAMS, encode_record(asdict(params)))
+    state.set(keys.PARAMS, AuthParamsRecord(asdict(params)).encode())

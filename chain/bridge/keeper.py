@@ -5,7 +5,7 @@ import hashlib
 from dataclasses import asdict, dataclass
 
 from chain.bridge import keys
-from chain.codec import decode_record, encode_record
+from chain.bridge.records import Batch, BridgeDenom, BridgeStateRecord, Valset, Withdrawal
 from chain.store.kv import prefix_end
 from chain.tx.address import module_address
 from chain.validators import keeper as validators
@@ -29,11 +29,11 @@ class BridgeState:
 
 def load_state(state) -> BridgeState:
     raw = state.get(keys.STATE)
-    return BridgeState(**decode_record(raw)) if raw is not None else BridgeState()
+    return BridgeState(**BridgeStateRecord.decode(raw)) if raw is not None else BridgeState()
 
 
 def store_state(state, record: BridgeState) -> None:
-    state.set(keys.STATE, encode_record(asdict(record)))
+    state.set(keys.STATE, BridgeStateRecord(asdict(record)).encode())
 
 
 def voucher_denom(evm_chain_id: int, token: bytes) -> str:
@@ -86,12 +86,12 @@ def current_members(state) -> list[tuple[bytes, int]]:
 # --- valsets ---------------------------------------------------------------------------------------
 def get_valset(state, nonce: int) -> dict | None:
     raw = state.get(keys.valset_key(nonce))
-    return decode_record(raw) if raw is not None else None
+    return Valset.decode(raw) if raw is not None else None
 
 
 def put_valset(state, nonce: int, members: list[tuple[bytes, int]], height: int) -> None:
-    state.set(keys.valset_key(nonce), encode_record(
-        {"nonce": nonce, "height": height, "members": [["0x" + a.hex(), p] for a, p in members]}))
+    state.set(keys.valset_key(nonce), Valset(
+        {"nonce": nonce, "height": height, "members": [["0x" + a.hex(), p] for a, p in members]}).encode())
 
 
 def valset_members(record: dict) -> list[tuple[bytes, int]]:
@@ -99,7 +99,7 @@ def valset_members(record: dict) -> list[tuple[bytes, int]]:
 
 
 def all_valsets(state, start_nonce: int = 0) -> list[dict]:
-    return [decode_record(v) for _, v in state.iterate(keys.valset_key(start_nonce), prefix_end(keys.VALSET))]
+    return [Valset.decode(v) for _, v in state.iterate(keys.valset_key(start_nonce), prefix_end(keys.VALSET))]
 
 
 # --- confirmations (valsets and batches share the layout: nonce + operator -> signature) -------------
@@ -141,39 +141,39 @@ def forget_nonce(state, nonce: int) -> None:
 # --- denoms -----------------------------------------------------------------------------------------
 def get_denom(state, denom: str) -> dict | None:
     raw = state.get(keys.denom_key(denom))
-    return decode_record(raw) if raw is not None else None
+    return BridgeDenom.decode(raw) if raw is not None else None
 
 
 def put_denom(state, denom: str, evm_chain_id: int, token: bytes, decimals: int) -> None:
-    state.set(keys.denom_key(denom), encode_record(
-        {"denom": denom, "evm_chain_id": evm_chain_id, "token": "0x" + token.hex(), "decimals": decimals}))
+    state.set(keys.denom_key(denom), BridgeDenom(
+        {"denom": denom, "evm_chain_id": evm_chain_id, "token": "0x" + token.hex(), "decimals": decimals}).encode())
 
 
 def all_denoms(state) -> list[dict]:
-    return [decode_record(v) for _, v in state.iterate(keys.DENOM, prefix_end(keys.DENOM))]
+    return [BridgeDenom.decode(v) for _, v in state.iterate(keys.DENOM, prefix_end(keys.DENOM))]
 
 
 # --- withdrawals and batches ------------------------------------------------------------------------
 def get_withdrawal(state, withdrawal_id: int) -> dict | None:
     raw = state.get(keys.withdrawal_key(withdrawal_id))
-    return decode_record(raw) if raw is not None else None
+    return Withdrawal.decode(raw) if raw is not None else None
 
 
 def put_withdrawal(state, record: dict) -> None:
-    state.set(keys.withdrawal_key(record["id"]), encode_record(record))
+    state.set(keys.withdrawal_key(record["id"]), Withdrawal(record).encode())
 
 
 def all_withdrawals(state) -> list[dict]:
-    return [decode_record(v) for _, v in state.iterate(keys.WITHDRAWAL, prefix_end(keys.WITHDRAWAL))]
+    return [Withdrawal.decode(v) for _, v in state.iterate(keys.WITHDRAWAL, prefix_end(keys.WITHDRAWAL))]
 
 
 def get_batch(state, nonce: int) -> dict | None:
     raw = state.get(keys.batch_key(nonce))
-    return decode_record(raw) if raw is not None else None
+    return Batch.decode(raw) if raw is not None else None
 
 
 def put_batch(state, record: dict) -> None:
-    state.set(keys.batch_key(record["nonce"]), encode_record(record))
+    state.set(keys.batch_key(record["nonce"]), Batch(record).encode())
     state.set(keys.active_batch_key(bytes.fromhex(record["token"][2:])), keys.u64(record["nonce"]))
 
 
@@ -183,7 +183,7 @@ def active_batch_nonce(state, token: bytes) -> int | None:
 
 
 def all_batches(state) -> list[dict]:
-    return [decode_record(v) for _, v in state.iterate(keys.BATCH, prefix_end(keys.BATCH))]
+    return [Batch.decode(v) for _, v in state.iterate(keys.BATCH, prefix_end(keys.BATCH))]
 
 
 def batch_transfers(state, batch: dict) -> list[tuple[bytes, int]]:

@@ -5,7 +5,7 @@ import re
 from dataclasses import asdict, dataclass
 
 from chain.bridge import keys
-from chain.codec import decode_record, encode_record
+from chain.record import STR, U64, F, Record
 from chain.tx.errors import InvalidGenesis
 
 _HEX_ADDRESS = re.compile(r"0x[0-9a-f]{40}")
@@ -36,11 +36,16 @@ class BridgeParams:
             raise InvalidGenesis("bridge param contract must be a non-zero 0x-prefixed lowercase hex address")
 
 
+
+class BridgeParamsRecord(Record):
+    """BridgeParams's stored bytes, field by field."""
+    FIELDS = (F("evm_chain_id", U64), F("contract", STR), F("max_batch_size", U64), F("max_claim_lookahead", U64))
+
 def load(state) -> BridgeParams | None:
     raw = state.get(keys.PARAMS)
-    return BridgeParams(**decode_record(raw)) if raw is not None else None
+    return BridgeParams(**BridgeParamsRecord.decode(raw)) if raw is not None else None
 
 
 def store(state, params: BridgeParams) -> None:
     params.validate()
-    state.set(keys.PARAMS, encode_record(asdict(params)))
+    state.set(keys.PARAMS, BridgeParamsRecord(asdict(params)).encode())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chain.bank import keeper as bank
-from chain.codec import decode_record, encode_record
+from chain.registry.records import Counters, ModelRecord, Reveal, Score, Version
 from chain.registry.errors import UnknownModel
 from chain.registry import keys
 from chain.registry.model import CLOSED, Model
@@ -25,13 +25,13 @@ def _suffix_u64(key: bytes, prefix_len: int) -> int:
 # --- counters ------------------------------------------------------------------------------------
 def counters(state) -> dict:
     raw = state.get(keys.COUNTERS)
-    return decode_record(raw) if raw is not None else {"next_model_id": 1}
+    return Counters.decode(raw) if raw is not None else Counters(next_model_id=1)
 
 
 def _bump(state, name: str) -> int:
     values = counters(state)
     value = values[name]
-    state.set(keys.COUNTERS, encode_record({**values, name: value + 1}))
+    state.set(keys.COUNTERS, Counters({**values, name: value + 1}).encode())
     return value
 
 
@@ -40,13 +40,13 @@ def allocate_model_id(state) -> int:
 
 
 def set_counters(state, next_model_id: int) -> None:
-    state.set(keys.COUNTERS, encode_record({"next_model_id": next_model_id}))
+    state.set(keys.COUNTERS, Counters(next_model_id=next_model_id).encode())
 
 
 # --- models --------------------------------------------------------------------------------------
 def get_model(state, model_id: int) -> Model | None:
     raw = state.get(keys.model_key(model_id))
-    return Model(**decode_record(raw)) if raw is not None else None
+    return Model(**ModelRecord.decode(raw)) if raw is not None else None
 
 
 def require_model(state, model_id: int) -> Model:
@@ -57,11 +57,11 @@ def require_model(state, model_id: int) -> Model:
 
 
 def put_model(state, model: Model) -> None:
-    state.set(keys.model_key(model.id), encode_record(model.record()))
+    state.set(keys.model_key(model.id), ModelRecord(model.record()).encode())
 
 
 def all_models(state) -> list[Model]:
-    return [Model(**decode_record(v)) for _, v in _iterate(state, keys.MODEL)]
+    return [Model(**ModelRecord.decode(v)) for _, v in _iterate(state, keys.MODEL)]
 
 
 def get_spec(state, model_id: int) -> bytes | None:
@@ -121,31 +121,31 @@ def reset_upload(state, model_id: int) -> None:
 
 # --- versions and their scores ---------------------------------------------------------------------
 def put_version(state, model_id: int, record: dict) -> None:
-    state.set(keys.version_key(model_id, record["version"]), encode_record(record))
+    state.set(keys.version_key(model_id, record["version"]), Version(record).encode())
 
 
 def get_version(state, model_id: int, version: int) -> dict | None:
     raw = state.get(keys.version_key(model_id, version))
-    return decode_record(raw) if raw is not None else None
+    return Version.decode(raw) if raw is not None else None
 
 
 def versions(state, model_id: int) -> list[dict]:
-    return [decode_record(v) for _, v in _iterate(state, keys.versions_prefix(model_id))]
+    return [Version.decode(v) for _, v in _iterate(state, keys.versions_prefix(model_id))]
 
 
 def put_score(state, model_id: int, version: int, round_: int, record: dict) -> None:
-    state.set(keys.score_key(model_id, version, round_), encode_record(record))
+    state.set(keys.score_key(model_id, version, round_), Score(record).encode())
 
 
 def get_score(state, model_id: int, version: int, round_: int) -> dict | None:
     raw = state.get(keys.score_key(model_id, version, round_))
-    return decode_record(raw) if raw is not None else None
+    return Score.decode(raw) if raw is not None else None
 
 
 def scores(state, model_id: int, version: int) -> list[tuple[int, dict]]:
     """(round, {"correct", "total", "loss", "shard_index", "height"}) in round order."""
     prefix = keys.scores_prefix(model_id, version)
-    return [(_suffix_u64(k, len(prefix)), decode_record(v)) for k, v in _iterate(state, prefix)]
+    return [(_suffix_u64(k, len(prefix)), Score.decode(v)) for k, v in _iterate(state, prefix)]
 
 
 # --- revealed shards -----------------------------------------------------------------------------------
@@ -159,16 +159,16 @@ def put_shard(state, model_id: int, index: int, shard: bytes) -> None:
 
 def get_reveal(state, model_id: int, round_: int) -> dict | None:
     raw = state.get(keys.reveal_key(model_id, round_))
-    return decode_record(raw) if raw is not None else None
+    return Reveal.decode(raw) if raw is not None else None
 
 
 def put_reveal(state, model_id: int, round_: int, record: dict) -> None:
-    state.set(keys.reveal_key(model_id, round_), encode_record(record))
+    state.set(keys.reveal_key(model_id, round_), Reveal(record).encode())
 
 
 def reveals(state, model_id: int) -> list[tuple[int, dict]]:
     prefix = keys.reveals_prefix(model_id)
-    return [(_suffix_u64(k, len(prefix)), decode_record(v)) for k, v in _iterate(state, prefix)]
+    return [(_suffix_u64(k, len(prefix)), Reveal.decode(v)) for k, v in _iterate(state, prefix)]
 
 
 # --- expiry index and escrow ------------------------------------------------------------------------

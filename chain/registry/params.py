@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from chain.codec import decode_record, encode_record
+from chain.record import INT, U64, F, Record
 from chain.tx.errors import InvalidGenesis
 from chain.registry import keys
 
@@ -26,11 +26,17 @@ class RegistryParams:
             raise InvalidGenesis("registry param max_chunk_bytes must be at most 16 MiB (a chunk travels in one tx)")
 
 
+
+class RegistryParamsRecord(Record):
+    """RegistryParams's stored bytes, field by field."""
+    FIELDS = (F("max_params", U64), F("max_chunk_bytes", U64), F("max_shards", U64), F("max_shard_samples", U64),
+              F("scoring_work_per_block", U64), F("fee_per_work_unit", INT))
+
 def load(state) -> RegistryParams:
     raw = state.get(keys.PARAMS)
-    return RegistryParams(**decode_record(raw)) if raw is not None else RegistryParams()
+    return RegistryParams(**RegistryParamsRecord.decode(raw)) if raw is not None else RegistryParams()
 
 
 def store(state, params: RegistryParams) -> None:
     params.validate()
-    state.set(keys.PARAMS, encode_record(asdict(params)))
+    state.set(keys.PARAMS, RegistryParamsRecord(asdict(params)).encode())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chain.bank import keeper as bank
-from chain.codec import decode_record, encode_record
+from chain.rounds.records import Round, Submission
 from chain.rounds import keys
 from chain.sealing.valset import TWO_THIRDS, SharePlan, share_plan
 from chain.store.kv import prefix_end
@@ -47,25 +47,25 @@ def new_round_record(state, model_id: int, round_: int, height: int, base_versio
 # --- rounds ----------------------------------------------------------------------------------------------
 def get_round(state, model_id: int, round_: int) -> dict | None:
     raw = state.get(keys.round_key(model_id, round_))
-    return decode_record(raw) if raw is not None else None
+    return Round.decode(raw) if raw is not None else None
 
 
 def put_round(state, record: dict) -> None:
-    state.set(keys.round_key(record["model_id"], record["round"]), encode_record(record))
+    state.set(keys.round_key(record["model_id"], record["round"]), Round(record).encode())
 
 
 def rounds_of(state, model_id: int) -> list[dict]:
-    return [decode_record(v) for _, v in _iterate(state, keys.ROUND + keys.u64(model_id))]
+    return [Round.decode(v) for _, v in _iterate(state, keys.ROUND + keys.u64(model_id))]
 
 
 def all_rounds(state) -> list[dict]:
-    return [decode_record(v) for _, v in _iterate(state, keys.ROUND)]
+    return [Round.decode(v) for _, v in _iterate(state, keys.ROUND)]
 
 
 # --- submissions -----------------------------------------------------------------------------------------
 def put_submission(state, model_id: int, round_: int, record: dict, envelope: bytes | None = None) -> None:
     seq = record["seq"]
-    state.set(keys.submission_key(model_id, round_, seq), encode_record(record))
+    state.set(keys.submission_key(model_id, round_, seq), Submission(record).encode())
     if envelope is not None:
         state.set(keys.trainer_key(bytes.fromhex(record["submitter"]), model_id, round_, seq), b"\x01")
         state.set(keys.envelope_key(model_id, round_, seq), envelope)
@@ -74,7 +74,7 @@ def put_submission(state, model_id: int, round_: int, record: dict, envelope: by
 
 def get_submission(state, model_id: int, round_: int, seq: int) -> dict | None:
     raw = state.get(keys.submission_key(model_id, round_, seq))
-    return decode_record(raw) if raw is not None else None
+    return Submission.decode(raw) if raw is not None else None
 
 
 def get_envelope(state, model_id: int, round_: int, seq: int) -> bytes | None:
@@ -86,7 +86,7 @@ def has_envelope_hash(state, model_id: int, round_: int, digest: bytes) -> bool:
 
 
 def submissions(state, model_id: int, round_: int) -> list[dict]:
-    return [decode_record(v) for _, v in _iterate(state, keys.submissions_prefix(model_id, round_))]
+    return [Submission.decode(v) for _, v in _iterate(state, keys.submissions_prefix(model_id, round_))]
 
 
 def submissions_of(state, address: bytes) -> list[tuple[int, int, dict]]:
@@ -100,7 +100,7 @@ def submissions_of(state, address: bytes) -> list[tuple[int, int, dict]]:
 
 
 def all_submissions(state) -> list[dict]:
-    return [decode_record(v) for _, v in _iterate(state, keys.SUBMISSION)]
+    return [Submission.decode(v) for _, v in _iterate(state, keys.SUBMISSION)]
 
 
 # --- the release deadline index -------------------------------------------------------------------------

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from chain.codec import decode_record, encode_record
+from chain.record import U64, F, Record
 from chain.tx.errors import InvalidGenesis
 from chain.rounds import keys
 from chain.sealing.valset import DEFAULT_MAX_TOTAL_SHARES, MAX_TOTAL_SHARES_LIMIT
@@ -25,11 +25,16 @@ class RoundsParams:
             raise InvalidGenesis("rounds param max_payload_bytes must be at most 64 MiB")
 
 
+
+class RoundsParamsRecord(Record):
+    """RoundsParams's stored bytes, field by field."""
+    FIELDS = (F("max_submissions_per_round", U64), F("max_payload_bytes", U64), F("max_total_shares", U64))
+
 def load(state) -> RoundsParams:
     raw = state.get(keys.PARAMS)
-    return RoundsParams(**decode_record(raw)) if raw is not None else RoundsParams()
+    return RoundsParams(**RoundsParamsRecord.decode(raw)) if raw is not None else RoundsParams()
 
 
 def store(state, params: RoundsParams) -> None:
     params.validate()
-    state.set(keys.PARAMS, encode_record(asdict(params)))
+    state.set(keys.PARAMS, RoundsParamsRecord(asdict(params)).encode())

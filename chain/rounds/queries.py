@@ -67,8 +67,8 @@ def round_view(state, model_id: int, round_: int) -> dict:
             "reveal_deadline": model.reveal_deadline(round_), "max_payload_bytes": params.max_payload_bytes,
             "deposit": model.deposit, "deposit_denom": model.deposit_denom, "head_version": model.head_version,
             "submission_list": [_submission_view(s) for s in keeper.submissions(state, model_id, round_)]}
-    for member in view["sealing_set"]:
-        member["operator"] = to_bech32(bytes.fromhex(member["operator"]))
+    view["sealing_set"] = [{**member, "operator": to_bech32(bytes.fromhex(member["operator"]))}
+                           for member in view["sealing_set"]]
     return view
 
 

@@ -11,13 +11,14 @@ scoring stops, unless nothing ran yet: then one sample runs alone, so the queue 
 """
 from __future__ import annotations
 
-from chain.codec import decode_record, decode_uint, encode_record, encode_uint
+from chain.codec import decode_uint, encode_uint
 from chain.registry import keeper
 from chain.registry.params import RegistryParams
 from chain.registry.params import load as load_registry_params
 from chain.results import BlockContext, Event
 from chain.rounds import keeper as rounds
 from chain.rounds import keys
+from chain.rounds.records import Job
 from chain.rounds.candidates import aggregate_candidate, candidate
 from chain.scoring.kernel import score
 from chain.scoring.shards import load_shard
@@ -39,12 +40,12 @@ def set_next_job_seq(state, seq: int) -> None:
 def enqueue(state, height: int, job: dict) -> int:
     seq = next_job_seq(state)
     set_next_job_seq(state, seq + 1)
-    state.set(keys.queue_key(height, seq), encode_record(job))
+    state.set(keys.queue_key(height, seq), Job(job).encode())
     return seq
 
 
 def put_job(state, height: int, seq: int, job: dict) -> None:
-    state.set(keys.queue_key(height, seq), encode_record(job))
+    state.set(keys.queue_key(height, seq), Job(job).encode())
 
 
 def delete_job(state, height: int, seq: int) -> None:
@@ -59,13 +60,13 @@ def _position(key: bytes) -> tuple[int, int]:
 def first_job(state) -> tuple[int, int, dict] | None:
     """(enqueue height, sequence, job) of the job that runs next, or None."""
     for key, value in state.iterate(keys.QUEUE, prefix_end(keys.QUEUE)):
-        return (*_position(key), decode_record(value))
+        return (*_position(key), Job.decode(value))
     return None
 
 
 def jobs(state) -> list[tuple[int, int, dict]]:
     """(enqueue height, sequence, job) in the order they run."""
-    return [(*_position(k), decode_record(v)) for k, v in state.iterate(keys.QUEUE, prefix_end(keys.QUEUE))]
+    return [(*_position(k), Job.decode(v)) for k, v in state.iterate(keys.QUEUE, prefix_end(keys.QUEUE))]
 
 
 def drop_model_jobs(state, model_id: int) -> None:

@@ -5,7 +5,8 @@ import hashlib
 from dataclasses import asdict, dataclass
 
 from chain.bank import keeper as bank
-from chain.codec import decode_record, decode_uint, encode_record, encode_uint
+from chain.codec import decode_uint, encode_uint
+from chain.record import HEX, INT, STR, F, Record
 from chain.store.kv import prefix_end
 from chain.tx.address import module_address
 from chain.validators import keys
@@ -38,9 +39,15 @@ class Validator:
         return self.bond // params.power_reduction if self.status == ACTIVE else 0
 
 
+
+class ValidatorRecord(Record):
+    """val/v/: a Validator's stored bytes, field by field."""
+    FIELDS = (F("operator", HEX), F("consensus_pubkey", HEX), F("encryption_pubkey", HEX), F("bond", INT),
+              F("status", STR))
+
 def get(state, operator: bytes) -> Validator | None:
     raw = state.get(keys.validator_key(operator))
-    return Validator(**decode_record(raw)) if raw is not None else None
+    return Validator(**ValidatorRecord.decode(raw)) if raw is not None else None
 
 
 def by_consensus_address(state, address: bytes) -> Validator | None:
@@ -49,7 +56,7 @@ def by_consensus_address(state, address: bytes) -> Validator | None:
 
 
 def all_validators(state) -> list[Validator]:
-    return [Validator(**decode_record(v)) for _, v in state.iterate(keys.VALIDATOR, prefix_end(keys.VALIDATOR))]
+    return [Validator(**ValidatorRecord.decode(v)) for _, v in state.iterate(keys.VALIDATOR, prefix_end(keys.VALIDATOR))]
 
 
 def total_power(state, params: ValidatorParams) -> int:
@@ -57,7 +64,7 @@ def total_power(state, params: ValidatorParams) -> int:
 
 
 def put(state, validator: Validator, params: ValidatorParams, power_changed: bool) -> None:
-    state.set(keys.validator_key(validator.operator_bytes), encode_record(asdict(validator)))
+    state.set(keys.validator_key(validator.operator_bytes), ValidatorRecord(asdict(validator)).encode())
     pubkey = bytes.fromhex(validator.consensus_pubkey)
     state.set(keys.consensus_key(consensus_address(pubkey)), validator.operator_bytes)
     if power_changed:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from chain.codec import decode_record, encode_record
+from chain.record import INT, STR, U64, F, Record
 from chain.tx.errors import InvalidGenesis
 from chain.tx.coins import validate_denom
 from chain.validators import keys
@@ -28,11 +28,17 @@ class ValidatorParams:
             raise InvalidGenesis("validators param slash_fraction_bps must be 0..10000")
 
 
+
+class ValidatorParamsRecord(Record):
+    """ValidatorParams's stored bytes, field by field."""
+    FIELDS = (F("bond_denom", STR), F("power_reduction", U64), F("min_self_bond", INT), F("unbonding_blocks", U64),
+              F("slash_fraction_bps", U64), F("max_validators", U64))
+
 def load(state) -> ValidatorParams:
     raw = state.get(keys.PARAMS)
-    return ValidatorParams(**decode_record(raw)) if raw is not None else ValidatorParams()
+    return ValidatorParams(**ValidatorParamsRecord.decode(raw)) if raw is not None else ValidatorParams()
 
 
 def store(state, params: ValidatorParams) -> None:
     params.validate()
-    state.set(keys.PARAMS, encode_record(asdict(params)))
+    state.set(keys.PARAMS, ValidatorParamsRecord(asdict(params)).encode())
