@@ -49,7 +49,7 @@ def import_genesis(state, chain_id_: str, app_state: dict) -> None:
             seen.add(address)
             coins = validate_coins(tuple(Coin(denom=c["denom"], amount=str(c["amount"])) for c in entry["coins"]))
             for denom, amount in coins:
-                bank.apply_mint(state, address, denom, amount)
+                bank.genesis_mint(state, address, denom, amount)
         validators_genesis.import_genesis(state, app_state.get("validators", {}))
         if "bridge" in app_state:
             bridge_genesis.import_genesis(state, app_state["bridge"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 
 from chain.auth import params as auth_params
-from chain.auth.ante import FEE_COLLECTOR
+from chain.auth.ante import FEES
 from chain.bank import keeper as bank
 from chain.registry.errors import (ChunkOutOfRange, ChunkTooLarge, DuplicateChunk, InvalidModelTerms, ModelClosed,
                                    ModelNotActive, ModelNotExpired, ModelNotUploading, NotModelOwner,
@@ -171,7 +171,7 @@ def process_reveal_shard(state, ctx: BlockContext, signer: bytes, msg: MsgReveal
         bank.validate_send(state, signer, [(native, fee)])
 
     if fee:
-        bank.apply_send(state, signer, FEE_COLLECTOR, [(native, fee)])
+        FEES.collect(state, signer, [(native, fee)])
     keeper.put_shard(state, model.id, msg.shard_index, msg.shard)
     keeper.put_reveal(state, model.id, msg.round, {"shard_index": msg.shard_index, "height": ctx.height,
                                                    "version": model.head_version})
