@@ -354,3 +354,31 @@ def test_capability_bank_writes_stay_inside_the_bank():
         text = path.read_text()
         for raw in ("apply_send", "apply_mint", "apply_burn", "_send(", "_mint(", "_burn("):
             assert f"bank.{raw}" not in text and f"keeper.{raw}" not in text, f"{rel} calls {raw}"
+
+
+def test_module_account_bridge_deposit_to_an_escrow_is_refused():
+    """A deposit attested for a module account that takes no payments (here the bridge escrow itself)
+    mints nothing: the claim fails like any claim that cannot take effect and consumes its nonce; a
+    deposit to community_pool (a sink) is minted as before."""
+    pytest.importorskip("web3")
+    if str(ROOT / "tests" / "bridge") not in sys.path:
+        sys.path.insert(0, str(ROOT / "tests" / "bridge"))
+    from bridgeutil import BridgeNet
+    from chain.bridge.messages import MsgDepositClaim
+    net = BridgeNet()
+    net.check_evm = False  # the claims below are made up, not read from the EVM
+    token = b"\xaa" * 20
+    denom = f"bridge/{net.evm_chain_id}/0x{token.hex()}"
+
+    def claim(nonce, destination):
+        msg = MsgDepositClaim(evm_chain_id=net.evm_chain_id, event_nonce=nonce, evm_height=10, token=token,
+                              sender=b"\xbb" * 20, destination=destination, amount="100", decimals=6)
+        return net.block([net.claim_tx(i, msg) for i in range(3)])
+
+    result = claim(1, module_address("bridge_escrow"))
+    failed = [dict(e.attributes) for r in result.tx_results for e in r.events if e.type == "bridge_claim_failed"]
+    assert len(failed) == 1 and "bridge_escrow" in failed[0]["error"]
+    assert net.query("/bridge/state")["last_event_nonce"] == 1 and bank.supply(net.chain.app.store, denom) == 0
+    claim(2, module_address("community_pool"))
+    assert bank.balance(net.chain.app.store, module_address("community_pool"), denom) == 100
+    assert check_all(net.chain.app.store) == []
