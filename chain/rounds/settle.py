@@ -222,8 +222,7 @@ def _pay(state, model: Model, round_: int, weights: list[tuple[int, int]], gain:
         for seq in sorted(parts):
             sub = keeper.get_submission(state, model.id, round_, seq)
             if parts[seq]:
-                registry.BANK.pay(state, bytes.fromhex(sub["submitter"]),
-                                [(model.bounty_denom, parts[seq])])
+                registry.BANK.pay(state, bytes.fromhex(sub["submitter"]), [(model.bounty_denom, parts[seq])])
             events.append(Event("payout", _attrs(model.id, round_, ("seq", str(seq)),
                                                  ("trainer", to_bech32(bytes.fromhex(sub["submitter"]))),
                                                  ("amount", f"{parts[seq]}{model.bounty_denom}"))))
@@ -299,8 +298,7 @@ def model_closed(state, ctx, model_id: int) -> tuple[Event, ...]:
                 continue
             deposit = int(sub["deposit"])
             if deposit:
-                keeper.BANK.pay(state, bytes.fromhex(sub["submitter"]),
-                                [(sub["deposit_denom"], deposit)])
+                keeper.BANK.pay(state, bytes.fromhex(sub["submitter"]), [(sub["deposit_denom"], deposit)])
             keeper.put_submission(state, model_id, round_, {**sub, "status": keeper.VOID, "settled_height": ctx.height,
                                                             "reason": "the model closed"})
             events.append(Event("update_void", _attrs(model_id, round_, ("seq", str(sub["seq"])),
