@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from chain.auth import keys
 from chain.auth.params import AuthParams
+from chain.bank import capabilities as bank_capabilities
 from chain.bank import keeper as bank
 from chain.codec import encode_u64
 from chain.tx.errors import CannotPayFee, InsufficientFee, InvalidFeeDenom, WrongChainId, WrongSequence
@@ -13,6 +14,7 @@ from chain.tx.address import module_address, to_bech32
 from chain.tx.envelope import DecodedTx
 
 FEE_COLLECTOR = module_address("fee_collector")
+FEES = bank_capabilities.fees()  # auth's only bank write: users -> fee_collector
 
 
 def sequence(state, address: bytes) -> int:
@@ -47,7 +49,7 @@ def validate_ante(state, tx: DecodedTx, chain_id: str, params: AuthParams) -> in
 def apply_ante(state, tx: DecodedTx, chain_id: str, params: AuthParams) -> tuple[Event, ...]:
     fee = validate_ante(state, tx, chain_id, params)
     if fee:
-        bank.apply_send(state, tx.signer, FEE_COLLECTOR, [(params.fee_denom, fee)])
+        FEES.collect(state, tx.signer, [(params.fee_denom, fee)])
     state.set(keys.sequence_key(tx.signer), encode_u64(tx.body.sequence + 1))
     return (Event("tx", (("signer", to_bech32(tx.signer)), ("sequence", str(tx.body.sequence)),
                          ("fee", f"{fee}{params.fee_denom}"))),)

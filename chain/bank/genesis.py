@@ -18,7 +18,7 @@ def import_genesis(state, section: dict) -> None:
         seen.add(address)
         coins = validate_coins(tuple(Coin(denom=c["denom"], amount=str(c["amount"])) for c in entry["coins"]))
         for denom, amount in coins:
-            bank.apply_mint(state, address, denom, amount)
+            bank.genesis_mint(state, address, denom, amount)
 
 
 def export_genesis(state) -> dict:

@@ -1,10 +1,20 @@
-"""The only way into bank keys. Other modules get narrower capabilities built on these functions."""
+"""The only way into bank keys.
+
+Reads (`balance`, `balances`, `supply`, `all_supply`, `validate_send`) are for everyone. Everything
+that writes is bank-internal: other modules hold the narrow capabilities of `chain.bank.capabilities`,
+built on the permission-checked functions below (in the manner of cosmos-sdk x/bank's `MintCoins`,
+`SendCoinsFromModuleToAccount`, ...), which check the table `chain.bank.module_accounts` at run time.
+Genesis import alone credits balances directly (`genesis_mint`). tests/chain/test_module_accounts.py
+checks that no module outside chain/bank calls a write function.
+"""
 from __future__ import annotations
 
-from chain.bank import keys
+from chain.bank import keys, module_accounts
 from chain.codec import decode_uint, encode_uint
-from chain.bank.errors import InsufficientFunds, SupplyOverflow
+from chain.bank.errors import (InsufficientFunds, MissingPermission, ModuleAccountRecipient, ModuleAccountSender,
+                               SupplyOverflow)
 from chain.store.kv import prefix_end
+from chain.tx.address import to_bech32
 from chain.tx.coins import MAX_AMOUNT
 
 
@@ -43,7 +53,8 @@ def validate_send(state, sender: bytes, coins: list[tuple[str, int]]) -> None:
             raise InsufficientFunds(f"insufficient {denom}: have {have}, need {amount}")
 
 
-def apply_send(state, sender: bytes, recipient: bytes, coins: list[tuple[str, int]]) -> None:
+# --- raw writes: bank-internal, no permission checks ------------------------------------------------
+def _send(state, sender: bytes, recipient: bytes, coins: list[tuple[str, int]]) -> None:
     """Move coins; checks everything first, then writes. Supply is unchanged."""
     validate_send(state, sender, coins)
     for denom, amount in coins:
@@ -52,8 +63,8 @@ def apply_send(state, sender: bytes, recipient: bytes, coins: list[tuple[str, in
         _set_balance(state, recipient, denom, balance(state, recipient, denom) + amount)
 
 
-def apply_mint(state, recipient: bytes, denom: str, amount: int) -> None:
-    """Create new coins. Only genesis and the bridge (vouchers for locked tokens) hold this capability."""
+def _mint(state, recipient: bytes, denom: str, amount: int) -> None:
+    """Create new coins."""
     new_supply = supply(state, denom) + amount
     if new_supply > MAX_AMOUNT:
         raise SupplyOverflow(f"total supply of {denom} would exceed 2**256-1")
@@ -61,9 +72,8 @@ def apply_mint(state, recipient: bytes, denom: str, amount: int) -> None:
     _set_balance(state, recipient, denom, balance(state, recipient, denom) + amount)
 
 
-def apply_burn(state, holder: bytes, denom: str, amount: int) -> None:
-    """Destroy coins `holder` owns. Only the bridge holds this capability (vouchers whose tokens left
-    the bridge contract)."""
+def _burn(state, holder: bytes, denom: str, amount: int) -> None:
+    """Destroy coins `holder` owns."""
     have = balance(state, holder, denom)
     if have < amount:
         raise InsufficientFunds(f"cannot burn {amount}{denom}: holder has {have}")
@@ -73,3 +83,67 @@ def apply_burn(state, holder: bytes, denom: str, amount: int) -> None:
     else:
         state.delete(keys.supply_key(denom))
     _set_balance(state, holder, denom, have - amount)
+
+
+def genesis_mint(state, address: bytes, denom: str, amount: int) -> None:
+    """Genesis import only (chain/genesis.py): the initial balances, module accounts included."""
+    _mint(state, address, denom, amount)
+
+
+# --- permission-checked writes: what chain.bank.capabilities is built on ----------------------------
+def check_recipient(recipient: bytes) -> None:
+    """A plain account, or a module account that takes payments from other modules (`receive`)."""
+    target = module_accounts.by_address(recipient)
+    if target is not None and module_accounts.RECEIVE not in target.permissions:
+        raise ModuleAccountRecipient(f"module account {target.name} takes coins only through the {target.holder} "
+                                     f"module")
+
+
+def check_payer(payer: bytes) -> None:
+    target = module_accounts.by_address(payer)
+    if target is not None:
+        raise ModuleAccountSender(f"coins leave module account {target.name} only through its own capability")
+
+
+def send_coins(state, sender: bytes, recipient: bytes, coins: list[tuple[str, int]]) -> None:
+    """Account to account (MsgSend): a module account is never the recipient."""
+    target = module_accounts.by_address(recipient)
+    if target is not None:
+        raise ModuleAccountRecipient(f"a plain send to a module account is refused: {to_bech32(recipient)} is "
+                                     f"{target.name}")
+    check_payer(sender)
+    _send(state, sender, recipient, coins)
+
+
+def send_coins_from_account_to_module(state, sender: bytes, module: str, coins: list[tuple[str, int]]) -> None:
+    check_payer(sender)
+    _send(state, sender, module_accounts.account(module).address, coins)
+
+
+def send_coins_from_module(state, module: str, recipient: bytes, coins: list[tuple[str, int]]) -> None:
+    """Out of `module`'s account to a plain account or to a module account with `receive`."""
+    check_recipient(recipient)
+    _send(state, module_accounts.account(module).address, recipient, coins)
+
+
+def _require(module: str, permission: str, denom: str) -> bytes:
+    account = module_accounts.account(module)
+    if not account.allows(permission, denom):
+        scope = f" for denoms under {account.denom_prefix!r}" if permission in account.permissions else ""
+        raise MissingPermission(f"module account {module} lacks the {permission} permission{scope}: cannot "
+                                f"{permission} {denom}")
+    return account.address
+
+
+def mint_coins(state, module: str, denom: str, amount: int, to: bytes | None = None) -> None:
+    """Create coins as `module`, which must hold `mint` for the denom. They go to the module account, or
+    straight to `to` (the same as minting to the module account and paying on, in one write)."""
+    address = _require(module, module_accounts.MINT, denom)
+    if to is not None:
+        check_recipient(to)
+    _mint(state, address if to is None else to, denom, amount)
+
+
+def burn_coins(state, module: str, denom: str, amount: int) -> None:
+    """Destroy coins `module`'s account holds; it must hold `burn` for the denom."""
+    _burn(state, _require(module, module_accounts.BURN, denom), denom, amount)

@@ -6,7 +6,6 @@ votes count with the voter's power when the nonce's turn comes, so a validator t
 """
 from __future__ import annotations
 
-from chain.bank import keeper as bank
 from chain.bridge import keeper, keys, outgoing
 from chain.bridge.keeper import BATCH_EXECUTED, DEPOSIT, VALSET_UPDATED
 from chain.bridge.params import BridgeParams
@@ -98,7 +97,7 @@ def _apply(state, ctx: BlockContext, params: BridgeParams, msg) -> tuple[Event, 
         denom = keeper.voucher_denom(params.evm_chain_id, msg.token)
         if keeper.get_denom(state, denom) is None:
             keeper.put_denom(state, denom, params.evm_chain_id, msg.token, msg.decimals)
-        bank.apply_mint(state, msg.destination, denom, int(msg.amount))
+        keeper.BANK.mint(state, msg.destination, denom, int(msg.amount))
         return (Event("bridge_deposit", (("event_nonce", str(msg.event_nonce)), ("recipient", to_bech32(msg.destination)),
                                          ("amount", f"{msg.amount}{denom}"), ("evm_sender", "0x" + msg.sender.hex()))),)
     if isinstance(msg, MsgValsetUpdatedClaim):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass
 
+from chain.bank import capabilities as bank_capabilities
 from chain.bridge import keys
 from chain.bridge.records import Batch, BridgeDenom, BridgeStateRecord, Valset, Withdrawal
 from chain.store.kv import prefix_end
@@ -13,6 +14,7 @@ from chain.validators import params as vparams
 from chain.validators.keeper import ACTIVE
 
 ESCROW = module_address("bridge_escrow")  # holds the vouchers of withdrawals not yet released on the EVM chain
+BANK = bank_capabilities.bridge()  # the bridge's only bank writes: escrow, and mint/burn of bridge/ vouchers
 
 DEPOSIT, VALSET_UPDATED, BATCH_EXECUTED = 1, 2, 3  # claim kinds: the first byte of a stored claim
 

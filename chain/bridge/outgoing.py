@@ -8,9 +8,7 @@ or a lower nonce than an executed batch of the same token) is cancelled and its 
 """
 from __future__ import annotations
 
-from chain.bank import keeper as bank
 from chain.bridge import keeper, keys
-from chain.bridge.keeper import ESCROW
 from chain.bridge.params import BridgeParams
 from chain.bridge.errors import UnknownBridgeDenom, WithdrawalNotCancellable, WrongEvmChain
 from chain.results import BlockContext, Event
@@ -28,7 +26,7 @@ def process_withdraw(state, signer: bytes, params: BridgeParams, msg: MsgWithdra
     if keeper.get_denom(state, denom) is None:
         raise UnknownBridgeDenom(f"no vouchers exist for token 0x{msg.token.hex()} (denom {denom})")
     amount = int(msg.amount)
-    bank.apply_send(state, signer, ESCROW, [(denom, amount)])
+    keeper.BANK.collect(state, signer, [(denom, amount)])
     record = keeper.load_state(state)
     withdrawal_id = record.last_withdrawal_id + 1
     keeper.store_state(state, keeper.BridgeState(**{**record.__dict__, "last_withdrawal_id": withdrawal_id}))
@@ -45,7 +43,7 @@ def process_cancel_withdraw(state, signer: bytes, msg: MsgCancelWithdraw) -> tup
     if w is None or w["sender"] != signer.hex() or w["batch"] != 0:
         raise WithdrawalNotCancellable(f"withdrawal {msg.withdrawal_id} is not a queued withdrawal of yours "
                                        f"(batched withdrawals are released or re-queued by the bridge)")
-    bank.apply_send(state, ESCROW, signer, [(w["denom"], int(w["amount"]))])
+    keeper.BANK.pay(state, signer, [(w["denom"], int(w["amount"]))])
     state.delete(keys.queue_key(bytes.fromhex(w["token"][2:]), w["id"]))
     state.delete(keys.withdrawal_key(w["id"]))
     return (Event("bridge_withdraw_cancelled", (("id", str(w["id"])), ("sender", to_bech32(signer)))),)
@@ -78,7 +76,7 @@ def on_batch_executed(state, token: bytes, batch_nonce: int) -> tuple[Event, ...
     released = 0
     for withdrawal_id in batch["withdrawals"]:
         w = keeper.get_withdrawal(state, withdrawal_id)
-        bank.apply_burn(state, ESCROW, w["denom"], int(w["amount"]))
+        keeper.BANK.burn(state, w["denom"], int(w["amount"]))
         state.delete(keys.withdrawal_key(withdrawal_id))
         released += int(w["amount"])
     _drop_batch(state, batch)

@@ -2,8 +2,8 @@
 `registry_escrow` (never mint or burn). Records are canonical JSON; amounts are decimal strings."""
 from __future__ import annotations
 
-from chain.bank import keeper as bank
 from chain.registry.records import Counters, ModelRecord, Reveal, Score, Version
+from chain.bank import capabilities as bank_capabilities
 from chain.registry.errors import UnknownModel
 from chain.registry import keys
 from chain.registry.model import CLOSED, Model
@@ -12,6 +12,7 @@ from chain.store.kv import prefix_end
 from chain.tx.address import module_address
 
 ESCROW = module_address("registry_escrow")  # holds every open model's unspent bounty and bond
+BANK = bank_capabilities.escrow("registry_escrow")  # the registry's only bank writes (rounds pays bounties with it)
 
 
 def _iterate(state, prefix: bytes):
@@ -191,7 +192,7 @@ def merge_coins(coins: list[tuple[str, int]]) -> list[tuple[str, int]]:
 
 
 def escrow_in(state, sender: bytes, coins: list[tuple[str, int]]) -> None:
-    bank.apply_send(state, sender, ESCROW, merge_coins(coins))
+    BANK.collect(state, sender, merge_coins(coins))
 
 
 def owed(model: Model) -> list[tuple[str, int]]:
@@ -202,7 +203,7 @@ def owed(model: Model) -> list[tuple[str, int]]:
 def close(state, model: Model) -> list[tuple[str, int]]:
     """Return the unspent escrow and the bond to the owner; the model is closed. Returns what was refunded."""
     refund = owed(model)
-    bank.apply_send(state, ESCROW, model.owner_bytes, refund)
+    BANK.pay(state, model.owner_bytes, refund)
     state.delete(keys.expiry_key(model.expiry_height, model.id))
     if model.version_count == 0:
         delete_chunks(state, model.id, 0)  # an unfinished upload is of no use to anyone

@@ -2,8 +2,8 @@
 `rounds_escrow` (never mint or burn). Records are canonical JSON; amounts are decimal strings."""
 from __future__ import annotations
 
-from chain.bank import keeper as bank
 from chain.rounds.records import Round, Submission
+from chain.bank import capabilities as bank_capabilities
 from chain.rounds import keys
 from chain.sealing.valset import TWO_THIRDS, SharePlan, share_plan
 from chain.store.kv import prefix_end
@@ -12,6 +12,7 @@ from chain.validators import keeper as validators
 from chain.validators import params as vparams
 
 ESCROW = module_address("rounds_escrow")  # holds the deposit of every submission still held (status sealed)
+BANK = bank_capabilities.escrow("rounds_escrow")  # the rounds module's own bank writes
 SEALED, OPENED, INVALID, VOID, SETTLED = "sealed", "opened", "invalid", "void", "settled"
 HELD_STATUSES = (SEALED, OPENED)          # statuses whose deposit is still in the escrow
 
@@ -160,7 +161,7 @@ def record_plaintext(state, model_id: int, digest: bytes, round_: int, seq: int)
 # --- escrow ----------------------------------------------------------------------------------------------
 def escrow_deposit(state, sender: bytes, denom: str, amount: int) -> None:
     if amount:
-        bank.apply_send(state, sender, ESCROW, [(denom, amount)])
+        BANK.collect(state, sender, [(denom, amount)])
 
 
 def held_deposits(state) -> dict[str, int]:

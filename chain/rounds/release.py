@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 
-from chain.bank import keeper as bank
 from chain.rounds.errors import (CopiedUpdate, UnknownSubmission, UpdateDecodeError, UpdateOutOfRange,
                                  UpdateShapeMismatch)
 from chain.sealing.errors import (KeyCommitmentMismatch, PayloadDecryptionFailed, PlaintextCommitmentMismatch,
@@ -228,7 +227,7 @@ def try_open(state, ctx, model_id: int, round_: int, seq: int) -> list[Event]:
     except (KeyCommitmentMismatch, PayloadDecryptionFailed, PlaintextCommitmentMismatch) as e:
         deposit = int(sub["deposit"])
         if deposit:
-            bank.apply_send(state, keeper.ESCROW, COMMUNITY_POOL, [(sub["deposit_denom"], deposit)])
+            keeper.BANK.pay(state, COMMUNITY_POOL, [(sub["deposit_denom"], deposit)])
         keeper.put_submission(state, model_id, round_, {**sub, "status": keeper.INVALID, "opened_height": ctx.height,
                                                         "reason": f"{e.codespace}/{e.code}"})
         return [Event("update_invalid", attrs + (("reason", f"{e.codespace}/{e.code}"),
@@ -243,7 +242,7 @@ def try_open(state, ctx, model_id: int, round_: int, seq: int) -> list[Event]:
     except (UpdateDecodeError, UpdateShapeMismatch, UpdateOutOfRange) as e:
         deposit = int(sub["deposit"])
         if deposit:
-            bank.apply_send(state, keeper.ESCROW, COMMUNITY_POOL, [(sub["deposit_denom"], deposit)])
+            keeper.BANK.pay(state, COMMUNITY_POOL, [(sub["deposit_denom"], deposit)])
         keeper.put_submission(state, model_id, round_, {**opened, "status": keeper.INVALID,
                                                         "reason": f"{e.codespace}/{e.code}"})
         return events + [Event("update_invalid", attrs + (("reason", f"{e.codespace}/{e.code}"),
@@ -253,7 +252,7 @@ def try_open(state, ctx, model_id: int, round_: int, seq: int) -> list[Event]:
     if first is not None:   # a copy of an update opened earlier: the first keeps the credit
         deposit = int(sub["deposit"])
         if deposit:
-            bank.apply_send(state, keeper.ESCROW, COMMUNITY_POOL, [(sub["deposit_denom"], deposit)])
+            keeper.BANK.pay(state, COMMUNITY_POOL, [(sub["deposit_denom"], deposit)])
         reason = f"{CopiedUpdate.codespace}/{CopiedUpdate.code}"
         keeper.put_submission(state, model_id, round_, {**opened, "status": keeper.INVALID, "reason": reason,
                                                         "copy_of": list(first)})
@@ -282,7 +281,7 @@ def settle_round(state, ctx, model_id: int, round_: int) -> tuple[Event, ...]:
         deposit, denom = int(sub["deposit"]), sub["deposit_denom"]
         to = COMMUNITY_POOL if at_fault else bytes.fromhex(sub["submitter"])
         if deposit:
-            bank.apply_send(state, keeper.ESCROW, to, [(denom, deposit)])
+            keeper.BANK.pay(state, to, [(denom, deposit)])
         status = keeper.INVALID if at_fault else keeper.VOID
         keeper.put_submission(state, model_id, round_, {**sub, "status": status, "opened_height": ctx.height,
                                                         "reason": "not enough shares by the deadline"})

@@ -4,7 +4,7 @@ on this shard, then every valid opened update's candidate. The round then closes
 from __future__ import annotations
 
 from chain.auth import params as auth_params
-from chain.auth.ante import FEE_COLLECTOR
+from chain.auth.ante import FEES
 from chain.bank import keeper as bank
 from chain.registry import keeper as registry
 from chain.registry import params as rparams
@@ -48,7 +48,7 @@ def process_reveal_shard(state, ctx: BlockContext, signer: bytes, msg: MsgReveal
         bank.validate_send(state, signer, [(native, fee)])
 
     if fee:
-        bank.apply_send(state, signer, FEE_COLLECTOR, [(native, fee)])
+        FEES.collect(state, signer, [(native, fee)])
     registry.put_shard(state, model.id, msg.shard_index, msg.shard)
     registry.put_reveal(state, model.id, msg.round, {"shard_index": msg.shard_index, "height": ctx.height,
                                                    "version": model.head_version})

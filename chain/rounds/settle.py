@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 
-from chain.bank import keeper as bank
 from chain.registry import keeper as registry
 from chain.registry.model import CLOSED, Model
 from chain.results import Event
@@ -212,8 +211,7 @@ def _pay(state, model: Model, round_: int, weights: list[tuple[int, int]], gain:
         for seq in sorted(parts):
             sub = keeper.get_submission(state, model.id, round_, seq)
             if parts[seq]:
-                bank.apply_send(state, registry.ESCROW, bytes.fromhex(sub["submitter"]),
-                                [(model.bounty_denom, parts[seq])])
+                registry.BANK.pay(state, bytes.fromhex(sub["submitter"]), [(model.bounty_denom, parts[seq])])
             events.append(Event("payout", _attrs(model.id, round_, ("seq", str(seq)),
                                                  ("trainer", to_bech32(bytes.fromhex(sub["submitter"]))),
                                                  ("amount", f"{parts[seq]}{model.bounty_denom}"))))
@@ -228,7 +226,7 @@ def _settle_deposit(state, ctx, model: Model, round_: int, sub: dict, head_gain:
     deposit, denom = int(sub["deposit"]), sub["deposit_denom"]
     trainer = bytes.fromhex(sub["submitter"])
     if deposit:
-        bank.apply_send(state, keeper.ESCROW, COMMUNITY_POOL if harmful else trainer, [(denom, deposit)])
+        keeper.BANK.pay(state, COMMUNITY_POOL if harmful else trainer, [(denom, deposit)])
     keeper.put_submission(state, model.id, round_, {
         **sub, "status": keeper.SETTLED, "outcome": outcome, "gain": head_gain, "parent_gain": parent_gain,
         "payout": "0", "payout_denom": model.bounty_denom, "payout_pending": accepted,
@@ -256,9 +254,9 @@ def void_unrevealed(state, ctx, model_id: int, round_: int) -> tuple[Event, ...]
         compensation = min(deposit, bond)
         bond -= compensation
         if deposit:
-            bank.apply_send(state, keeper.ESCROW, trainer, [(sub["deposit_denom"], deposit)])
+            keeper.BANK.pay(state, trainer, [(sub["deposit_denom"], deposit)])
         if compensation:
-            bank.apply_send(state, registry.ESCROW, trainer, [(model.bond_denom, compensation)])
+            registry.BANK.pay(state, trainer, [(model.bond_denom, compensation)])
         keeper.put_submission(state, model_id, round_, {**sub, "status": keeper.VOID, "settled_height": ctx.height,
                                                         "reason": "the owner did not reveal the round's shard",
                                                         "compensation": str(compensation)})
@@ -289,8 +287,7 @@ def model_closed(state, ctx, model_id: int) -> tuple[Event, ...]:
                 continue
             deposit = int(sub["deposit"])
             if deposit:
-                bank.apply_send(state, keeper.ESCROW, bytes.fromhex(sub["submitter"]),
-                                [(sub["deposit_denom"], deposit)])
+                keeper.BANK.pay(state, bytes.fromhex(sub["submitter"]), [(sub["deposit_denom"], deposit)])
             keeper.put_submission(state, model_id, round_, {**sub, "status": keeper.VOID, "settled_height": ctx.height,
                                                             "reason": "the model closed"})
             events.append(Event("update_void", _attrs(model_id, round_, ("seq", str(sub["seq"])),

@@ -1,7 +1,6 @@
 """Joining, leaving, slashing, and the end-of-block validator updates."""
 from __future__ import annotations
 
-from chain.bank import keeper as bank
 from chain.codec import decode_uint, encode_uint
 from chain.store.kv import prefix_end
 from chain.validators.errors import (BondTooSmall, InvalidEncryptionKey, LastValidator, TooManyValidators,
@@ -11,7 +10,7 @@ from chain.results import BlockContext, Event, ValidatorUpdate
 from chain.tx.address import to_bech32
 from chain.validators.messages import MsgCreateValidator, MsgUnbond
 from chain.validators import keeper, keys, params as vparams
-from chain.validators.keeper import ACTIVE, BONDED_POOL, COMMUNITY_POOL, TOMBSTONED, UNBONDING, Validator
+from chain.validators.keeper import ACTIVE, TOMBSTONED, UNBONDING, Validator
 
 
 def process_create_validator(state, ctx: BlockContext, signer: bytes, msg: MsgCreateValidator) -> tuple[Event, ...]:
@@ -31,7 +30,7 @@ def process_create_validator(state, ctx: BlockContext, signer: bytes, msg: MsgCr
     active = sum(1 for v in keeper.all_validators(state) if v.status == ACTIVE)
     if active >= params.max_validators:
         raise TooManyValidators(f"the validator set is full ({params.max_validators})")
-    bank.apply_send(state, signer, BONDED_POOL, [(params.bond_denom, amount)])
+    keeper.STAKING.bond(state, signer, [(params.bond_denom, amount)])
     validator = Validator(operator=signer.hex(), consensus_pubkey=msg.consensus_pubkey.hex(),
                           encryption_pubkey=msg.encryption_pubkey.hex(), bond=amount, status=ACTIVE)
     keeper.put(state, validator, params, power_changed=True)
@@ -62,7 +61,7 @@ def begin_block(state, ctx: BlockContext) -> tuple[Event, ...]:
         if validator is None or validator.status == TOMBSTONED:
             continue
         slashed = validator.bond * params.slash_fraction_bps // 10_000
-        bank.apply_send(state, BONDED_POOL, COMMUNITY_POOL, [(params.bond_denom, slashed)])
+        keeper.STAKING.slash(state, [(params.bond_denom, slashed)])
         remaining = validator.bond - slashed
         if validator.status == ACTIVE:
             keeper.schedule_release(state, ctx.height + params.unbonding_blocks, validator.operator_bytes, remaining)

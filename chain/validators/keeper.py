@@ -4,9 +4,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass
 
-from chain.bank import keeper as bank
 from chain.codec import decode_uint, encode_uint
 from chain.record import HEX, INT, STR, F, Record
+from chain.bank import capabilities as bank_capabilities
 from chain.store.kv import prefix_end
 from chain.tx.address import module_address
 from chain.validators import keys
@@ -14,6 +14,7 @@ from chain.validators.params import ValidatorParams
 
 BONDED_POOL = module_address("bonded_pool")        # holds active and unbonding bonds
 COMMUNITY_POOL = module_address("community_pool")  # receives slashed bonds (nothing is burnt)
+STAKING = bank_capabilities.staking()  # the validators' only bank writes: bonded_pool in, out, slashed
 
 ACTIVE, UNBONDING, TOMBSTONED = "active", "unbonding", "tombstoned"
 
@@ -86,7 +87,7 @@ def release_matured(state, height: int, params: ValidatorParams) -> list[tuple[b
     released = []
     for key, value in due:
         operator, amount = key[len(keys.UNBONDING) + 8:], decode_uint(value)
-        bank.apply_send(state, BONDED_POOL, operator, [(params.bond_denom, amount)])
+        STAKING.release(state, operator, [(params.bond_denom, amount)])
         state.delete(key)
         released.append((operator, amount))
     return released

@@ -13,6 +13,7 @@ FROZEN = {
     ("bank", 1): "InsufficientFunds", ("bank", 2): "InvalidAmount", ("bank", 3): "InvalidDenom",
     ("bank", 4): "SupplyOverflow", ("bank", 5): "InvalidAddress", ("bank", 6): "DuplicateDenom",
     ("bank", 7): "TooManyCoins",
+    ("bank", 8): "ModuleAccountRecipient", ("bank", 9): "MissingPermission", ("bank", 10): "ModuleAccountSender",
     ("genesis", 1): "InvalidGenesis",
     ("query", 1): "UnknownQuery", ("query", 2): "InvalidQuery", ("query", 3): "HeightNotAvailable",
     ("validators", 1): "ValidatorExists", ("validators", 2): "UnknownValidator",

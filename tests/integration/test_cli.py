@@ -62,3 +62,33 @@ def test_cli_end_to_end(tmp_path):
         assert "Traceback" not in untrained.stderr
     finally:
         assert stop_process(proc) == 0, (tmp_path / "start.log").read_text()[-3000:]
+
+
+def test_cli_send_to_module_account_refused(tmp_path):
+    """`tx bank send faucet <bonded_pool> 1ugrad` on a real node: refused with bank/8 (ModuleAccountRecipient),
+    the bonded pool unchanged, and the chain keeps committing and taking plain sends."""
+    from chain.tx.address import module_address, to_bech32
+    from nodeutil import height
+    home = tmp_path / "home"
+    base = free_port_base(5)
+    cli(home, "init", "--chain-id", "caps-1", "--port-base", str(base))
+    node = f"http://127.0.0.1:{base + 1}"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    pool = to_bech32(module_address("bonded_pool"))
+    with open(tmp_path / "start.log", "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "client", "--home", str(home), "start"],
+                                cwd=ROOT, env=env, stdout=log, stderr=log)
+    try:
+        wait_for_height(node, 2, proc=proc)
+        held = json.loads(cli(home, "--node", node, "query", "bank", "balances", pool).stdout)["balances"]
+        refused = cli(home, "--node", node, "tx", "bank", "send", "faucet", pool, "1ugrad", check=False)
+        assert refused.returncode == 1 and "ModuleAccountRecipient (bank/8)" in refused.stderr, refused.stderr
+        assert "Traceback" not in refused.stderr
+        wait_for_height(node, height(node) + 2, proc=proc)  # still committing
+        assert json.loads(cli(home, "--node", node, "query", "bank", "balances", pool).stdout)["balances"] == held
+        bob = json.loads(cli(home, "keys", "add", "bob").stdout)["address"]
+        sent = json.loads(cli(home, "--node", node, "tx", "bank", "send", "faucet", bob, "5ugrad").stdout)
+        assert sent["height"] > 0
+        assert json.loads(cli(home, "--node", node, "query", "bank", "balances", bob).stdout)["balances"] == {"ugrad": "5"}
+    finally:
+        assert stop_process(proc) == 0, (tmp_path / "start.log").read_text()[-3000:]
