@@ -417,6 +417,22 @@ class Record(dict):
         return "\n".join(f"{f.name}: {f.kind.name}{' (optional)' if f.opt else ''}" for f in cls.FIELDS)
 
 
-def dataclass_codec(cls: type, fields: tuple[F, ...]) -> type[Record]:
-    """A Record type for a frozen dataclass's fields (params, validators, models): encode via asdict."""
-    return type(cls.__name__ + "Record", (Record,), {"FIELDS": fields, "__doc__": f"{cls.__name__}'s stored bytes."})
+
+
+# --- examples (docs/state.md's example bytes) ----------------------------------------------------------------
+def example_value(kind: Kind):
+    """A small, fixed value of a kind: the documented examples."""
+    if isinstance(kind, _List):
+        return [example_value(kind.item)]
+    if isinstance(kind, _Pair):
+        return [example_value(kind.first), example_value(kind.second)]
+    if isinstance(kind, _Null):
+        return example_value(kind.item)
+    if isinstance(kind, _Rec):
+        return example_record(kind.record)
+    return {"u64": 1, "int": -2, "dec": "300", "bool": True, "str": "ugrad", "hex": "ab12",
+            "evm": "0x" + "11" * 20}[kind.name]
+
+
+def example_record(cls: type[Record]) -> Record:
+    return cls({f.name: example_value(f.kind) for f in cls.FIELDS})
