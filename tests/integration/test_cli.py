@@ -76,7 +76,7 @@ def test_cli_send_to_module_account_refused(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     pool = to_bech32(module_address("bonded_pool"))
     with open(tmp_path / "start.log", "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "client", "--home", str(home), "start"],
+        proc = subprocess.Popen([sys.executable, "-m", "cli", "--home", str(home), "start"],
                                 cwd=ROOT, env=env, stdout=log, stderr=log)
     try:
         wait_for_height(node, 2, proc=proc)
