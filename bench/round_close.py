@@ -77,6 +77,7 @@ import chain.rounds.scoring_queue as scoring_queue  # noqa: E402
 import chain.rounds.settle as settle  # noqa: E402
 from chain.app import Application  # noqa: E402
 from chain.auth.ante import sequence  # noqa: E402
+from chain.codec import u64  # noqa: E402
 from chain.invariants import check_all  # noqa: E402
 from chain.results import BlockContext  # noqa: E402
 from chain.rounds.delta import apply_delta, make_delta, mean_half_even  # noqa: E402
@@ -276,10 +277,6 @@ class BenchChain:
     def close(self) -> None:
         if hasattr(self.kv, "close"):
             self.kv.close()
-
-
-def u64(*values: int) -> bytes:
-    return b"".join(v.to_bytes(8, "big") for v in values)
 
 
 @contextlib.contextmanager
