@@ -10,6 +10,8 @@ and the closing `ratio ...` lines.
   block can come sooner), then polls every 10 ms. A tx is matched by the SHA-256 of its bytes and must
   be found with result code 0. It stops when every tx is accounted for (committed, or refused by CheckTx
   or the RPC once all are submitted), or after `stall_timeout` s without a new block.
+* run_rounds: every app once per round, alternating the order each round, on fresh homes in a temp dir
+  (kept with --keep); Ctrl-C stops the nodes and ends the run.
 * LoadResult: seconds = first submission -> the moment the poller saw the results of the last block
   holding a bench tx; tx/s = committed / seconds (all txs, in a valid run).
 """
@@ -18,10 +20,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import shutil
 import statistics
+import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import httpx
@@ -216,6 +222,34 @@ def finish(res: LoadResult, subs: Submitters) -> None:
     res.rejected, res.failed = subs.rejected, subs.failed
     res.first_errors = subs.errors[:3] + res.first_errors
     res.submit_seconds = subs.t_end - subs.t0 if subs.t0 is not None else float("nan")
+
+
+def run_rounds(apps: list[str], rounds: int, prefix: str, keep: bool, run_app: Callable[[str, Path], LoadResult],
+               label: Callable[[str], str], timed: bool = False) -> list[dict[str, LoadResult]] | None:
+    """Run every app once per round (round r in the order of `apps`, reversed on odd rounds), each with
+    run_app(name, <workdir>/round<r>) which starts and stops its nodes. None if interrupted (Ctrl-C or
+    SIGTERM), after saying so. The workdir is removed unless `keep`."""
+    out: list[dict[str, LoadResult]] = []
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        for r in range(rounds):
+            got = {}
+            for name in (apps if r % 2 == 0 else apps[::-1]):
+                print(f"round {r + 1}/{rounds}: {label(name)} ...", flush=True)
+                t = time.perf_counter()
+                got[name] = run_app(name, workdir / f"round{r + 1}")
+                if timed:
+                    print(f"  done in {time.perf_counter() - t:.0f} s (setup, load, stop)", flush=True)
+            out.append(got)
+    except KeyboardInterrupt:
+        print("interrupted; nodes stopped", file=sys.stderr)
+        return None
+    finally:
+        if keep:
+            print(f"node homes kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return out
 
 
 def print_ratio(label: str, values: list[float]) -> None:

@@ -82,11 +82,9 @@ import calendar
 import hashlib
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import tomllib
@@ -103,7 +101,7 @@ from _load import (FEE, cpu_seconds, edit_config, finalize_ms_by_height, free_po
                    proc_name, proc_tree, raise_on_signals, rpc_get, shared_settings, signals_deferred,
                    vm_rss_kib)
 from _measure import (LoadResult, Submitters, expected_hashes, finish, jsonrpc_lanes, poll_committed,  # noqa: E402
-                      print_ratio, print_verdict)
+                      print_ratio, print_verdict, run_rounds)
 from abci_app.node import find_cometbft, node_id  # noqa: E402
 from abci_app.settings import Ports, app_log_path, cometbft_home, cometbft_log_path  # noqa: E402
 from abci_app.testnet import PORT_STRIDE, init_testnet, start_testnet, stop_testnet  # noqa: E402
@@ -448,26 +446,11 @@ def main() -> int:
           flush=True)
 
     apps = ["kvstore", "gradchain"]
-    rounds: list[dict[str, Result]] = []
-    workdir = Path(tempfile.mkdtemp(prefix="gradchain-testnet-tput-"))
-    try:
-        for r in range(args.rounds):
-            got = {}
-            for name in (apps if r % 2 == 0 else apps[::-1]):
-                print(f"round {r + 1}/{args.rounds}: {name} testnet ...", flush=True)
-                t = time.perf_counter()
-                got[name] = run_app(name, workdir / f"round{r + 1}", wallets,
-                                    g_txs if name == "gradchain" else k_txs, args)
-                print(f"  done in {time.perf_counter() - t:.0f} s (setup, load, stop)", flush=True)
-            rounds.append(got)
-    except KeyboardInterrupt:
-        print("interrupted; nodes stopped", file=sys.stderr)
+    rounds = run_rounds(apps, args.rounds, "gradchain-testnet-tput-", args.keep,
+                        lambda name, where: run_app(name, where, wallets, g_txs if name == "gradchain" else k_txs, args),
+                        lambda name: f"{name} testnet", timed=True)
+    if rounds is None:
         return 130
-    finally:
-        if args.keep:
-            print(f"node homes kept in {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
 
     print()
     print("seconds: first submission -> poller saw the results of the last block holding a bench tx (node0);")

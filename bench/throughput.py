@@ -54,11 +54,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,7 +72,7 @@ from _load import (PARAMS, cpu_seconds, finalize_ms_by_height, free_ports,  # no
                    set_key, shared_settings, stop_process, wait_listening)
 from _load import proc_tree as _proc_tree  # noqa: E402
 from _measure import (LoadResult, Submitters, expected_hashes, finish, jsonrpc_lanes, poll_committed,  # noqa: E402
-                      print_ratio, print_verdict)
+                      print_ratio, print_verdict, run_rounds)
 from abci_app.node import find_cometbft, init_node  # noqa: E402
 from abci_app.settings import Ports, app_log_path, cometbft_home, cometbft_log_path  # noqa: E402
 from client.wallet import Wallet  # noqa: E402
@@ -312,25 +310,11 @@ def main() -> int:
           f"{os.cpu_count()} cpus")
 
     apps = ["kvstore", "gradchain"] + (["kvstore-socket"] if args.abci_cli else [])
-    rounds: list[dict[str, Result]] = []
-    workdir = Path(tempfile.mkdtemp(prefix="gradchain-tput-"))
-    try:
-        for r in range(args.rounds):
-            order = apps if r % 2 == 0 else apps[::-1]
-            got = {}
-            for name in order:
-                print(f"round {r + 1}/{args.rounds}: {args.baseline if name == 'kvstore' else name} ...", flush=True)
-                got[name] = run_app(name, workdir / f"round{r + 1}", wallets,
-                                    g_txs if name == "gradchain" else k_txs, args)
-            rounds.append(got)
-    except KeyboardInterrupt:
-        print("interrupted; nodes stopped", file=sys.stderr)
+    rounds = run_rounds(apps, args.rounds, "gradchain-tput-", args.keep,
+                        lambda name, where: run_app(name, where, wallets, g_txs if name == "gradchain" else k_txs, args),
+                        lambda name: args.baseline if name == "kvstore" else name)
+    if rounds is None:
         return 130
-    finally:
-        if args.keep:
-            print(f"node homes kept in {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
 
     print()
     print("seconds: wall clock from the first submission until the poller saw the results of the last block")
