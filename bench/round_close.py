@@ -525,7 +525,7 @@ def print_cost(med: dict, ns: list[int], repeats: int, kv_kind: str, budget: int
     print("  (a) the release block. (c) the close block without its scoring step and its txs: the round's end-block "
           "work\n  (readiness, new head, deposits) + Merkle + Commit; it pays nobody (the new head is paid at a later "
           "round's\n  close, not timed here). (b) every block from the reveal to the close, minus (c): the reveal tx, "
-          "the scoring,\n  and the Merkle + Commit of blocks before the close. queue = the registry's scoring step "
+          "the scoring,\n  and the Merkle + Commit of blocks before the close. queue = the scoring queue's step "
           "(run_block) in them,\n  kernel = the kernel calls inside it, raw = the bare kernel on the same "
           "candidates outside the chain;\n  x raw = queue / raw. end..close = every block from round_end to the "
           "close.")
