@@ -1,6 +1,7 @@
 """Shared pieces of the node benchmarks (bench/throughput.py, bench/testnet_throughput.py): pre-built
 load (signed gradchain transfers and same-size kvstore txs), the CometBFT settings both apps get,
-process helpers (/proc CPU and RSS, stopping), JSON-RPC, signal handling, small statistics."""
+process helpers (/proc CPU and RSS, stopping), JSON-RPC, signal handling, small statistics. The measured
+part they share (client threads, the block poller, the result, the ratio lines) is bench/_measure.py."""
 from __future__ import annotations
 
 import contextlib

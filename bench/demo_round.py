@@ -64,6 +64,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 import demo_training as demo  # noqa: E402
 from abci_app.ports import free_port_base  # noqa: E402
 from abci_app.testnet import MANIFEST, init_testnet, start_testnet, stop_testnet  # noqa: E402
+from chain.codec import u64  # noqa: E402
 from chain.rounds.messages import MsgSubmitUpdate  # noqa: E402
 from client import Client  # noqa: E402
 from client.model import from_chain  # noqa: E402
@@ -77,10 +78,6 @@ OPERATORS = [Wallet.from_seed(bytes([0x70 + i]) * 32) for i in range(4)]
 FAUCET = Wallet.from_seed(b"\x7f" * 32)
 CLIENT_PHASES = ("head", "train", "delta", "seal", "submit")
 SDK_PHASES = ("head", "delta", "seal", "submit")
-
-
-def _u64(*values: int) -> bytes:
-    return b"".join(int(v).to_bytes(8, "big") for v in values)
 
 
 def register(chain: Client, owner: Owner, data, rounds: int, round_blocks: int):
@@ -103,7 +100,7 @@ def one_trainer(trainer: Trainer, model_id: int, round_: int, X, y, epochs: int,
     to the sealed envelope (a real lock with --serial-compute, a no-op otherwise)."""
     with compute_lock:
         t0 = time.perf_counter()
-        record = trainer.client.query_json("/registry/model", _u64(model_id))
+        record = trainer.client.query_json("/registry/model", u64(model_id))
         head = head_model(trainer.client, model_id)
         net = from_chain(head).float()
         t1 = time.perf_counter()
@@ -127,7 +124,7 @@ def one_trainer(trainer: Trainer, model_id: int, round_: int, X, y, epochs: int,
 
 def pick_round(chain: Client, model_id: int) -> int:
     """As the demo's _one_round: the open round, or the next one if fewer than 4 blocks are left."""
-    record = chain.query_json("/registry/model", _u64(model_id))
+    record = chain.query_json("/registry/model", u64(model_id))
     round_ = record["current_round"]
     end = round_end(record, round_)
     if end - chain.rpc.latest_height() < 4:
@@ -249,9 +246,9 @@ def run(urls, data, parts, rounds: int, args):
 
 def chain_side(chain: Client, model_id: int, rows: list, per_round: list) -> dict:
     """Heights from the chain's records, times from block headers."""
-    record = chain.query_json("/registry/model", _u64(model_id))
+    record = chain.query_json("/registry/model", u64(model_id))
     revealed = {r["round"]: r for r in record.get("rounds", [])}
-    info = {p["round"]: chain.query_json("/rounds/round", _u64(model_id, p["round"])) for p in per_round}
+    info = {p["round"]: chain.query_json("/rounds/round", u64(model_id, p["round"])) for p in per_round}
     top = max(info[p["round"]]["closed_height"] for p in per_round) + 1
     chain.rpc.wait_for_height(top, timeout=60)
     headers = Headers(chain)

@@ -77,6 +77,7 @@ import chain.rounds.scoring_queue as scoring_queue  # noqa: E402
 import chain.rounds.settle as settle  # noqa: E402
 from chain.app import Application  # noqa: E402
 from chain.auth.ante import sequence  # noqa: E402
+from chain.codec import u64  # noqa: E402
 from chain.invariants import check_all  # noqa: E402
 from chain.results import BlockContext  # noqa: E402
 from chain.rounds.delta import apply_delta, make_delta, mean_half_even  # noqa: E402
@@ -276,10 +277,6 @@ class BenchChain:
     def close(self) -> None:
         if hasattr(self.kv, "close"):
             self.kv.close()
-
-
-def u64(*values: int) -> bytes:
-    return b"".join(v.to_bytes(8, "big") for v in values)
 
 
 @contextlib.contextmanager
@@ -528,7 +525,7 @@ def print_cost(med: dict, ns: list[int], repeats: int, kv_kind: str, budget: int
     print("  (a) the release block. (c) the close block without its scoring step and its txs: the round's end-block "
           "work\n  (readiness, new head, deposits) + Merkle + Commit; it pays nobody (the new head is paid at a later "
           "round's\n  close, not timed here). (b) every block from the reveal to the close, minus (c): the reveal tx, "
-          "the scoring,\n  and the Merkle + Commit of blocks before the close. queue = the registry's scoring step "
+          "the scoring,\n  and the Merkle + Commit of blocks before the close. queue = the scoring queue's step "
           "(run_block) in them,\n  kernel = the kernel calls inside it, raw = the bare kernel on the same "
           "candidates outside the chain;\n  x raw = queue / raw. end..close = every block from round_end to the "
           "close.")

@@ -27,7 +27,8 @@ Load (the same shape for both apps):
     next sequence; gossip keeps a peer's order). kvstore txs use the same lanes. Unpaced by default:
     each client sends its next tx as soon as the previous CheckTx reply arrives (broadcast_tx_sync
     is the back-pressure); --rate R paces the total to R tx/s instead.
-  * A tx is "committed" when its block's results can be read from node0: a poller thread reads
+  * A tx is "committed" when its block's results can be read from node0 (the clients, poller and result
+    are bench/_measure.py's, shared with bench/throughput.py): a poller thread reads
     /block_results?height=h, then /block?height=h from node0 for every new height h (after a block it
     tries h+1 at once, then idles until timeout_commit/2 after the last block, as no block can come
     sooner, then polls every 10 ms). Txs are matched by SHA-256 of their bytes; each must be found with
@@ -77,16 +78,13 @@ All processes are stopped on exit, also on Ctrl-C / SIGTERM (signals are held wh
 from __future__ import annotations
 
 import argparse
-import base64
 import calendar
 import hashlib
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import tomllib
@@ -102,6 +100,8 @@ from _load import (FEE, cpu_seconds, edit_config, finalize_ms_by_height, free_po
                    gradchain_txs, kvstore_txs, make_wallets, parse_duration, percentile, proc_alive,
                    proc_name, proc_tree, raise_on_signals, rpc_get, shared_settings, signals_deferred,
                    vm_rss_kib)
+from _measure import (LoadResult, Submitters, expected_hashes, finish, jsonrpc_lanes, poll_committed,  # noqa: E402
+                      print_ratio, print_verdict, run_rounds)
 from abci_app.node import find_cometbft, node_id  # noqa: E402
 from abci_app.settings import Ports, app_log_path, cometbft_home, cometbft_log_path  # noqa: E402
 from abci_app.testnet import PORT_STRIDE, init_testnet, start_testnet, stop_testnet  # noqa: E402
@@ -258,38 +258,12 @@ def wait_ready(net: Testnet, http: httpx.Client, min_height: int = 2, timeout: f
     raise TimeoutError(f"{net.app} testnet not ready (height {min_height}, all peers) in {timeout}s")
 
 
-# --- one measured run --------------------------------------------------------------------------------
+# --- one measured run (the clients, poller and result: bench/_measure.py) ----------------------------
 @dataclass
-class Result:
-    app: str
-    txs: int
-    seconds: float = float("nan")
-    submit_seconds: float = float("nan")
-    committed: int = 0
-    rejected: int = 0
-    failed: int = 0
-    bad_code: int = 0
-    first_errors: list = field(default_factory=list)
-    block_txs: dict = field(default_factory=dict)       # height -> bench txs in it
-    header_time: dict = field(default_factory=dict)     # height -> header time (unix seconds)
-    latencies: list = field(default_factory=list)       # seconds, per committed tx
+class Result(LoadResult):
     rss_max: list = field(default_factory=list)         # per node {role: KiB}
     rss_idle: list = field(default_factory=list)        # per node {role: KiB}
     mempool_max: list = field(default_factory=list)     # per node
-    cpu: dict = field(default_factory=dict)             # group -> CPU seconds during the run
-    finalize_ms: list = field(default_factory=list)     # gradchain node0, blocks with bench txs
-
-    @property
-    def tps(self) -> float:
-        return self.committed / self.seconds if self.seconds == self.seconds and self.seconds > 0 else float("nan")
-
-    @property
-    def missing(self) -> int:
-        return max(self.txs - self.committed - self.rejected - self.failed, 0)
-
-    @property
-    def valid(self) -> bool:
-        return self.committed == self.txs and not (self.rejected or self.failed or self.bad_code)
 
     def intervals_ms(self) -> list[float]:
         if not self.block_txs:
@@ -305,42 +279,6 @@ def header_unix(text: str) -> float:
     whole, _, frac = text.partition(".")
     secs = calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S"))
     return secs + (int(frac) / 10 ** len(frac) if frac else 0.0)
-
-
-def submit_lane(url: str, items: list[tuple[int, bytes]], t_submit: list, start: threading.Event,
-                t0_holder: list, shared: dict, lock: threading.Lock, interval: float) -> None:
-    rejected = failed = 0
-    errors = []
-    with httpx.Client(timeout=60, headers={"content-type": "application/json"}) as http:
-        start.wait()
-        t_start = time.perf_counter()
-        with lock:
-            if not t0_holder:
-                t0_holder.append(t_start)
-        for i, (n, body) in enumerate(items):
-            if interval:
-                delay = t_start + i * interval - time.perf_counter()
-                if delay > 0:
-                    time.sleep(delay)
-            t_submit[n] = time.perf_counter()
-            try:
-                reply = http.post(url, content=body).json()
-            except (httpx.HTTPError, ValueError) as e:
-                failed += 1
-                errors.append(f"http: {e!r}")
-                continue
-            if "error" in reply:
-                failed += 1
-                errors.append(f"rpc: {reply['error']}")
-            elif int(reply["result"].get("code", 0)) != 0:
-                rejected += 1
-                errors.append(f"checktx code {reply['result']['code']}: {reply['result'].get('log', '')}")
-    with lock:
-        shared["rejected"] += rejected
-        shared["failed"] += failed
-        shared["errors"].extend(errors[:3])
-        shared["done"] += 1
-        shared["t_end"] = max(shared["t_end"], time.perf_counter())
 
 
 def sample_rss(net: Testnet) -> list[dict]:
@@ -373,28 +311,13 @@ def cpu_by_group(pids_roles: dict[int, str]) -> dict[str, float]:
 
 def measure(net: Testnet, lanes_txs: list[tuple[int, bytes]], args) -> Result:
     res = Result(net.app, len(lanes_txs))
-    expected = {hashlib.sha256(tx).digest(): n for n, (_, tx) in enumerate(lanes_txs)}
-    assert len(expected) == len(lanes_txs), "txs must be unique"
-    clients: list[list[tuple[int, bytes]]] = [[] for _ in range(args.clients)]
-    for n, (lane, tx) in enumerate(lanes_txs):
-        clients[lane % args.clients].append((n, json.dumps(
-            {"jsonrpc": "2.0", "id": n, "method": "broadcast_tx_sync",
-             "params": {"tx": base64.b64encode(tx).decode()}}).encode()))
-    interval = args.clients / args.rate if args.rate else 0.0
-    t_submit = [float("nan")] * len(lanes_txs)
-    poll_url = net.rpcs[0]
-    idle_wait = 0.5 * parse_duration(args.timeout_commit)
-
+    expected = expected_hashes(lanes_txs)
+    clients = jsonrpc_lanes(lanes_txs, args.clients, "broadcast_tx_sync")
+    subs = Submitters([(net.rpcs[k % VALIDATORS], clients[k]) for k in range(args.clients)], len(lanes_txs),
+                      args.clients / args.rate if args.rate else 0.0)
     with httpx.Client(timeout=30) as http:
-        h0 = wait_ready(net, http)
-        start, lock, t0_holder = threading.Event(), threading.Lock(), []
-        shared = {"rejected": 0, "failed": 0, "errors": [], "done": 0, "t_end": 0.0}
-        threads = [threading.Thread(target=submit_lane, daemon=True, name=f"client-{k}",
-                                    args=(net.rpcs[k % VALIDATORS], clients[k], t_submit, start, t0_holder,
-                                          shared, lock, interval))
-                   for k in range(args.clients) if clients[k]]
-        for t in threads:
-            t.start()
+        res.start_height = wait_ready(net, http)
+        subs.start()
         time.sleep(0.3)  # threads connected and waiting
         res.rss_idle = sample_rss(net)
         groups = {roles["cometbft"]: "cometbft" for roles in net.roles}
@@ -406,69 +329,17 @@ def measure(net: Testnet, lanes_txs: list[tuple[int, bytes]], args) -> Result:
         stop_sampling = threading.Event()
         sampling = threading.Thread(target=sampler, args=(net, res, stop_sampling, args.sample_interval),
                                     daemon=True, name="sampler")
-        start.set()
+        subs.go()
         sampling.start()
-        h, found, last_seen, first_miss = h0 + 1, 0, None, True
-        seen_prev = time.perf_counter()
-        last_progress = next_alive_check = time.monotonic()
         try:
-            while True:
-                now = time.monotonic()
-                if now >= next_alive_check:
-                    net.check_alive("during the run")
-                    next_alive_check = now + 0.5
-                submitted_all = shared["done"] == len(threads)
-                outstanding = len(expected) - found - (shared["rejected"] + shared["failed"] if submitted_all else 0)
-                if submitted_all and outstanding <= 0:
-                    break
-                if now - last_progress > args.stall_timeout:
-                    print(f"  ! {net.app}: no new block for {args.stall_timeout}s, {outstanding} txs outstanding")
-                    break
-                try:
-                    results = rpc_get(http, poll_url, "block_results", height=str(h))
-                except LookupError:
-                    if first_miss:  # no block can come before timeout_commit after the last one
-                        first_miss = False
-                        delay = seen_prev + idle_wait - time.perf_counter()
-                        time.sleep(max(delay, 0.01))
-                    else:
-                        time.sleep(0.01)
-                    continue
-                seen_at = seen_prev = time.perf_counter()
-                last_progress, first_miss = time.monotonic(), True
-                block = rpc_get(http, poll_url, "block", height=str(h))["block"]
-                res.header_time[h] = header_unix(block["header"]["time"])
-                codes = [int(r.get("code", 0)) for r in (results.get("txs_results") or [])]
-                ours = 0
-                for i, b64 in enumerate(block["data"]["txs"] or []):
-                    n = expected.get(hashlib.sha256(base64.b64decode(b64)).digest())
-                    if n is None:
-                        continue
-                    ours += 1
-                    res.latencies.append(seen_at - t_submit[n])
-                    if codes[i] != 0:
-                        res.bad_code += 1
-                        if len(res.first_errors) < 3:
-                            res.first_errors.append(f"block {h} tx {i}: code {codes[i]} "
-                                                    f"{results['txs_results'][i].get('log', '')}")
-                if ours:
-                    found += ours
-                    res.block_txs[h] = ours
-                    last_seen = seen_at
-                h += 1
+            poll_committed(http, net.rpcs[0], res, subs, expected, 0.5 * parse_duration(args.timeout_commit),
+                           args.stall_timeout, net.check_alive, header_unix)
             cpu1, self1 = cpu_by_group(groups), time.process_time()
         finally:
             stop_sampling.set()
             sampling.join(10)
-        for t in threads:
-            t.join(60)
-    t0 = t0_holder[0]
-    res.committed = found
-    res.rejected, res.failed = shared["rejected"], shared["failed"]
-    res.first_errors = shared["errors"][:3] + res.first_errors
-    res.submit_seconds = shared["t_end"] - t0
-    if last_seen is not None:
-        res.seconds = last_seen - t0
+        subs.join(60)
+    finish(res, subs)
     res.cpu = {g: cpu1.get(g, 0.0) - cpu0.get(g, 0.0) for g in cpu0}
     res.cpu["bench (clients+poller+sampler)"] = self1 - self0
     if net.app == "gradchain":
@@ -575,26 +446,11 @@ def main() -> int:
           flush=True)
 
     apps = ["kvstore", "gradchain"]
-    rounds: list[dict[str, Result]] = []
-    workdir = Path(tempfile.mkdtemp(prefix="gradchain-testnet-tput-"))
-    try:
-        for r in range(args.rounds):
-            got = {}
-            for name in (apps if r % 2 == 0 else apps[::-1]):
-                print(f"round {r + 1}/{args.rounds}: {name} testnet ...", flush=True)
-                t = time.perf_counter()
-                got[name] = run_app(name, workdir / f"round{r + 1}", wallets,
-                                    g_txs if name == "gradchain" else k_txs, args)
-                print(f"  done in {time.perf_counter() - t:.0f} s (setup, load, stop)", flush=True)
-            rounds.append(got)
-    except KeyboardInterrupt:
-        print("interrupted; nodes stopped", file=sys.stderr)
+    rounds = run_rounds(apps, args.rounds, "gradchain-testnet-tput-", args.keep,
+                        lambda name, where: run_app(name, where, wallets, g_txs if name == "gradchain" else k_txs, args),
+                        lambda name: f"{name} testnet", timed=True)
+    if rounds is None:
         return 130
-    finally:
-        if args.keep:
-            print(f"node homes kept in {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
 
     print()
     print("seconds: first submission -> poller saw the results of the last block holding a bench tx (node0);")
@@ -611,22 +467,11 @@ def main() -> int:
         lat_ratios.append(percentile(g.latencies, 50) / percentile(k.latencies, 50))
         mem_ratios.append(statistics.mean(sum(m.values()) for m in g.rss_max)
                           / statistics.mean(sum(m.values()) for m in k.rss_max))
-    valid = all(x.valid for got in rounds for x in got.values())
     print()
-
-    def show(label: str, values: list[float]) -> None:
-        if args.rounds > 1:
-            print(f"{label}: median {statistics.median(values):.3f} over {args.rounds} rounds "
-                  f"({', '.join(f'{x:.3f}' for x in values)})")
-        else:
-            print(f"{label}: {values[0]:.3f}")
-    show("ratio gradchain/kvstore (committed tx/s, 4-validator testnet)", ratios)
-    show("ratio gradchain/kvstore (commit latency p50)", lat_ratios)
-    show("ratio gradchain/kvstore (RSS per node, mean of max, app+cometbft vs cometbft)", mem_ratios)
-    if not valid:
-        print("INVALID MEASUREMENT: some txs were rejected, failed, not committed or committed with code != 0")
-        return 1
-    return 0
+    print_ratio("ratio gradchain/kvstore (committed tx/s, 4-validator testnet)", ratios)
+    print_ratio("ratio gradchain/kvstore (commit latency p50)", lat_ratios)
+    print_ratio("ratio gradchain/kvstore (RSS per node, mean of max, app+cometbft vs cometbft)", mem_ratios)
+    return print_verdict([x for got in rounds for x in got.values()])
 
 
 if __name__ == "__main__":

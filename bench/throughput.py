@@ -15,15 +15,17 @@ log level, loopback-only listeners). The load shape is the same for both:
     broadcast_tx_sync (or --method async) to 127.0.0.1. Each sender's txs go to one thread only and in
     sequence order, so per-account sequence order is kept. Unpaced by default (each thread sends its
     next tx as soon as the previous returns); --rate R paces the total to R tx/s.
-  * Measurement: a poller reads /block_results?height=h then /block?height=h for every new height. A
-    block counts when its results are stored (i.e. after FinalizeBlock). Every submitted tx must be
-    found in a block (matched by SHA-256 of its bytes) with result code 0.
+  * Measurement (the clients, poller and result are bench/_measure.py's, shared with
+    bench/testnet_throughput.py): a poller reads /block_results?height=h then /block?height=h for every
+    new height. A block counts when its results are stored (i.e. after FinalizeBlock). Every submitted tx
+    must be found in a block (matched by SHA-256 of its bytes) with result code 0.
     seconds = wall clock (time.perf_counter in this process) from the first submission to the moment
     the poller saw the results of the last block holding one of the txs (poll granularity ~10 ms; after
-    each block the poller idles for timeout_commit/2, so polling adds little RPC load).
-    tx/s = txs / seconds. Rejected (CheckTx code != 0), failed (RPC error) or missing / code != 0
-    txs make the measurement invalid; they are counted and printed (with --method async a rejected tx
-    shows up only as missing, after --stall-timeout).
+    a block the poller tries the next height once, then idles until timeout_commit/2 after the last
+    block, so polling adds little RPC load).
+    tx/s = committed txs / seconds (all txs, in a valid run). Rejected (CheckTx code != 0), failed (RPC
+    error) or missing / code != 0 txs make the measurement invalid; they are counted and printed (with
+    --method async a rejected tx shows up only as missing, after --stall-timeout).
 
 The ratio gradchain/kvstore (committed tx/s) is the result; absolute numbers depend on the machine.
 The load generator shares the CPU with the node under test (same for both apps), so on a small machine
@@ -51,16 +53,10 @@ Diagnostics printed with the table:
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
-import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,6 +71,8 @@ from _load import (PARAMS, cpu_seconds, finalize_ms_by_height, free_ports,  # no
                    gradchain_txs, kvstore_txs, make_wallets, parse_duration, raise_on_signals, rpc_get,
                    set_key, shared_settings, stop_process, wait_listening)
 from _load import proc_tree as _proc_tree  # noqa: E402
+from _measure import (LoadResult, Submitters, expected_hashes, finish, jsonrpc_lanes, poll_committed,  # noqa: E402
+                      print_ratio, print_verdict, run_rounds)
 from abci_app.node import find_cometbft, init_node  # noqa: E402
 from abci_app.settings import Ports, app_log_path, cometbft_home, cometbft_log_path  # noqa: E402
 from client.wallet import Wallet  # noqa: E402
@@ -191,147 +189,28 @@ def wait_ready(node: Node, http: httpx.Client, min_height: int = 2, timeout: flo
     raise TimeoutError(f"{node.name} did not reach height {min_height} in {timeout}s")
 
 
-# --- one measured run --------------------------------------------------------------------------------
-@dataclass
-class Result:
-    app: str
-    txs: int
-    seconds: float = float("nan")
-    submit_seconds: float = float("nan")
-    blocks: int = 0
-    span_blocks: int = 0
-    committed: int = 0
-    rejected: int = 0
-    failed: int = 0
-    bad_code: int = 0
-    first_errors: list = field(default_factory=list)
-    block_heights: list = field(default_factory=list)
-    finalize_ms: list = field(default_factory=list)   # gradchain only: per block with our txs
-    cpu: dict = field(default_factory=dict)           # process -> CPU seconds during the run
-
-    @property
-    def tps(self) -> float:
-        return self.txs / self.seconds if self.seconds == self.seconds and self.seconds > 0 else float("nan")
-
-    @property
-    def valid(self) -> bool:
-        return self.committed == self.txs and not (self.rejected or self.failed or self.bad_code)
-
-
-def submit_lane(url: str, bodies: list[bytes], start: threading.Event, t0_holder: list, res: dict,
-                lock: threading.Lock, interval: float, method: str) -> None:
-    rejected = failed = 0
-    errors = []
-    headers = {"content-type": "application/json"}
-    with httpx.Client(timeout=60, headers=headers) as http:
-        start.wait()
-        t_start = time.perf_counter()
-        with lock:
-            if not t0_holder:
-                t0_holder.append(t_start)
-        for i, body in enumerate(bodies):
-            if interval:
-                delay = t_start + i * interval - time.perf_counter()
-                if delay > 0:
-                    time.sleep(delay)
-            try:
-                reply = http.post(url, content=body).json()
-            except (httpx.HTTPError, ValueError) as e:
-                failed += 1
-                errors.append(f"http: {e!r}")
-                continue
-            if "error" in reply:
-                failed += 1
-                errors.append(f"rpc: {reply['error']}")
-            elif method == "sync" and int(reply["result"].get("code", 0)) != 0:
-                rejected += 1
-                errors.append(f"checktx code {reply['result']['code']}: {reply['result'].get('log', '')}")
-    with lock:
-        res["rejected"] += rejected
-        res["failed"] += failed
-        res["errors"].extend(errors[:3])
-        res["done"] += 1
-        res["t_end"] = max(res["t_end"], time.perf_counter())
+# --- one measured run (the clients, poller and result: bench/_measure.py) ----------------------------
+Result = LoadResult
 
 
 def measure(node: Node, lanes_txs: list[tuple[int, bytes]], args) -> Result:
     res = Result(node.name, len(lanes_txs))
-    method = "broadcast_tx_" + args.method
-    expected = {hashlib.sha256(tx).digest(): n for n, (_, tx) in enumerate(lanes_txs)}
-    assert len(expected) == len(lanes_txs), "txs must be unique"
-    lanes: list[list[bytes]] = [[] for _ in range(args.clients)]
-    for n, (lane, tx) in enumerate(lanes_txs):
-        lanes[lane % args.clients].append(json.dumps(
-            {"jsonrpc": "2.0", "id": n, "method": method, "params": {"tx": base64.b64encode(tx).decode()}}).encode())
-    interval = args.clients / args.rate if args.rate else 0.0
-
+    expected = expected_hashes(lanes_txs)
+    lanes = jsonrpc_lanes(lanes_txs, args.clients, "broadcast_tx_" + args.method)
+    subs = Submitters([(node.rpc, lane) for lane in lanes], len(lanes_txs),
+                      args.clients / args.rate if args.rate else 0.0, check_code=args.method == "sync")
     with httpx.Client(timeout=30) as http:
-        h0 = wait_ready(node, http)
-        start, lock, t0_holder = threading.Event(), threading.Lock(), []
-        shared = {"rejected": 0, "failed": 0, "errors": [], "done": 0, "t_end": 0.0}
-        threads = [threading.Thread(target=submit_lane, daemon=True, name=f"client-{i}",
-                                    args=(node.rpc, lanes[i], start, t0_holder, shared, lock, interval, args.method))
-                   for i in range(args.clients) if lanes[i]]
-        for t in threads:
-            t.start()
+        res.start_height = wait_ready(node, http)
+        subs.start()
         time.sleep(0.2)  # threads connected and waiting
         pids = [pid for proc in node.procs for pid in _proc_tree(proc.pid)]
         cpu0, self0 = cpu_seconds(pids), time.process_time()
-        start.set()
-        h = h0 + 1
-        found = 0
-        idle_wait, next_poll = 0.5 * parse_duration(args.timeout_commit), 0.0
-        last_seen = None
-        last_progress = time.monotonic()
-        while True:
-            node.check_alive("during the run")
-            submitted_all = shared["done"] == len(threads)
-            outstanding = len(expected) - found - (shared["rejected"] + shared["failed"] if submitted_all else 0)
-            if submitted_all and outstanding <= 0:
-                break
-            if time.monotonic() - last_progress > args.stall_timeout:
-                print(f"  ! {node.name}: no progress for {args.stall_timeout}s, {outstanding} txs outstanding")
-                break
-            delay = next_poll - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            try:
-                results = rpc_get(http, node.rpc, "block_results", height=str(h))
-            except LookupError:
-                time.sleep(0.01)
-                continue
-            seen_at = time.perf_counter()
-            last_progress = time.monotonic()
-            next_poll = seen_at + idle_wait  # no block can come before timeout_commit has passed
-            block = rpc_get(http, node.rpc, "block", height=str(h))["block"]
-            txs = block["data"]["txs"] or []
-            codes = [int(r.get("code", 0)) for r in (results.get("txs_results") or [])]
-            ours = 0
-            for i, b64 in enumerate(txs):
-                if hashlib.sha256(base64.b64decode(b64)).digest() in expected:
-                    ours += 1
-                    if codes[i] != 0:
-                        res.bad_code += 1
-                        if len(res.first_errors) < 3:
-                            res.first_errors.append(f"block {h} tx {i}: code {codes[i]} "
-                                                    f"{results['txs_results'][i].get('log', '')}")
-            if ours:
-                found += ours
-                res.blocks += 1
-                res.block_heights.append(h)
-                last_seen = seen_at
-            h += 1
+        subs.go()
+        poll_committed(http, node.rpc, res, subs, expected, 0.5 * parse_duration(args.timeout_commit),
+                       args.stall_timeout, node.check_alive)
         cpu1, self1 = cpu_seconds(pids), time.process_time()
-        for t in threads:
-            t.join(60)
-    t0 = t0_holder[0]
-    res.committed = found
-    res.rejected, res.failed = shared["rejected"], shared["failed"]
-    res.first_errors = shared["errors"][:3] + res.first_errors
-    res.submit_seconds = shared["t_end"] - t0
-    if last_seen is not None:
-        res.seconds = last_seen - t0
-        res.span_blocks = res.block_heights[-1] - h0
+        subs.join(60)
+    finish(res, subs)
     for pid, (name, before) in cpu0.items():
         if pid in cpu1:
             label = "app (python)" if name.startswith("python") else name
@@ -362,10 +241,9 @@ def print_table(results: list[Result]) -> None:
           f"{'span':>6}{'submit s':>10}{'rejected':>10}{'failed':>8}{'bad/miss':>9}")
     for r in results:
         mean = r.committed / r.blocks if r.blocks else 0
-        missing = r.txs - r.committed - r.rejected - r.failed
         print(f"{r.app:<20}{r.txs:>6}{r.seconds:>9.2f}{r.tps:>9.1f}{r.blocks:>8}{mean:>11.1f}"
               f"{r.span_blocks:>6}{r.submit_seconds:>10.2f}{r.rejected:>10}{r.failed:>8}"
-              f"{f'{r.bad_code}/{max(missing, 0)}':>9}")
+              f"{f'{r.bad_code}/{r.missing}':>9}")
         for e in r.first_errors:
             print(f"    {e}")
 
@@ -432,29 +310,15 @@ def main() -> int:
           f"{os.cpu_count()} cpus")
 
     apps = ["kvstore", "gradchain"] + (["kvstore-socket"] if args.abci_cli else [])
-    rounds: list[dict[str, Result]] = []
-    workdir = Path(tempfile.mkdtemp(prefix="gradchain-tput-"))
-    try:
-        for r in range(args.rounds):
-            order = apps if r % 2 == 0 else apps[::-1]
-            got = {}
-            for name in order:
-                print(f"round {r + 1}/{args.rounds}: {args.baseline if name == 'kvstore' else name} ...", flush=True)
-                got[name] = run_app(name, workdir / f"round{r + 1}", wallets,
-                                    g_txs if name == "gradchain" else k_txs, args)
-            rounds.append(got)
-    except KeyboardInterrupt:
-        print("interrupted; nodes stopped", file=sys.stderr)
+    rounds = run_rounds(apps, args.rounds, "gradchain-tput-", args.keep,
+                        lambda name, where: run_app(name, where, wallets, g_txs if name == "gradchain" else k_txs, args),
+                        lambda name: args.baseline if name == "kvstore" else name)
+    if rounds is None:
         return 130
-    finally:
-        if args.keep:
-            print(f"node homes kept in {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
 
     print()
     print("seconds: wall clock from the first submission until the poller saw the results of the last block")
-    print("holding a bench tx; tx/s = txs / seconds; blocks = blocks holding bench txs; span = blocks from")
+    print("holding a bench tx; tx/s = committed / seconds; blocks = blocks holding bench txs; span = blocks from")
     print("the first submission to the last such block; submit s = time to submit all txs")
     pairs = [("gradchain", "kvstore")]
     if args.abci_cli:
@@ -468,19 +332,10 @@ def main() -> int:
         print_finalize(got["gradchain"], parse_duration(args.timeout_commit))
         for a, b in pairs:
             ratios[(a, b)].append(got[a].tps / got[b].tps)
-    valid = all(g.valid for got in rounds for g in got.values())
     print()
     for (a, b), values in ratios.items():
-        label = f"ratio {a}/{args.baseline if b == 'kvstore' else b} (committed tx/s)"
-        if args.rounds > 1:
-            print(f"{label}: median {statistics.median(values):.3f} over {args.rounds} rounds "
-                  f"({', '.join(f'{x:.3f}' for x in values)})")
-        else:
-            print(f"{label}: {values[0]:.3f}")
-    if not valid:
-        print("INVALID MEASUREMENT: some txs were rejected, failed, not committed or committed with code != 0")
-        return 1
-    return 0
+        print_ratio(f"ratio {a}/{args.baseline if b == 'kvstore' else b} (committed tx/s)", values)
+    return print_verdict([g for got in rounds for g in got.values()])
 
 
 if __name__ == "__main__":

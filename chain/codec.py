@@ -1,6 +1,8 @@
 """Canonical byte encodings of state values. Consensus-critical: the app hash covers these bytes."""
 from __future__ import annotations
 
+import operator
+
 
 def encode_uint(n: int) -> bytes:
     """Big-endian, minimal, non-empty (zero is b"\\x00"; zero balances are never stored anyway)."""
@@ -13,5 +15,9 @@ def decode_uint(raw: bytes) -> int:
     return int.from_bytes(raw, "big")
 
 
-def encode_u64(n: int) -> bytes:
-    return n.to_bytes(8, "big")
+def u64(*values: int) -> bytes:
+    """Each value as 8 big-endian bytes, concatenated: how ids, rounds, heights and nonces appear in state keys,
+    stored counters and query paths (so keys sort numerically). The one copy: chain keys, the SDK's query
+    paths, the benches and tests all call this. Any integer type (int, bool, numpy ints) is taken as is;
+    floats and strings are refused (TypeError), never truncated or parsed; out of range raises OverflowError."""
+    return b"".join(operator.index(v).to_bytes(8, "big") for v in values)

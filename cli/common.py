@@ -7,7 +7,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import re
 import sys
 import tomllib
 from pathlib import Path
@@ -16,24 +15,20 @@ import click
 
 from chain.tx.errors import ChainError
 from chain.tx.address import from_bech32
-from client.errors import GradchainError
+from client.coins import parse_coins as sdk_parse_coins
+from client.errors import CoinFormatError, GradchainError
 
 DEFAULT_HOME = Path(os.environ.get("GRADCHAIN_HOME", Path.home() / ".gradchain"))
 DEFAULT_NODE = os.environ.get("GRADCHAIN_NODE", "http://127.0.0.1:26657")
-_COIN_RE = re.compile(r"([0-9]+)([a-z][a-z0-9/:._-]{2,127})")
 
 
 def parse_coins(text: str) -> dict[str, int]:
-    """"100ugrad,5uusdc" -> {"ugrad": 100, "uusdc": 5}."""
-    out: dict[str, int] = {}
-    for part in text.split(","):
-        m = _COIN_RE.fullmatch(part.strip())
-        if not m:
-            raise click.BadParameter(f"{part!r} is not AMOUNTDENOM, e.g. 100ugrad")
-        if m.group(2) in out:
-            raise click.BadParameter(f"denom {m.group(2)} given twice")
-        out[m.group(2)] = int(m.group(1))
-    return out
+    """"100ugrad,5uusdc" -> {"ugrad": 100, "uusdc": 5} (the SDK's parser, client/coins.py); bad text is a
+    click.BadParameter with the SDK's message."""
+    try:
+        return sdk_parse_coins(text)
+    except CoinFormatError as e:
+        raise click.BadParameter(str(e)) from None
 
 
 def emit(ctx: click.Context, data, text: str | None = None) -> None:

@@ -16,6 +16,10 @@ class ProofInvalid(GradchainError):
     """A Merkle proof did not verify against the app hash of a block header: do not trust the answer."""
 
 
+class CoinFormatError(GradchainError):
+    """Text is not AMOUNTDENOM ("100ugrad"), or a list of coins names a denom twice (client/coins.py)."""
+
+
 class KeyringError(GradchainError):
     """A key is missing, already exists, or the password is wrong."""
 

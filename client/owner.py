@@ -16,14 +16,16 @@ import base64
 import contextlib
 import hashlib
 import json
-import re
 import threading
 from typing import NamedTuple
 
+from chain.codec import u64
 from chain.tx.coins import Coin
 from chain.registry.messages import BPS, CurvePoint, MsgFundBounty, MsgRegisterModel, MsgUploadWeights
+from chain.registry.model import reveal_deadline, window_end
 from chain.rounds.messages import MsgCloseModel, MsgRevealShard
 from client.client import Client, Receipt
+from client.coins import parse_coin
 from client.errors import GradchainError, TxFailed
 from client.model import ChainModel, Formats, ModelError, ShardSet, build_shards, to_chain
 from client.wallet import Wallet
@@ -32,7 +34,6 @@ LINEAR_CURVE = ((0, 0), (BPS, BPS))  # payout proportional to progress
 # CometBFT's RPC refuses request bodies above rpc.max_body_bytes (1,000,000 by default); a tx travels
 # base64-encoded in JSON, so about 740 KB of tx fit, whatever the chain's max_tx_bytes.
 RPC_TX_LIMIT = 740_000
-_COIN = re.compile(r"([0-9]+)([a-z][a-z0-9/:._-]{2,127})")
 
 
 class Registration(NamedTuple):
@@ -45,10 +46,8 @@ def coin(value) -> Coin:
     if isinstance(value, Coin):
         return value
     if isinstance(value, str):
-        m = _COIN.fullmatch(value.strip())
-        if not m:
-            raise GradchainError(f"{value!r} is not AMOUNTDENOM, e.g. 100ugrad")
-        return Coin.of(m.group(2), int(m.group(1)))
+        denom, amount = parse_coin(value)
+        return Coin.of(denom, amount)
     if isinstance(value, dict) and len(value) == 1:
         (denom, amount), = value.items()
         return Coin.of(denom, int(amount))
@@ -65,10 +64,6 @@ def _query(client: Client, path: str, data: bytes = b"") -> bytes:
     return base64.b64decode(response.get("value") or "")
 
 
-def _u64(*values: int) -> bytes:
-    return b"".join(int(v).to_bytes(8, "big") for v in values)
-
-
 def registry_params(client: Client) -> dict:
     return json.loads(_query(client, "/registry/params"))
 
@@ -79,19 +74,19 @@ def models(client: Client) -> list[dict]:
 
 def model(client: Client, model_id: int) -> dict:
     """The model's record: owner, status, escrow, bond, head version, rounds (revealed shards), terms."""
-    return json.loads(_query(client, "/registry/model", _u64(model_id)))
+    return json.loads(_query(client, "/registry/model", u64(model_id)))
 
 
 def versions(client: Client, model_id: int) -> dict:
     """{"head_version", "metric", "versions": [{"version", "parent", "weights_hash", "scores": [...]}]}."""
-    return json.loads(_query(client, "/registry/versions", _u64(model_id)))
+    return json.loads(_query(client, "/registry/versions", u64(model_id)))
 
 
 def weights(client: Client, model_id: int, version: int | None = None) -> bytes:
     """The canonical weight bytes of a version (default: the head), checked against its recorded hash."""
     if version is None:
         version = model(client, model_id)["head_version"]
-    raw = _query(client, "/registry/weights", _u64(model_id, version))
+    raw = _query(client, "/registry/weights", u64(model_id, version))
     record = next((v for v in versions(client, model_id)["versions"] if v["version"] == version), None)
     if record is None or hashlib.sha256(raw).hexdigest() != record["weights_hash"]:
         raise GradchainError(f"node answered weights for model {model_id} version {version} that do not match "
@@ -100,17 +95,17 @@ def weights(client: Client, model_id: int, version: int | None = None) -> bytes:
 
 
 def spec(client: Client, model_id: int) -> bytes:
-    return _query(client, "/registry/spec", _u64(model_id))
+    return _query(client, "/registry/spec", u64(model_id))
 
 
 def shard(client: Client, model_id: int, index: int) -> bytes | None:
     """A revealed validation shard's bytes (None if not revealed yet)."""
-    return _query(client, "/registry/shard", _u64(model_id, index)) or None
+    return _query(client, "/registry/shard", u64(model_id, index)) or None
 
 
 def round_end(record: dict, round_: int) -> int:
     """The first height after round `round_`'s submissions: the owner may reveal its shard from here on."""
-    return record["activated_height"] + 1 + (round_ + 1) * record["round_blocks"]
+    return window_end(record["activated_height"], record["round_blocks"], round_)
 
 
 def _registered_id(receipt: Receipt) -> int:
@@ -248,10 +243,12 @@ class Owner:
             end = round_end(record, round_)
             if end > height + 1:
                 break                                      # still taking submissions
-            if round_ in revealed or height + 1 >= end + record["reveal_blocks"]:
+            deadline = reveal_deadline(record["activated_height"], record["round_blocks"], record["reveal_blocks"],
+                                       round_)
+            if round_ in revealed or height + 1 >= deadline:
                 self._next_round[model_id] = round_ + 1     # done, or too late to reveal
                 continue
-            info = self.client.query_json("/rounds/round", _u64(model_id, round_))
+            info = self.client.query_json("/rounds/round", u64(model_id, round_))
             if not info["submissions"]:
                 self._next_round[model_id] = round_ + 1
                 continue
@@ -302,7 +299,7 @@ class Owner:
 
 
 def _chunk_key(model_id: int, index: int) -> bytes:
-    return b"reg/w/" + _u64(model_id, 0, index)  # state layout: docs/registry.md
+    return b"reg/w/" + u64(model_id, 0, index)  # state layout: docs/registry.md
 
 
 __all__ = ["Owner", "Registration", "LINEAR_CURVE", "coin", "model", "models", "versions", "weights", "spec",

@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 from typing import TypedDict
 
+from chain.codec import u64
 from chain.rounds.errors import UpdateDecodeError, UpdateOutOfRange, UpdateShapeMismatch
 from chain.scoring.errors import SpecDecodeError
 from chain.tx.errors import ChainError
@@ -51,10 +52,6 @@ class OpenModel(TypedDict):
     expiry_height: int
 
 
-def _u64(*values: int) -> bytes:
-    return b"".join(int(v).to_bytes(8, "big") for v in values)
-
-
 def _address(address: str | bytes) -> bytes:
     if isinstance(address, bytes):
         if len(address) != 20:
@@ -69,7 +66,7 @@ def _address(address: str | bytes) -> bytes:
 def leaderboard(client: Client, model_id: int) -> dict:
     """/rounds/leaderboard: the model's payout totals, trainers ranked by what they earned (earned,
     submissions, accepted, harmful, invalid, forfeited) and every round with its close result."""
-    return client.query_json("/rounds/leaderboard", _u64(model_id))
+    return client.query_json("/rounds/leaderboard", u64(model_id))
 
 
 def earnings(client: Client, address: str | bytes) -> dict:

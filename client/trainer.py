@@ -18,7 +18,9 @@ from __future__ import annotations
 import time
 from typing import Callable, NamedTuple
 
+from chain.codec import u64
 from chain.tx.errors import ChainError
+from chain.registry.model import window_end
 from chain.rounds.delta import make_delta as _delta_of_arrays
 from chain.scoring.spec import LOSS_NAMES, ModelSpec
 from chain.scoring.weights import load_weights
@@ -50,18 +52,14 @@ def submitted(receipt: Receipt) -> Submitted:
     raise GradchainError(f"tx {receipt.tx_hash} submitted no update (no submit_update event)")
 
 
-def _u64(*values: int) -> bytes:
-    return b"".join(int(v).to_bytes(8, "big") for v in values)
-
-
 def round_info(client: Client, model_id: int, round_: int) -> dict:
     """/rounds/round: the window, the sealing set (the round's snapshot, or the set its first submission
     would snapshot), the share plan and the submissions."""
-    return client.query_json("/rounds/round", _u64(model_id, round_))
+    return client.query_json("/rounds/round", u64(model_id, round_))
 
 
 def submission(client: Client, model_id: int, round_: int, seq: int) -> dict:
-    return client.query_json("/rounds/submission", _u64(model_id, round_, seq))
+    return client.query_json("/rounds/submission", u64(model_id, round_, seq))
 
 
 def sealing_set(info: dict) -> list[tuple[int, bytes, int]]:
@@ -116,7 +114,7 @@ class Trainer:
         from `parent_version` (default: the head version). Raises TxFailed with the chain's code."""
         if not isinstance(update, (bytes, bytearray)) or not update:
             raise GradchainError("the update must be non-empty bytes")
-        model = self.client.query_json("/registry/model", _u64(model_id))
+        model = self.client.query_json("/registry/model", u64(model_id))
         if round_ is None:
             round_ = model.get("current_round")
             if round_ is None:
@@ -143,7 +141,7 @@ class Trainer:
         `accountant` (client.dp.PrivacyAccountant) then tracks epsilon across rounds. `round_` defaults to
         the open round, or the next one if fewer than `min_blocks_left` blocks remain in its window."""
         from client.model import from_chain
-        record = self.client.query_json("/registry/model", _u64(model_id))
+        record = self.client.query_json("/registry/model", u64(model_id))
         if record.get("current_round") is None:
             raise GradchainError(f"model {model_id} is not taking submissions (status {record['status']})")
         head = self.head(model_id)
@@ -162,9 +160,9 @@ class Trainer:
         return submitted(self.submit(model_id, update, round_=round_, parent_version=record["head_version"]))
 
     def _round_with_room(self, model_id: int, min_blocks_left: int) -> int:
-        record = self.client.query_json("/registry/model", _u64(model_id))
+        record = self.client.query_json("/registry/model", u64(model_id))
         round_ = record["current_round"]
-        end = record["activated_height"] + 1 + (round_ + 1) * record["round_blocks"]
+        end = window_end(record["activated_height"], record["round_blocks"], round_)
         if end - (self.client.rpc.latest_height() + 1) < min_blocks_left:
             round_ += 1
             self.client.rpc.wait_for_height(end - 1, timeout=60.0 + 10.0 * min_blocks_left)

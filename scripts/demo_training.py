@@ -25,9 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
+from chain.codec import u64  # noqa: E402
 from client import Client, Keyring  # noqa: E402
 from client.model import ChainModel, local_score, to_chain  # noqa: E402
-from client.owner import Owner  # noqa: E402
+from client.owner import Owner, round_end  # noqa: E402
 from client.trainer import Trainer  # noqa: E402
 from client.wallet import Wallet  # noqa: E402
 
@@ -142,11 +143,10 @@ def run(url: str, owner_wallet: Wallet, *, rounds: int = 5, epochs: int = 40, ro
                 history.append(_one_round(chain, model_id, trainers, names, data, epochs, pool, quiet))
         head = Trainer(chain, owner_wallet).head(model_id)
         final = accuracy(head, data.X_test, data.y_test)
-        board = chain.query_json("/rounds/leaderboard", model_id.to_bytes(8, "big"))
+        board = chain.query_json("/rounds/leaderboard", u64(model_id))
         earned = [t.earnings() for t in trainers]
         for entry in history:   # the round records as they stand now, payouts confirmed since included
-            entry["info"] = chain.query_json("/rounds/round", model_id.to_bytes(8, "big")
-                                             + entry["round"].to_bytes(8, "big"))
+            entry["info"] = chain.query_json("/rounds/round", u64(model_id, entry["round"]))
         for c in clients:
             c.close()
     _say(quiet, f"\nchain-trained model: {final:.1%} test accuracy; centrally trained on the same data: {central:.1%} "
@@ -161,9 +161,9 @@ def run(url: str, owner_wallet: Wallet, *, rounds: int = 5, epochs: int = 40, ro
 
 
 def _one_round(chain, model_id, trainers, names, data, epochs, pool, quiet) -> dict:
-    record = chain.query_json("/registry/model", model_id.to_bytes(8, "big"))
+    record = chain.query_json("/registry/model", u64(model_id))
     round_ = record["current_round"]
-    end = record["activated_height"] + 1 + (round_ + 1) * record["round_blocks"]
+    end = round_end(record, round_)
     if end - chain.rpc.latest_height() < 4:       # too little of this window left for four trainers
         round_ += 1
         chain.rpc.wait_for_height(end - 1, timeout=120)
@@ -180,7 +180,7 @@ def _one_round(chain, model_id, trainers, names, data, epochs, pool, quiet) -> d
         return trainers[k].wait_for_result(sub, timeout=300, progress=False)
 
     results = list(pool.map(work, range(len(trainers))))
-    info = chain.query_json("/rounds/round", model_id.to_bytes(8, "big") + round_.to_bytes(8, "big"))
+    info = chain.query_json("/rounds/round", u64(model_id, round_))
     confirmed = _confirmation(chain, model_id, round_, trainers, names)
     after = trainers[0].head(model_id)
     after_acc = accuracy(after, data.X_test, data.y_test)
@@ -204,10 +204,10 @@ def _one_round(chain, model_id, trainers, names, data, epochs, pool, quiet) -> d
 
 def _confirmation(chain, model_id, round_, trainers, names) -> str:
     """What this round's close paid an earlier round's head, confirmed on this round's fresh shard."""
-    board = chain.query_json("/rounds/leaderboard", model_id.to_bytes(8, "big"))
+    board = chain.query_json("/rounds/leaderboard", u64(model_id))
     for r in board["rounds"]:
         if r.get("confirmed_round") == round_:
-            earlier = chain.query_json("/rounds/round", model_id.to_bytes(8, "big") + r["round"].to_bytes(8, "big"))
+            earlier = chain.query_json("/rounds/round", u64(model_id, r["round"]))
             by_seq = {s["seq"]: s for s in earlier["submission_list"]}
             who = ", ".join(f"{names[_trainer_indices(earlier, [seq], trainers)[0]].split()[0]} "
                             f"{by_seq[seq]['payout']}uusdc" for seq in r["winners"])

@@ -7,7 +7,7 @@ from chain.auth import keys
 from chain.auth.params import AuthParams
 from chain.bank import capabilities as bank_capabilities
 from chain.bank import keeper as bank
-from chain.codec import encode_u64
+from chain.codec import u64
 from chain.tx.errors import CannotPayFee, InsufficientFee, InvalidFeeDenom, WrongChainId, WrongSequence
 from chain.results import Event
 from chain.tx.address import module_address, to_bech32
@@ -50,6 +50,6 @@ def apply_ante(state, tx: DecodedTx, chain_id: str, params: AuthParams) -> tuple
     fee = validate_ante(state, tx, chain_id, params)
     if fee:
         FEES.collect(state, tx.signer, [(params.fee_denom, fee)])
-    state.set(keys.sequence_key(tx.signer), encode_u64(tx.body.sequence + 1))
+    state.set(keys.sequence_key(tx.signer), u64(tx.body.sequence + 1))
     return (Event("tx", (("signer", to_bech32(tx.signer)), ("sequence", str(tx.body.sequence)),
                          ("fee", f"{fee}{params.fee_denom}"))),)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from chain.auth import keys
 from chain.auth import params as auth_params
 from chain.auth.ante import sequence
-from chain.codec import encode_u64
+from chain.codec import u64
 from chain.store.kv import prefix_end
 from chain.tx.address import from_bech32, to_bech32
 
@@ -12,7 +12,7 @@ from chain.tx.address import from_bech32, to_bech32
 def import_genesis(state, section: dict) -> None:
     auth_params.store(state, auth_params.AuthParams(**section.get("params", {})))
     for account in section.get("accounts", []):
-        state.set(keys.sequence_key(from_bech32(account["address"])), encode_u64(int(account["sequence"])))
+        state.set(keys.sequence_key(from_bech32(account["address"])), u64(int(account["sequence"])))
 
 
 def export_genesis(state) -> dict:

@@ -1,6 +1,8 @@
 """Every key the bridge module owns. Nonces and ids are 8-byte big-endian, so keys sort in nonce order."""
 from __future__ import annotations
 
+from chain.codec import u64   # the keepers write keys.u64 too
+
 PARAMS = b"bridge/params"      # -> BridgeParams (canonical JSON record)
 STATE = b"bridge/state"        # -> BridgeState counters (canonical JSON record)
 EVM_ADDRESS = b"bridge/ea/"    # + operator(20) -> the validator's EVM address(20)
@@ -15,10 +17,6 @@ BATCH = b"bridge/b/"           # + batch nonce(8) -> batch record (created, not 
 ACTIVE_BATCH = b"bridge/ab/"   # + token(20) -> batch nonce(8); at most one unexecuted batch per token
 BATCH_CONFIRM = b"bridge/bc/"  # + batch nonce(8) + operator(20) -> EVM signature(65)
 DENOM = b"bridge/d/"           # + voucher denom -> denom record (origin chain, token contract, decimals)
-
-
-def u64(n: int) -> bytes:
-    return n.to_bytes(8, "big")
 
 
 def evm_address_key(operator: bytes) -> bytes:

@@ -2,6 +2,8 @@
 so keys sort numerically."""
 from __future__ import annotations
 
+from chain.codec import u64   # the keepers write keys.u64 too
+
 PARAMS = b"reg/params"       # -> RegistryParams (canonical JSON record)
 COUNTERS = b"reg/counters"   # -> {"next_model_id"} (canonical JSON record)
 MODEL = b"reg/m/"            # + model id -> model record (canonical JSON)
@@ -12,10 +14,6 @@ SCORE = b"reg/sc/"           # + model id + version + round -> canonical Score b
 SHARD = b"reg/sh/"           # + model id + shard index -> revealed shard bytes (kept for audit)
 REVEAL = b"reg/r/"           # + model id + round -> reveal record (shard index, height)
 EXPIRY = b"reg/x/"           # + expiry height + model id -> b"\x01"; open models only
-
-
-def u64(n: int) -> bytes:
-    return n.to_bytes(8, "big")
 
 
 def model_key(model_id: int) -> bytes:

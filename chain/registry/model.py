@@ -64,18 +64,18 @@ class Model:
     @property
     def first_round_start(self) -> int:
         """Round 0 starts at the block after the one that completed the weights."""
-        return self.activated_height + 1
+        return window_start(self.activated_height, self.round_blocks, 0)
 
     def round_start(self, round_: int) -> int:
-        return self.first_round_start + round_ * self.round_blocks
+        return window_start(self.activated_height, self.round_blocks, round_)
 
     def round_end(self, round_: int) -> int:
         """The first height after round `round_`'s submission window; its reveal window starts here."""
-        return self.round_start(round_ + 1)
+        return window_end(self.activated_height, self.round_blocks, round_)
 
     def reveal_deadline(self, round_: int) -> int:
         """The first height at which round `round_` can no longer be revealed."""
-        return self.round_end(round_) + self.reveal_blocks
+        return reveal_deadline(self.activated_height, self.round_blocks, self.reveal_blocks, round_)
 
     def current_round(self, height: int) -> int | None:
         """The round accepting submissions at `height` (None unless active and started)."""
@@ -93,6 +93,25 @@ class Model:
 
     def record(self) -> dict:
         return asdict(self)
+
+
+# Round timing, the one copy of the rule: Model's methods above and the SDK (client/owner.py round_end,
+# client/trainer.py), which has only the queried record's fields, call these.
+def window_start(activated_height: int, round_blocks: int, round_: int) -> int:
+    """The first height of round `round_`'s submission window: round 0 starts at the block after the one
+    that completed the weights, and rounds of round_blocks blocks follow back to back."""
+    return activated_height + 1 + round_ * round_blocks
+
+
+def window_end(activated_height: int, round_blocks: int, round_: int) -> int:
+    """The first height after round `round_`'s submission window (the next round's start); its reveal
+    window starts here."""
+    return window_start(activated_height, round_blocks, round_ + 1)
+
+
+def reveal_deadline(activated_height: int, round_blocks: int, reveal_blocks: int, round_: int) -> int:
+    """The first height at which round `round_` can no longer be revealed."""
+    return window_end(activated_height, round_blocks, round_) + reveal_blocks
 
 
 def score_value(metric: str, score: Score) -> int:

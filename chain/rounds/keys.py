@@ -1,6 +1,8 @@
 """Every key the rounds module owns. Ids, rounds and sequence numbers are 8-byte big-endian."""
 from __future__ import annotations
 
+from chain.codec import u64   # the keepers write keys.u64 too
+
 PARAMS = b"rnd/params"   # -> RoundsParams (canonical JSON record)
 ROUND = b"rnd/r/"        # + model id + round -> round record (sealing set snapshot, counts)
 SUBMISSION = b"rnd/s/"   # + model id + round + seq -> submission record (submitter, parent, hashes, status)
@@ -14,10 +16,6 @@ TRAINER = b"rnd/t/"      # + submitter address (20 bytes) + model id + round + s
 QUEUE = b"rnd/q/"        # + enqueue height + job sequence -> scoring job record; FIFO by key order
 NEXT_JOB_SEQ = b"rnd/next_job_seq"  # -> the next job's sequence number, big-endian unsigned
 DEADLINE = b"rnd/d/"     # + release deadline height + model id + round -> b"\x01" until the round is settled
-
-
-def u64(n: int) -> bytes:
-    return n.to_bytes(8, "big")
 
 
 def round_key(model_id: int, round_: int) -> bytes:

@@ -1,6 +1,7 @@
-"""Revealing a round's validation shard (docs/registry.md, "Reveals"): the owner publishes the shard with its
-Merkle proof after the round's window, pays the scoring work, and the round's jobs are queued: the head
-on this shard, then every valid opened update's candidate. The round then closes once every score is in."""
+"""Revealing a round's validation shard (docs/rounds.md, "MsgRevealShard and MsgCloseModel"; its checks in
+docs/registry.md, "Messages"): the owner publishes the shard with its Merkle proof after the round's window,
+pays the scoring work, and the round's jobs are queued: the head on this shard, then every valid opened
+update's candidate. The round then closes once every score is in."""
 from __future__ import annotations
 
 from chain.auth import params as auth_params

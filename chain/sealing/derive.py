@@ -13,6 +13,8 @@ import hmac
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from chain.codec import u64
+
 VERSION = 1
 HASH_BYTES = 32
 KEY_BYTES = 32
@@ -34,10 +36,6 @@ def tagged_hash(tag: bytes, *parts: bytes) -> bytes:
     for part in parts:
         h.update(part)
     return h.digest()
-
-
-def u64(n: int) -> bytes:
-    return n.to_bytes(8, "big")
 
 
 def hkdf(ikm: bytes, info: bytes, length: int) -> bytes:

@@ -8,7 +8,9 @@ from chain.tx.wire import Field, Message, message
 
 MAX_AMOUNT = (1 << 256) - 1
 # Native, module and bridged denoms alike: "ugrad", "bridge/31337/0xabc...". Lowercase letters first.
-_DENOM_RE = re.compile(r"[a-z][a-z0-9/:._-]{2,127}")
+# The SDK's "100ugrad" parser (client/coins.py) is built from this pattern, so both sides agree on denoms.
+DENOM_PATTERN = r"[a-z][a-z0-9/:._-]{2,127}"
+_DENOM_RE = re.compile(DENOM_PATTERN)
 _AMOUNT_RE = re.compile(r"[1-9][0-9]{0,77}")
 
 

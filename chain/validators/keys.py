@@ -1,6 +1,8 @@
 """Every key the validators module owns."""
 from __future__ import annotations
 
+from chain.codec import u64
+
 PARAMS = b"val/params"
 VALIDATOR = b"val/v/"   # + operator address(20) -> validator record (canonical JSON)
 BY_CONSENSUS = b"val/c/"  # + consensus address(20) -> operator address(20)
@@ -19,7 +21,7 @@ def consensus_key(consensus_address: bytes) -> bytes:
 
 
 def unbonding_key(release_height: int, operator: bytes) -> bytes:
-    return UNBONDING + release_height.to_bytes(8, "big") + operator
+    return UNBONDING + u64(release_height) + operator
 
 
 def pending_key(consensus_pubkey: bytes) -> bytes:

@@ -7,6 +7,7 @@ import hashlib
 import json
 
 from chain.auth.ante import sequence
+from chain.codec import u64  # noqa: F401  (the tests import it from here)
 from chain.registry import keeper
 from chain.store.kv import prefix_end
 from chain.tx.coins import Coin
@@ -75,10 +76,6 @@ class RegistryChain(Chain):
 
 def code(result) -> tuple[str, int]:
     return result.codespace, result.code
-
-
-def u64(*values: int) -> bytes:
-    return b"".join(v.to_bytes(8, "big") for v in values)
 
 
 def registry_snapshot(chain) -> dict:
