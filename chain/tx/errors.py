@@ -50,7 +50,8 @@ class WrongChainId(ChainError):
 
 
 class InvalidSignature(ChainError):
-    """The signature is not 64 bytes or does not verify over the body bytes."""
+    """The signature is not 64 bytes, is non-canonical (R's y not below p, S not below L), or does not verify
+    over the body bytes."""
     codespace, code = "tx", 4
 
 
@@ -80,7 +81,8 @@ class TooManyMessages(ChainError):
 
 
 class InvalidPublicKey(ChainError):
-    """The signer's public key is not a 32-byte Ed25519 key."""
+    """The signer's public key is not 32 bytes, or not a canonical encoding of an Ed25519 point of prime order
+    (small-order and mixed-order keys are refused: chain/tx/ed25519.py)."""
     codespace, code = "tx", 10
 
 
