@@ -39,7 +39,14 @@ from chain.validators import keeper as validators
 from chain.validators.keeper import COMMUNITY_POOL
 
 RELEASE_PREFIX = b"\xffgradchain/rounds/release\x00"   # never a valid Tx: 0xff is no protobuf field tag
-MAX_RELEASED_PER_TX = 1024   # ~360 KB of shares on the 4 x power 10 testnet (c_i = 10)
+# Caps on what reaches consensus per height, enforced with the same constants where it is produced
+# (`extension`, `release_tx`) and where it is checked (`verify_extension`, `check_proposal`). A validator
+# with more pending shares releases the oldest first (rounds by release deadline, submissions by seq) and
+# the rest at the next heights, so a backlog slows releases down but never makes an extension invalid.
+MAX_RELEASED_PER_TX = 1024        # shares per extension and per release tx (~360 KB at c_i = 10)
+MAX_RELEASE_BYTES = 512 * 1024    # bytes of an extension or a release tx body, checked before decoding;
+                                  # under CometBFT's 1 MB consensus message limit
+_SHARE_FRAMING = 8                # field tag + length prefix of one ReleasedShare inside ShareRelease
 
 
 @message
@@ -88,7 +95,7 @@ def extension(state, height: int, private_key: bytes) -> bytes:
     """This validator's vote extension at `height`: its shares of every pending submission of closed rounds
     not yet on chain. Entries that do not decrypt (the trainer sealed badly) are left out."""
     mine = _pubkey(private_key)
-    shares = []
+    shares, size = [], 0
     for record, sub in closed_pending(state, height):
         indices = [m["index"] for m in record["sealing_set"] if m["encryption_pubkey"] == mine]
         if not indices:
@@ -102,7 +109,11 @@ def extension(state, height: int, private_key: bytes) -> bytes:
                 share = decrypt_share(private_key, envelope, index)
             except ChainError:
                 continue
-            shares.append(ReleasedShare(model_id=m, round=r, seq=seq, validator_index=index, share=share))
+            released = ReleasedShare(model_id=m, round=r, seq=seq, validator_index=index, share=share)
+            size += len(released.encode()) + _SHARE_FRAMING
+            if len(shares) == MAX_RELEASED_PER_TX or size > MAX_RELEASE_BYTES:
+                return ShareRelease(shares=tuple(shares)).encode()   # the rest goes out at later heights
+            shares.append(released)
     return ShareRelease(shares=tuple(shares)).encode() if shares else b""
 
 
@@ -133,6 +144,8 @@ def check_release(state, height: int, release: ShareRelease, operator: bytes | N
 
 
 def decode_release(raw: bytes) -> ShareRelease:
+    if len(raw) > MAX_RELEASE_BYTES:   # before decoding: a 2 MB extension must cost nothing to refuse
+        raise TxDecodeError(f"share release of {len(raw)} bytes; at most {MAX_RELEASE_BYTES}")
     try:
         return ShareRelease.decode(raw)
     except ChainError:
@@ -177,8 +190,13 @@ def release_tx(state, height: int, extensions: list[tuple[bytes, bytes]]) -> byt
             merged[s.slot] = s
     if not merged:
         return None
-    shares = tuple(merged[k] for k in sorted(merged))[:MAX_RELEASED_PER_TX]
-    return RELEASE_PREFIX + ShareRelease(shares=shares).encode()
+    shares, size = [], 0
+    for slot in sorted(merged):
+        size += len(merged[slot].encode()) + _SHARE_FRAMING
+        if len(shares) == MAX_RELEASED_PER_TX or size > MAX_RELEASE_BYTES:
+            break
+        shares.append(merged[slot])
+    return RELEASE_PREFIX + ShareRelease(shares=tuple(shares)).encode()
 
 
 def is_release(tx: bytes) -> bool:
