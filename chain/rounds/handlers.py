@@ -25,6 +25,9 @@ def process_submit_update(state, ctx: BlockContext, signer: bytes, msg: MsgSubmi
     if not start <= ctx.height < end:
         raise RoundNotOpen(f"round {msg.round} of model {model.id} takes submissions at heights {start}..{end - 1}; "
                            f"this is height {ctx.height}")
+    if msg.round >= model.shard_count:   # each revealed round uses up one shard: this round could never score
+        raise RoundNotOpen(f"model {model.id} committed to {model.shard_count} validation shards, so only rounds "
+                           f"0..{model.shard_count - 1} can be revealed; round {msg.round} takes no submissions")
     if model.reveal_deadline(msg.round) > model.expiry_height:
         raise RoundNotOpen(f"round {msg.round}'s reveal window ends at height {model.reveal_deadline(msg.round)}, "
                            f"after model {model.id} expires at {model.expiry_height}: it could not close")
