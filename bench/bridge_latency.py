@@ -84,6 +84,8 @@ def main() -> None:
           f"timeout_commit {args.timeout_commit}; EVM confirmations {args.confirmations})")
     print(f"deposit  -> voucher: median {dep_s:.2f}s, {dep_b:g} blocks = {dep_s / interval:.1f} block intervals")
     print(f"withdraw -> release: median {wd_s:.2f}s, {wd_b:g} blocks = {wd_s / interval:.1f} block intervals")
+    print(f"ratio deposit_vs_block_interval {dep_s / interval:.2f}")
+    print(f"ratio withdraw_vs_block_interval {wd_s / interval:.2f}")
 
 
 if __name__ == "__main__":

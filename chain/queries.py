@@ -5,8 +5,6 @@ one raw stored value, so they can carry a Merkle proof; `/registry/weights` answ
 assembled from chunks."""
 from __future__ import annotations
 
-import json
-
 from chain.auth import queries as auth
 from chain.bank import queries as bank
 from chain.bridge import queries as bridge
@@ -14,6 +12,7 @@ from chain.registry import queries as registry
 from chain.rounds import queries as rounds
 from chain.tx.errors import InvalidQuery, UnknownQuery
 from chain.validators import queries as validators
+from chain.results import json_answer
 
 
 def provable_key(path: str, data: bytes) -> bytes | None:
@@ -39,7 +38,7 @@ def json_query(state, path: str, data: bytes) -> bytes:
     if path == "/validators" or path.startswith("/validators/"):
         return validators.query(state, path, data)
     if path.startswith("/bridge/"):
-        return json.dumps(bridge.json_query(state, path, data), sort_keys=True, separators=(",", ":")).encode()
+        return json_answer(bridge.json_query(state, path, data))
     if path.startswith("/registry/"):
         return registry.query(state, path, data)  # JSON, except /registry/weights: raw bytes
     if path.startswith("/rounds/"):

@@ -1,6 +1,7 @@
 """What the state machine hands back to the transport layer. Plain data, no protobuf."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 
@@ -69,3 +70,8 @@ class QueryResult:
 class InitResult:
     app_hash: bytes
     validators: tuple[ValidatorUpdate, ...] = field(default=())
+
+
+def json_answer(obj) -> bytes:
+    """A JSON query answer: sorted keys, no spaces (queries are not consensus, but every node answers alike)."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()

@@ -6,23 +6,18 @@
 """
 from __future__ import annotations
 
-import json
-
 from chain.bank import keeper as bank
 from chain.bank.keys import balance_key
 from chain.tx.address import to_bech32
 from chain.tx.coins import validate_denom
 from chain.tx.errors import InvalidQuery, UnknownQuery
+from chain.results import json_answer
 
 
 def address_data(data: bytes) -> bytes:
     if len(data) != 20:
         raise InvalidQuery("query data must be a 20-byte address")
     return data
-
-
-def _json(obj) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
 
 
 def provable_key(path: str, data: bytes) -> bytes | None:
@@ -36,8 +31,8 @@ def provable_key(path: str, data: bytes) -> bytes | None:
 def query(state, path: str, data: bytes) -> bytes:
     if path == "/bank/balances":
         address = address_data(data)
-        return _json({"address": to_bech32(address),
+        return json_answer({"address": to_bech32(address),
                       "balances": [{"denom": d, "amount": str(a)} for d, a in bank.balances(state, address)]})
     if path == "/bank/supply":
-        return _json({"supply": [{"denom": d, "amount": str(a)} for d, a in bank.all_supply(state)]})
+        return json_answer({"supply": [{"denom": d, "amount": str(a)} for d, a in bank.all_supply(state)]})
     raise UnknownQuery(f"unknown query path {path!r}; see docs/state.md")

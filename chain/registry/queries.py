@@ -10,7 +10,6 @@
 """
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 
 from chain.registry.errors import UnknownModel, UnknownVersion
@@ -19,6 +18,7 @@ from chain.registry import keeper, keys
 from chain.registry import params as rparams
 from chain.registry.model import ACTIVE, Model
 from chain.tx.address import to_bech32
+from chain.results import json_answer
 
 PATHS = ("/registry/params", "/registry/models", "/registry/model", "/registry/versions", "/registry/weights",
          "/registry/spec", "/registry/shard")
@@ -36,10 +36,6 @@ def provable_key(path: str, data: bytes) -> bytes | None:
     if path == "/registry/shard":
         return keys.shard_key(*_ids(data, 2, "a model id and a shard index"))
     return None
-
-
-def _json(obj) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
 
 
 def _model(state, model_id: int) -> Model:
@@ -66,19 +62,19 @@ def model_view(state, model: Model, next_height: int) -> dict:
 def query(state, path: str, data: bytes) -> bytes:
     next_height = getattr(state, "height", 0) + 1  # where a tx sent now would land
     if path == "/registry/params":
-        return _json(asdict(rparams.load(state)))
+        return json_answer(asdict(rparams.load(state)))
     if path == "/registry/models":
-        return _json({"models": [{"id": m.id, "owner": to_bech32(m.owner_bytes), "status": m.status,
+        return json_answer({"models": [{"id": m.id, "owner": to_bech32(m.owner_bytes), "status": m.status,
                                   "metric": m.metric, "bounty": f"{m.escrow}{m.bounty_denom}",
                                   "head_version": m.head_version, "expiry_height": m.expiry_height}
                                  for m in keeper.all_models(state)]})
     if path == "/registry/model":
-        return _json(model_view(state, _model(state, *_ids(data, 1, "a model id")), next_height))
+        return json_answer(model_view(state, _model(state, *_ids(data, 1, "a model id")), next_height))
     if path == "/registry/versions":
         model = _model(state, *_ids(data, 1, "a model id"))
         rows = [{**v, "scores": [{"round": r, **s} for r, s in keeper.scores(state, model.id, v["version"])]}
                 for v in keeper.versions(state, model.id)]
-        return _json({"model_id": model.id, "metric": model.metric, "head_version": model.head_version,
+        return json_answer({"model_id": model.id, "metric": model.metric, "head_version": model.head_version,
                       "versions": rows})
     if path == "/registry/weights":
         model_id, version = _ids(data, 2, "a model id and a version")

@@ -12,7 +12,6 @@
 """
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 
 from chain.registry.errors import UnknownModel
@@ -23,16 +22,13 @@ from chain.rounds import keeper, keys
 from chain.rounds import params as rparams
 from chain.rounds import scoring_queue
 from chain.tx.address import to_bech32
+from chain.results import json_answer
 
 
 def _ids(data: bytes, count: int, what: str) -> tuple[int, ...]:
     if len(data) != 8 * count:
         raise InvalidQuery(f"query data must be {what}, each 8-byte big-endian")
     return tuple(int.from_bytes(data[8 * i:8 * i + 8], "big") for i in range(count))
-
-
-def _json(obj) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
 
 
 def provable_key(path: str, data: bytes) -> bytes | None:
@@ -124,21 +120,21 @@ def earnings(state, address: bytes) -> dict:
 
 def query(state, path: str, data: bytes) -> bytes:
     if path == "/rounds/queue":
-        return _json({"jobs": [{"height": h, "seq": s, **job} for h, s, job in scoring_queue.jobs(state)]})
+        return json_answer({"jobs": [{"height": h, "seq": s, **job} for h, s, job in scoring_queue.jobs(state)]})
     if path == "/rounds/params":
-        return _json(asdict(rparams.load(state)))
+        return json_answer(asdict(rparams.load(state)))
     if path == "/rounds/round":
-        return _json(round_view(state, *_ids(data, 2, "a model id and a round")))
+        return json_answer(round_view(state, *_ids(data, 2, "a model id and a round")))
     if path == "/rounds/submission":
         model_id, round_, seq = _ids(data, 3, "a model id, a round and a sequence number")
         record = keeper.get_submission(state, model_id, round_, seq)
         if record is None:
             raise UnknownSubmission(f"no submission {seq} in round {round_} of model {model_id}")
-        return _json({"model_id": model_id, "round": round_, **_submission_view(record)})
+        return json_answer({"model_id": model_id, "round": round_, **_submission_view(record)})
     if path == "/rounds/leaderboard":
-        return _json(leaderboard(state, *_ids(data, 1, "a model id")))
+        return json_answer(leaderboard(state, *_ids(data, 1, "a model id")))
     if path == "/rounds/earnings":
         if len(data) != 20:
             raise InvalidQuery("query data must be a 20-byte address")
-        return _json(earnings(state, data))
+        return json_answer(earnings(state, data))
     raise UnknownQuery(f"unknown query path {path!r}")

@@ -6,25 +6,20 @@
 """
 from __future__ import annotations
 
-import json
-
 from chain.tx.address import to_bech32
 from chain.tx.errors import UnknownQuery
 from chain.validators import keeper
 from chain.validators import params as vparams
-
-
-def _json(obj) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+from chain.results import json_answer
 
 
 def query(state, path: str, data: bytes) -> bytes:
     if path == "/validators":
         params = vparams.load(state)
-        return _json({"validators": [
+        return json_answer({"validators": [
             {"operator": to_bech32(v.operator_bytes), "consensus_pubkey": v.consensus_pubkey,
              "encryption_pubkey": v.encryption_pubkey, "bond": str(v.bond), "status": v.status,
              "power": v.power(params)} for v in keeper.all_validators(state)]})
     if path == "/validators/params":
-        return _json(vparams.load(state).__dict__)
+        return json_answer(vparams.load(state).__dict__)
     raise UnknownQuery(f"unknown query path {path!r}; see docs/state.md")

@@ -5,20 +5,13 @@ MAX_RELEASE_BYTES bytes, oldest first, and the rest follow at the next heights."
 import pytest
 
 from roundsutil import RoundsChain, delta, submit_msg
-from test_release import next_block, node_keys, votes, window
+from test_release import next_block, node_keys, setup, votes, window  # noqa: F401 (setup: the model fixture)
 
 from chain.rounds import release
 from chainutil import BOB, CAROL
-from registryutil import activate, code, tiny_model, u64, validation
+from registryutil import activate, code, u64
 
 torch = pytest.importorskip("torch")
-
-
-@pytest.fixture(scope="module")
-def setup():
-    _, model = tiny_model()
-    _, _, shards = validation(model)
-    return model, shards
 
 
 def _shares(ext: bytes) -> int:
