@@ -10,7 +10,7 @@ from chain.bank.messages import MsgSend
 from chain.bridge.messages import (MsgBatchExecutedClaim, MsgCancelWithdraw, MsgConfirmBatch, MsgConfirmValset,
                                    MsgDepositClaim, MsgSetEvmAddress, MsgValsetUpdatedClaim, MsgWithdraw)
 from chain.registry.messages import MsgFundBounty, MsgRegisterModel, MsgUploadWeights
-from chain.rounds.messages import MsgCloseModel, MsgRevealShard, MsgSubmitUpdate
+from chain.rounds.messages import MsgCloseModel, MsgProveWithholding, MsgRevealShard, MsgSubmitUpdate
 from chain.tx.errors import TxDecodeError
 from chain.tx.wire import Field, Message, message
 from chain.validators.messages import MsgCreateValidator, MsgUnbond
@@ -27,6 +27,7 @@ class Msg(Message):
     reveal_shard: MsgRevealShard | None = None
     close_model: MsgCloseModel | None = None
     submit_update: MsgSubmitUpdate | None = None
+    prove_withholding: MsgProveWithholding | None = None
     set_evm_address: MsgSetEvmAddress | None = None
     deposit_claim: MsgDepositClaim | None = None
     valset_updated_claim: MsgValsetUpdatedClaim | None = None
@@ -44,6 +45,7 @@ class Msg(Message):
               Field(23, "reveal_shard", "message", MsgRevealShard),
               Field(24, "close_model", "message", MsgCloseModel),
               Field(40, "submit_update", "message", MsgSubmitUpdate),
+              Field(41, "prove_withholding", "message", MsgProveWithholding),
               Field(60, "set_evm_address", "message", MsgSetEvmAddress),
               Field(61, "deposit_claim", "message", MsgDepositClaim),
               Field(62, "valset_updated_claim", "message", MsgValsetUpdatedClaim),

@@ -9,11 +9,12 @@ from chain.results import BlockContext
 from chain.rounds import close as rounds_close
 from chain.rounds import handlers as rounds
 from chain.rounds import reveal as rounds_reveal
+from chain.rounds import withhold as rounds_withhold
 from chain.bank.messages import MsgSend
 from chain.bridge.messages import (MsgBatchExecutedClaim, MsgCancelWithdraw, MsgConfirmBatch, MsgConfirmValset,
                                    MsgDepositClaim, MsgSetEvmAddress, MsgValsetUpdatedClaim, MsgWithdraw)
 from chain.registry.messages import MsgFundBounty, MsgRegisterModel, MsgUploadWeights
-from chain.rounds.messages import MsgCloseModel, MsgRevealShard, MsgSubmitUpdate
+from chain.rounds.messages import MsgCloseModel, MsgProveWithholding, MsgRevealShard, MsgSubmitUpdate
 from chain.validators.messages import MsgCreateValidator, MsgUnbond
 from chain.validators.handlers import process_create_validator, process_unbond
 
@@ -27,6 +28,7 @@ HANDLERS = {
     MsgRevealShard: rounds_reveal.process_reveal_shard,
     MsgCloseModel: rounds_close.process_close_model,
     MsgSubmitUpdate: rounds.process_submit_update,
+    MsgProveWithholding: rounds_withhold.process_prove_withholding,
     MsgSetEvmAddress: bridge.process_set_evm_address,
     MsgDepositClaim: bridge.process_deposit_claim,
     MsgValsetUpdatedClaim: bridge.process_valset_updated_claim,

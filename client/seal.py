@@ -25,7 +25,7 @@ from chain.sealing.envelope import MAX_PAYLOAD_BYTES, SealedShare, SealedUpdate,
 from chain.sealing.field import PRIME, encode_element, evaluate
 from chain.sealing.valset import DEFAULT_MAX_TOTAL_SHARES, TWO_THIRDS, SealValidator, SharePlan, share_plan
 
-__all__ = ["SealedUpdate", "seal", "seal_context"]
+__all__ = ["SealedUpdate", "seal", "seal_context", "seal_with_key"]
 
 RandomBytes = Callable[[int], bytes]
 
@@ -36,12 +36,23 @@ def seal(plaintext: bytes, validators: Iterable[SealValidator | tuple[int, bytes
     """Seal `plaintext` to the validator set [(index, X25519 public key, voting power), ...] for `context`
     (seal_context(...) bytes). `threshold` and `max_total_shares` must be the chain's: the chain rejects an
     envelope whose share plan differs from the one it computes. `random_bytes` exists for test vectors."""
+    return seal_with_key(plaintext, validators, context, threshold=threshold, max_total_shares=max_total_shares,
+                         random_bytes=random_bytes)[0]
+
+
+def seal_with_key(plaintext: bytes, validators: Iterable[SealValidator | tuple[int, bytes, int]], context: bytes,
+                  *, threshold: tuple[int, int] = TWO_THIRDS, max_total_shares: int = DEFAULT_MAX_TOTAL_SHARES,
+                  random_bytes: RandomBytes = os.urandom) -> tuple[SealedUpdate, bytes]:
+    """`seal`, also returning the 32-byte data key K. Keep K secret: it opens the update. A trainer needs it
+    only to prove that validators withheld its shares after a round voided it (docs/rounds.md,
+    "Withholding"); proving publishes K, and so the update."""
     if len(plaintext) > MAX_PAYLOAD_BYTES:
         raise EnvelopeTooLarge(f"the update is {len(plaintext)} bytes; at most {MAX_PAYLOAD_BYTES} can be sealed")
     plan = share_plan(validators, max_total_shares=max_total_shares, threshold=threshold)
     secret = random_element(random_bytes)
     shares = split(secret, plan, random_bytes)
-    return assemble(plaintext, plan, context, encode_element(secret), shares, random_bytes(32))
+    key = encode_element(secret)
+    return assemble(plaintext, plan, context, key, shares), key
 
 
 def random_element(random_bytes: RandomBytes) -> int:
@@ -64,10 +75,13 @@ def split(secret: int, plan: SharePlan, random_bytes: RandomBytes) -> dict[int, 
 
 
 def assemble(plaintext: bytes, plan: SharePlan, context: bytes, key: bytes, shares: Mapping[int, bytes],
-             ephemeral_private: bytes, *, plaintext_commitment: bytes | None = None) -> SealedUpdate:
+             ephemeral_private: bytes | None = None, *, plaintext_commitment: bytes | None = None) -> SealedUpdate:
     """The envelope for given key material. Public so tests can build envelopes a dishonest trainer would
-    (shares of different keys, a false plaintext commitment); honest callers use `seal`."""
+    (shares of different keys, a false plaintext commitment, an ephemeral key not derived from K); honest
+    callers use `seal`, which derives the ephemeral key from K (derive.ephemeral_private)."""
     ctx_hash = derive.context_hash(context)
+    if ephemeral_private is None:
+        ephemeral_private = derive.ephemeral_private(key, ctx_hash)
     commitment = derive.key_commitment(key)
     ephemeral = X25519PrivateKey.from_private_bytes(ephemeral_private)
     ephemeral_pubkey = ephemeral.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)

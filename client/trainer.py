@@ -24,10 +24,11 @@ from chain.registry.model import window_end
 from chain.rounds.delta import make_delta as _delta_of_arrays
 from chain.scoring.spec import LOSS_NAMES, ModelSpec
 from chain.scoring.weights import load_weights
-from chain.rounds.messages import MsgSubmitUpdate
+from chain.rounds.messages import MsgProveWithholding, MsgSubmitUpdate
 from client.client import Client, Receipt
 from client.errors import GradchainError
-from client.seal import seal, seal_context
+from chain.sealing.envelope import envelope_hash
+from client.seal import seal_context, seal_with_key
 from client.wallet import Wallet
 
 
@@ -95,6 +96,7 @@ class Trainer:
     def __init__(self, client: Client, wallet: Wallet):
         self.client, self.wallet = client, wallet
         self.last_dp_report = None   # client.dp.DPReport of the last privatized update (epsilon so far)
+        self.data_keys: dict[str, bytes] = {}   # envelope hash (hex) -> data key K, for prove_withholding
 
     def round(self, model_id: int, round_: int) -> dict:
         return round_info(self.client, model_id, round_)
@@ -106,7 +108,9 @@ class Trainer:
             raise GradchainError(f"round {round_} of model {model_id} has no usable sealing set: "
                                  f"{info.get('plan_error', 'no validators')}")
         context = seal_context(self.client.chain_id, model_id, round_, self.wallet.address_bytes)
-        return seal(update, sealing_set(info), context, max_total_shares=info["max_total_shares"])
+        envelope, key = seal_with_key(update, sealing_set(info), context, max_total_shares=info["max_total_shares"])
+        self.data_keys[envelope_hash(envelope).hex()] = key   # in memory only: it opens the update
+        return envelope
 
     def submit(self, model_id: int, update: bytes, *, round_: int | None = None, parent_version: int | None = None,
                wait: bool = True) -> Receipt:
@@ -192,6 +196,19 @@ class Trainer:
                     raise GradchainError(f"submission {sub.round}/{sub.seq} of model {sub.model_id} is still "
                                          f"{status} after {timeout:.0f} s")
                 time.sleep(poll)
+
+    def prove_withholding(self, model_id: int, round_: int, seq: int, wait: bool = True) -> Receipt:
+        """After a share shortfall voided this trainer's submission at its release deadline (status "void",
+        reason "not enough shares by the deadline"; the deposit was refunded), show its data key so the
+        chain penalises the sealing-set members that withheld their shares (docs/rounds.md, "Withholding").
+        This publishes the key, and so the update: only do it if exposing this update is acceptable."""
+        record = submission(self.client, model_id, round_, seq)
+        key = self.data_keys.get(record["envelope_hash"])
+        if key is None:
+            raise GradchainError(f"no data key for submission {model_id}/{round_}/{seq} in this Trainer: it was "
+                                 "sealed elsewhere or before this process started")
+        msg = MsgProveWithholding(model_id=model_id, round=round_, seq=seq, key=key)
+        return self.client.submit(self.wallet, [msg], wait=wait)
 
     def earnings(self) -> dict:
         """/rounds/earnings for this trainer: earned and forfeited per denom, and every submission."""

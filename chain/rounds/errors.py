@@ -52,3 +52,9 @@ class UpdateOutOfRange(ChainError):
 class CopiedUpdate(ChainError):
     """The opened update's plaintext equals an update of this model opened earlier: the first keeps the credit."""
     codespace, code = "rounds", 10
+
+
+# 20-29: the share-release duty (chain/rounds/withhold.py)
+class NothingWithheld(ChainError):
+    """No withholding to prove: the submission was not voided by a share shortfall at its release deadline, or its withholding is already proved."""
+    codespace, code = "rounds", 20

@@ -1,10 +1,11 @@
 """rounds messages: revealing a round's shard and closing a model (Msg fields 23-24, numbered when the
-registry owned them), and submitting a sealed update (Msg fields 40-59)."""
+registry owned them), submitting a sealed update and proving that validators withheld its shares (Msg
+fields 40-59)."""
 from __future__ import annotations
 
 from chain.registry.messages import validate_model_id
 from chain.scoring.errors import ShardDecodeError
-from chain.sealing.errors import MalformedEnvelope
+from chain.sealing.errors import KeyCommitmentMismatch, MalformedEnvelope
 from chain.tx.wire import Field, Message, message
 
 
@@ -51,3 +52,22 @@ class MsgSubmitUpdate(Message):
         validate_model_id(self.model_id)
         if not self.envelope:
             raise MalformedEnvelope("envelope is required")
+
+
+@message
+class MsgProveWithholding(Message):
+    """After a share shortfall voided submission (model_id, round, seq) at its release deadline, anyone with
+    its data key (the trainer) shows it: the chain checks every sealing-set member's encrypted shares and
+    penalises the members that could decrypt theirs but never released them (docs/rounds.md,
+    "Withholding"). Publishes the key, and so the update."""
+    model_id: int = 0
+    round: int = 0
+    seq: int = 0
+    key: bytes = b""          # the envelope's 32-byte data key K
+    SCHEMA = (Field(1, "model_id", "uint64"), Field(2, "round", "uint64"), Field(3, "seq", "uint64"),
+              Field(4, "key", "bytes"))
+
+    def validate_basic(self) -> None:
+        validate_model_id(self.model_id)
+        if len(self.key) != 32:
+            raise KeyCommitmentMismatch("key must be the envelope's 32-byte data key")

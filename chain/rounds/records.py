@@ -39,7 +39,8 @@ class Submission(Record):
               F("outcome", STR, opt=True), F("deposit_returned", BOOL, opt=True), F("payout", DEC, opt=True),
               F("payout_denom", STR, opt=True), F("payout_pending", BOOL, opt=True),
               F("confirmed_round", U64, opt=True), F("confirmed_gain", null(INT), opt=True),
-              F("compensation", DEC, opt=True), F("settled_height", U64, opt=True))
+              F("compensation", DEC, opt=True), F("settled_height", U64, opt=True),
+              F("withheld_by", list_of(U64), opt=True), F("withholding_proved_height", U64, opt=True))
 
 
 class Job(Record):

@@ -24,8 +24,8 @@ import hashlib
 
 from chain.rounds.errors import (CopiedUpdate, UnknownSubmission, UpdateDecodeError, UpdateOutOfRange,
                                  UpdateShapeMismatch)
-from chain.sealing.errors import (KeyCommitmentMismatch, PayloadDecryptionFailed, PlaintextCommitmentMismatch,
-                                  ShareMismatch)
+from chain.sealing.errors import (EphemeralKeyMismatch, KeyCommitmentMismatch, PayloadDecryptionFailed,
+                                  PlaintextCommitmentMismatch, ShareMismatch, UndecryptableShare)
 from chain.tx.errors import ChainError, TxDecodeError
 from chain.registry import keeper as registry
 from chain.results import Event
@@ -33,7 +33,8 @@ from chain.rounds import keeper
 from chain.rounds.candidates import candidate
 from chain.rounds.scoring_queue import enqueue_update_job
 from chain.sealing.envelope import decode_envelope, seal_context
-from chain.sealing.open import check_share, decrypt_share, open_update, reconstruct, valid_share_count
+from chain.sealing.open import (check_share, decrypt_share, open_update, reconstruct, valid_share_count,
+                                verify_all_shares)
 from chain.tx.wire import Field, Message, message
 from chain.validators import keeper as validators
 from chain.validators.keeper import COMMUNITY_POOL
@@ -231,51 +232,58 @@ def apply_release(state, ctx, raw: bytes) -> tuple[Event, ...]:
     return tuple(events)
 
 
+def _pubkeys(record) -> dict[int, bytes]:
+    return {m["index"]: bytes.fromhex(m["encryption_pubkey"]) for m in record["sealing_set"]}
+
+
+def _invalidate(state, model_id: int, round_: int, sub, height: int, error: ChainError, **extra) -> Event:
+    """A provable fault of the trainer: INVALID, and the deposit goes to the community pool."""
+    deposit = int(sub["deposit"])
+    if deposit:
+        keeper.BANK.pay(state, COMMUNITY_POOL, [(sub["deposit_denom"], deposit)])
+    reason = f"{error.codespace}/{error.code}"
+    keeper.put_submission(state, model_id, round_, {**sub, "status": keeper.INVALID, "reason": reason,
+                                                    "opened_height": sub.get("opened_height", height), **extra})
+    attrs = (("model_id", str(model_id)), ("round", str(round_)), ("seq", str(sub["seq"])), ("reason", reason))
+    if "copy_of" in extra:
+        attrs += (("copy_of", "%d/%d" % tuple(extra["copy_of"])),)
+    return Event("update_invalid", attrs + (("forfeited", f"{deposit}{sub['deposit_denom']}"),))
+
+
 def try_open(state, ctx, model_id: int, round_: int, seq: int) -> list[Event]:
+    """Open a submission whose valid released shares reach the threshold. Every way it can fail from here is
+    provably the trainer's (the key, the payload, any validator's encrypted shares, the delta format, a
+    copy): INVALID, deposit forfeited."""
     sub = keeper.get_submission(state, model_id, round_, seq)
     envelope = decode_envelope(keeper.get_envelope(state, model_id, round_, seq), max_payload_bytes=1 << 62)
     released = keeper.released_shares(state, model_id, round_, seq)
     if valid_share_count(envelope, released) < envelope.threshold:
         return []
     context = seal_context(ctx.chain_id, model_id, round_, bytes.fromhex(sub["submitter"]))
-    attrs = (("model_id", str(model_id)), ("round", str(round_)), ("seq", str(seq)))
     try:
         key = reconstruct(envelope, released)
         plaintext = open_update(envelope, key, context)
-    except (KeyCommitmentMismatch, PayloadDecryptionFailed, PlaintextCommitmentMismatch) as e:
-        deposit = int(sub["deposit"])
-        if deposit:
-            keeper.BANK.pay(state, COMMUNITY_POOL, [(sub["deposit_denom"], deposit)])
-        keeper.put_submission(state, model_id, round_, {**sub, "status": keeper.INVALID, "opened_height": ctx.height,
-                                                        "reason": f"{e.codespace}/{e.code}"})
-        return [Event("update_invalid", attrs + (("reason", f"{e.codespace}/{e.code}"),
-                                                  ("forfeited", f"{deposit}{sub['deposit_denom']}")))]
+        # every member's shares must decrypt under the ephemeral key derived from K: a trainer cannot frame a
+        # validator as withholding by sealing garbage to it (docs/rounds.md, "Withholding")
+        verify_all_shares(envelope, key, _pubkeys(keeper.get_round(state, model_id, round_)))
+    except (KeyCommitmentMismatch, PayloadDecryptionFailed, PlaintextCommitmentMismatch, EphemeralKeyMismatch,
+            UndecryptableShare) as e:
+        return [_invalidate(state, model_id, round_, sub, ctx.height, e)]
     keeper.put_update(state, model_id, round_, seq, plaintext)
     opened = {**sub, "status": keeper.OPENED, "opened_height": ctx.height, "key": key.hex(),
               "update_size": len(plaintext)}
     keeper.put_submission(state, model_id, round_, opened)
-    events = [Event("update_opened", attrs + (("size", str(len(plaintext))),))]
+    events = [Event("update_opened", (("model_id", str(model_id)), ("round", str(round_)), ("seq", str(seq)),
+                                      ("size", str(len(plaintext)))))]
     try:
         candidate(state, model_id, round_, seq)  # the delta format (chain/rounds/delta.py)
     except (UpdateDecodeError, UpdateShapeMismatch, UpdateOutOfRange) as e:
-        deposit = int(sub["deposit"])
-        if deposit:
-            keeper.BANK.pay(state, COMMUNITY_POOL, [(sub["deposit_denom"], deposit)])
-        keeper.put_submission(state, model_id, round_, {**opened, "status": keeper.INVALID,
-                                                        "reason": f"{e.codespace}/{e.code}"})
-        return events + [Event("update_invalid", attrs + (("reason", f"{e.codespace}/{e.code}"),
-                                                          ("forfeited", f"{deposit}{sub['deposit_denom']}")))]
+        return events + [_invalidate(state, model_id, round_, opened, ctx.height, e)]
     digest = hashlib.sha256(plaintext).digest()
     first = keeper.first_with_plaintext(state, model_id, digest)
     if first is not None:   # a copy of an update opened earlier: the first keeps the credit
-        deposit = int(sub["deposit"])
-        if deposit:
-            keeper.BANK.pay(state, COMMUNITY_POOL, [(sub["deposit_denom"], deposit)])
-        reason = f"{CopiedUpdate.codespace}/{CopiedUpdate.code}"
-        keeper.put_submission(state, model_id, round_, {**opened, "status": keeper.INVALID, "reason": reason,
-                                                        "copy_of": list(first)})
-        return events + [Event("update_invalid", attrs + (("reason", reason), ("copy_of", "%d/%d" % first),
-                                                          ("forfeited", f"{deposit}{sub['deposit_denom']}")))]
+        return events + [_invalidate(state, model_id, round_, opened, ctx.height, CopiedUpdate("copy"),
+                                     copy_of=list(first))]
     keeper.record_plaintext(state, model_id, digest, round_, seq)
     opened = {**opened, "update_hash": digest.hex()}
     keeper.put_submission(state, model_id, round_, opened)
@@ -283,28 +291,27 @@ def try_open(state, ctx, model_id: int, round_: int, seq: int) -> list[Event]:
     return events
 
 
+SHORTFALL = "not enough shares by the deadline"
+
+
 def settle_round(state, ctx, model_id: int, round_: int) -> tuple[Event, ...]:
+    """At the release deadline every submission still sealed is VOID and its deposit refunded. Whose fault
+    the shortfall is cannot be told from the chain: the trainer may have sealed badly to many validators, or
+    validators with more than 1/3 of the power may have withheld (censorship). Forfeiting would let
+    censors fine their victim, so the trainer keeps its deposit; it can later prove withholding with its
+    data key (chain/rounds/withhold.py), and a trainer who sealed badly gains nothing from a void (no score,
+    no compensation) but its fee was spent."""
     record = keeper.get_round(state, model_id, round_)
-    subs = keeper.submissions(state, model_id, round_)
-    released = {sub["seq"]: set(keeper.released_shares(state, model_id, round_, sub["seq"])) for sub in subs}
-    power = {m["index"]: m["power"] for m in record["sealing_set"]}
-    total = sum(power.values())
-    num, den = record["threshold_num"], record["threshold_den"]
     events = []
-    for sub in subs:
+    for sub in keeper.submissions(state, model_id, round_):
         if sub["status"] != keeper.SEALED:
             continue
-        others = set().union(*(released[s["seq"]] for s in subs if s["seq"] != sub["seq"]))
-        at_fault = den * sum(power[i] for i in others) >= num * total
         deposit, denom = int(sub["deposit"]), sub["deposit_denom"]
-        to = COMMUNITY_POOL if at_fault else bytes.fromhex(sub["submitter"])
         if deposit:
-            keeper.BANK.pay(state, to, [(denom, deposit)])
-        status = keeper.INVALID if at_fault else keeper.VOID
-        keeper.put_submission(state, model_id, round_, {**sub, "status": status, "opened_height": ctx.height,
-                                                        "reason": "not enough shares by the deadline"})
-        events.append(Event("update_" + status, (("model_id", str(model_id)), ("round", str(round_)),
-                                                 ("seq", str(sub["seq"])),
-                                                 ("forfeited" if at_fault else "refunded", f"{deposit}{denom}"))))
+            keeper.BANK.pay(state, bytes.fromhex(sub["submitter"]), [(denom, deposit)])
+        keeper.put_submission(state, model_id, round_, {**sub, "status": keeper.VOID, "opened_height": ctx.height,
+                                                        "reason": SHORTFALL})
+        events.append(Event("update_void", (("model_id", str(model_id)), ("round", str(round_)),
+                                            ("seq", str(sub["seq"])), ("refunded", f"{deposit}{denom}"))))
     keeper.put_round(state, {**record, "settled_height": ctx.height})
     return tuple(events)

@@ -2,8 +2,8 @@
 
 Sealing (client/seal.py) and opening (chain/sealing/open.py) both call these, so the two sides cannot
 drift apart. Each hash starts with its own NUL-terminated domain tag, so no input of one can be read as
-an input of another. All keys here are single-use (a fresh data key and a fresh ephemeral X25519 key per
-seal), which is why every AES-256-GCM nonce is twelve zero bytes.
+an input of another. All keys here are single-use (a fresh data key per seal, and the ephemeral X25519
+key derived from it), which is why every AES-256-GCM nonce is twelve zero bytes.
 """
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ TAG_KEY = b"gradchain/sealing/v1/key\x00"
 TAG_SHARE = b"gradchain/sealing/v1/share\x00"
 INFO_SHARE_KEY = b"gradchain/sealing/v1/share-key\x00"
 INFO_DATA_KEYS = b"gradchain/sealing/v1/data-keys\x00"
+INFO_EPHEMERAL = b"gradchain/sealing/v1/ephemeral\x00"
 AAD_PAYLOAD = b"gradchain/sealing/v1/payload\x00"
 
 
@@ -63,6 +64,14 @@ def share_key(shared_secret: bytes, *, context_hash: bytes, valset_hash: bytes, 
     info = (INFO_SHARE_KEY + context_hash + valset_hash + key_commitment + ephemeral_pubkey + validator_pubkey
             + u64(validator_index))
     return hkdf(shared_secret, info, KEY_BYTES)
+
+
+def ephemeral_private(key: bytes, context_hash: bytes) -> bytes:
+    """The ephemeral X25519 private key e, derived from the data key K rather than drawn at random. Once K is
+    known (at opening, or when a trainer proves withholding) anyone can recompute e and check every
+    validator's encrypted shares, so a missing share is provably the trainer's fault or the validator's
+    (docs/sealing.md section 9). K stays the only secret: e reveals nothing K does not."""
+    return hkdf(key, INFO_EPHEMERAL + context_hash, X25519_BYTES)
 
 
 def data_keys(key: bytes, context_hash: bytes) -> tuple[bytes, bytes]:

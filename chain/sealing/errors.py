@@ -57,3 +57,13 @@ class PayloadDecryptionFailed(ChainError):
 class PlaintextCommitmentMismatch(ChainError):
     """The decrypted update does not match the envelope's plaintext commitment."""
     codespace, code = "sealing", 11
+
+
+class EphemeralKeyMismatch(ChainError):
+    """The envelope's ephemeral X25519 key is not the one derived from its data key, so its encrypted shares cannot be checked: the trainer did not seal by the format."""
+    codespace, code = "sealing", 12
+
+
+class UndecryptableShare(ChainError):
+    """With the data key known, a validator's encrypted shares do not decrypt to the shares the envelope commits to: the trainer sealed them badly, provably."""
+    codespace, code = "sealing", 13

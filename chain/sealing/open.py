@@ -16,8 +16,9 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from chain.sealing.errors import (KeyCommitmentMismatch, NotEnoughShares, PayloadDecryptionFailed,
-                                  PlaintextCommitmentMismatch, ShareDecryptionFailed, ShareMismatch)
+from chain.sealing.errors import (EphemeralKeyMismatch, KeyCommitmentMismatch, NotEnoughShares,
+                                  PayloadDecryptionFailed, PlaintextCommitmentMismatch, ShareDecryptionFailed,
+                                  ShareMismatch, UndecryptableShare)
 from chain.sealing import derive
 from chain.sealing.envelope import SealedShare, SealedUpdate, check_context, share_xs, validate_envelope
 from chain.sealing.field import ELEMENT_BYTES, decode_element, encode_element, interpolate_at_zero
@@ -119,6 +120,39 @@ def open_update(envelope: SealedUpdate, key: bytes, context: bytes) -> bytes:
     if not hmac.compare_digest(derive.plaintext_commitment(mac_key, plaintext), envelope.plaintext_commitment):
         raise PlaintextCommitmentMismatch("the decrypted update does not match its plaintext commitment")
     return plaintext
+
+
+def verify_all_shares(envelope: SealedUpdate, key: bytes, pubkeys: Mapping[int, bytes]) -> dict[int, bytes]:
+    """With the data key K known: recompute the ephemeral key from K, then decrypt every validator's shares
+    as that validator would and check them against their commitments. Returns validator index -> share
+    vector. This makes a missing share provably someone's fault: if every entry decrypts, a validator that
+    released nothing withheld; if one does not, the trainer sealed badly. `pubkeys` maps each sealing-set
+    index to its X25519 key (the round's snapshot). Raises KeyCommitmentMismatch (sealing/9),
+    EphemeralKeyMismatch (sealing/12) or UndecryptableShare (sealing/13)."""
+    validate_envelope(envelope)
+    if len(key) != derive.KEY_BYTES or derive.key_commitment(key) != envelope.key_commitment:
+        raise KeyCommitmentMismatch("the key does not match the envelope's key commitment")
+    ephemeral = X25519PrivateKey.from_private_bytes(derive.ephemeral_private(key, envelope.context_hash))
+    if ephemeral.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw) != envelope.ephemeral_pubkey:
+        raise EphemeralKeyMismatch("the ephemeral key is not derived from the data key (docs/sealing.md section 5)")
+    shares = {}
+    for entry in envelope.shares:
+        pubkey = pubkeys.get(entry.validator_index)
+        if pubkey is None:
+            raise UndecryptableShare(f"validator index {entry.validator_index} is not in the sealing set")
+        try:
+            secret = ephemeral.exchange(X25519PublicKey.from_public_bytes(pubkey))
+            share_key = derive.share_key(secret, context_hash=envelope.context_hash, valset_hash=envelope.valset_hash,
+                                         key_commitment=envelope.key_commitment,
+                                         ephemeral_pubkey=envelope.ephemeral_pubkey, validator_pubkey=pubkey,
+                                         validator_index=entry.validator_index)
+            share = AESGCM(share_key).decrypt(derive.ZERO_NONCE, entry.ciphertext, b"")
+            check_share(envelope, entry.validator_index, share)
+        except (ValueError, InvalidTag, ShareMismatch):
+            raise UndecryptableShare(f"validator {entry.validator_index}'s shares do not decrypt to the shares "
+                                     "the envelope commits to") from None
+        shares[entry.validator_index] = share
+    return shares
 
 
 def open_sealed(envelope: SealedUpdate, released: Mapping[int, bytes], context: bytes) -> bytes:

@@ -12,7 +12,7 @@ from chain.results import ValidatorUpdate
 from chain.sealing.valset import is_usable_x25519_key
 from chain.store.kv import prefix_end
 from chain.tx.address import from_bech32, to_bech32
-from chain.validators import keeper, keys, params as vparams
+from chain.validators import keeper, keys, penalties, params as vparams
 from chain.validators.keeper import ACTIVE, BONDED_POOL, TOMBSTONED, UNBONDING, Validator
 
 
@@ -40,6 +40,11 @@ def import_genesis(state, section: dict) -> None:
     for entry in section.get("unbonding", []):
         keeper.schedule_release(state, int(entry["release_height"]), from_bech32(entry["operator"]),
                                 int(entry["amount"]))
+    for entry in section.get("withholdings", []):
+        count = entry.get("count")
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            raise InvalidGenesis(f"withholdings of {entry.get('operator')}: count must be a positive integer")
+        penalties.set_withholdings(state, from_bech32(entry["operator"]), count)
     owed = bonded_total(state)
     held = bank.balance(state, BONDED_POOL, params.bond_denom)
     if owed != held:
@@ -70,4 +75,5 @@ def export_genesis(state) -> dict:
     unbonding = [{"release_height": int.from_bytes(k[len(keys.UNBONDING):len(keys.UNBONDING) + 8], "big"),
                   "operator": to_bech32(k[len(keys.UNBONDING) + 8:]), "amount": str(decode_uint(v))}
                  for k, v in state.iterate(keys.UNBONDING, prefix_end(keys.UNBONDING))]
-    return {"params": asdict(params), "validators": validators, "unbonding": unbonding}
+    withheld = [{"operator": to_bech32(op), "count": n} for op, n in penalties.all_withholdings(state)]
+    return {"params": asdict(params), "validators": validators, "unbonding": unbonding, "withholdings": withheld}

@@ -9,7 +9,8 @@ from chain.sealing.valset import is_usable_x25519_key
 from chain.results import BlockContext, Event, ValidatorUpdate
 from chain.tx.address import to_bech32
 from chain.validators.messages import MsgCreateValidator, MsgUnbond
-from chain.validators import keeper, keys, params as vparams
+from chain.validators import keeper, params as vparams
+from chain.validators.penalties import shrink_queued
 from chain.validators.keeper import ACTIVE, TOMBSTONED, UNBONDING, Validator
 
 
@@ -66,7 +67,7 @@ def begin_block(state, ctx: BlockContext) -> tuple[Event, ...]:
         if validator.status == ACTIVE:
             keeper.schedule_release(state, ctx.height + params.unbonding_blocks, validator.operator_bytes, remaining)
         else:  # already unbonding: cut its queued release instead
-            _shrink_queued(state, validator.operator_bytes, slashed)
+            shrink_queued(state, validator.operator_bytes, slashed)
         keeper.put(state, _with(validator, bond=remaining, status=TOMBSTONED), params,
                    power_changed=validator.status == ACTIVE)
         events += (Event("slash", (("operator", to_bech32(validator.operator_bytes)), ("reason", evidence.kind),
@@ -85,18 +86,3 @@ def end_block(state, ctx: BlockContext) -> tuple[tuple[ValidatorUpdate, ...], tu
 
 def _with(validator: Validator, **changes) -> Validator:
     return Validator(**{**validator.__dict__, **changes})
-
-
-def _shrink_queued(state, operator: bytes, amount: int) -> None:
-    """Take `amount` out of an operator's queued releases, latest first (they are all still slashable)."""
-    entries = [(k, decode_uint(v)) for k, v in state.iterate(keys.UNBONDING, prefix_end(keys.UNBONDING))
-               if k.endswith(operator)]
-    for key, queued in reversed(entries):
-        take = min(queued, amount)
-        if queued - take:
-            state.set(key, encode_uint(queued - take))
-        else:
-            state.delete(key)
-        amount -= take
-        if amount == 0:
-            return

@@ -7,6 +7,7 @@ PARAMS = b"val/params"
 VALIDATOR = b"val/v/"   # + operator address(20) -> validator record (canonical JSON)
 BY_CONSENSUS = b"val/c/"  # + consensus address(20) -> operator address(20)
 UNBONDING = b"val/u/"   # + release height(8, big-endian) + operator(20) -> amount; ordered by height
+WITHHOLDINGS = b"val/w/"  # + operator(20) -> proved withholdings so far (chain/validators/penalties.py)
 PENDING = b"val/p/"     # + consensus pubkey(32) -> new power(8). Transient: written by a block's
                         # messages, turned into validator updates and deleted at the end of that block,
                         # so a failed message's update is rolled back with the rest of its branch.
@@ -26,3 +27,7 @@ def unbonding_key(release_height: int, operator: bytes) -> bytes:
 
 def pending_key(consensus_pubkey: bytes) -> bytes:
     return PENDING + consensus_pubkey
+
+
+def withholdings_key(operator: bytes) -> bytes:
+    return WITHHOLDINGS + operator

@@ -86,5 +86,8 @@ def rounds_snapshot(chain) -> dict:
 
 
 class RoundsChain(RegistryChain):
-    def __init__(self, rounds: dict | None = None, **registry_params):
-        super().__init__(app_state=rounds_genesis(rounds, **registry_params))
+    def __init__(self, rounds: dict | None = None, validator_params: dict | None = None, **registry_params):
+        genesis = rounds_genesis(rounds, **registry_params)
+        if validator_params:
+            genesis["validators"]["params"] = validator_params
+        super().__init__(app_state=genesis)

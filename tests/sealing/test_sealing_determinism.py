@@ -24,7 +24,7 @@ VECTOR = {
     "threshold": 70,
     "key": "2c6545d7d2606762946acded2872f4afe3f064d99001bdd0ac5d054b717f06e9",
     "key_commitment": "f1d80bb094ac0c9a988577c23a8735861bd098aa80de614d327da05c5fd66d4c",
-    "envelope_hash": "fad72de9af6cfb17406614566a94258af88a23c7b80c020583d103301f72e95e",
+    "envelope_hash": "42d30e00f8d6d03cb26691bf243ea47e45675c8ea425f16215ca501f15ef5715",
     "envelope_bytes": 3662,
 }
 
