@@ -3,16 +3,13 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-
+from abci_app import node_key
+from abci_app.node_key import ENCRYPTION_KEY_FILE  # noqa: F401 - where callers look for the file name
 from abci_app.settings import cometbft_home
 from chain.tx.address import module_address, to_bech32
 
-ENCRYPTION_KEY_FILE = "encryption_key.json"
 BONDED_POOL = module_address("bonded_pool")
 
 
@@ -24,18 +21,20 @@ def consensus_pubkey(home: Path) -> bytes:
     return base64.b64decode(key["pub_key"]["value"])
 
 
-def ensure_encryption_key(home: Path) -> bytes:
-    """The node's X25519 key for sealed-update shares; created once, private part readable by owner only."""
-    path = Path(home) / ENCRYPTION_KEY_FILE
-    if not path.exists():
-        private = X25519PrivateKey.generate()
-        raw = private.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
-                                    serialization.NoEncryption())
-        public = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump({"type": "x25519", "private_key": raw.hex(), "public_key": public.hex()}, f, indent=2)
-    return bytes.fromhex(json.loads(path.read_text())["public_key"])
+def ensure_encryption_key(home: Path, password: str | None = None) -> bytes:
+    """The node's X25519 public key for sealed-update shares; the key pair is created once, encrypted with
+    `password` (default: $GRADCHAIN_NODE_PASSWORD or the home's encryption_key_password_file)."""
+    if password is None and not node_key.key_path(home).exists():
+        password = node_key.password_from(home, _password_file(home))
+    return node_key.ensure(home, password)
+
+
+def _password_file(home: Path) -> str:
+    from abci_app.settings import SettingsError, load_settings
+    try:
+        return load_settings(home).encryption_key_password_file
+    except SettingsError:
+        return ""
 
 
 def app_state(preset: dict, balances: dict[bytes, dict[str, int]],

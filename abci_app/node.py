@@ -173,16 +173,18 @@ def configure_logging(home: Path, level: str = "info") -> None:
 
 
 # --- running -------------------------------------------------------------------------------------
-def run_node(home: Path) -> int:
-    """Run the app and CometBFT until a signal (exit code 0) or a failure of either (non-zero).
+def run_node(home: Path, password: str | None = None) -> int:
+    """Run the app and CometBFT until a signal (exit code 0) or a failure of either (non-zero). `password`
+    unlocks encryption_key.json when neither $GRADCHAIN_NODE_PASSWORD nor the settings name one.
 
     Raises NodeError / SettingsError for set-up problems found before anything starts.
     """
     home = Path(home)
     settings = load_settings(home)
     cometbft = find_cometbft()
+    encryption_key = _encryption_private_key(home, settings, password)
     configure_logging(home, settings.log_level)
-    return asyncio.run(_run(home, settings, cometbft))
+    return asyncio.run(_run(home, settings, cometbft, encryption_key))
 
 
 def _open_application(home: Path, settings: NodeSettings):
@@ -203,22 +205,36 @@ def _open_application(home: Path, settings: NodeSettings):
         raise
 
 
-def _encryption_private_key(home: Path) -> bytes | None:
-    """The node's X25519 private key (encryption_key.json), or None for a node that holds no shares."""
-    from abci_app.genesis_tools import ENCRYPTION_KEY_FILE
-    path = Path(home) / ENCRYPTION_KEY_FILE
-    if not path.exists():
+def needs_password(home: Path) -> bool:
+    """True if the node has an encryption key and neither the environment nor its settings unlock it."""
+    from abci_app import node_key
+    settings = load_settings(home)
+    return node_key.key_path(home).exists() and node_key.password_from(
+        home, settings.encryption_key_password_file) is None
+
+
+def _encryption_private_key(home: Path, settings: NodeSettings, password: str | None) -> bytes | None:
+    """The node's X25519 private key, unlocked; None for a node that holds no shares."""
+    from abci_app import node_key
+    if not node_key.key_path(home).exists():
         return None
-    return bytes.fromhex(json.loads(path.read_text())["private_key"])
+    try:
+        password = node_key.password_from(home, settings.encryption_key_password_file) or password
+        if password is None:
+            raise NodeError(f"{node_key.key_path(home)} is encrypted: set {node_key.PASSWORD_ENV}, or name an "
+                            "owner-only password file as encryption_key_password_file in gradchain.toml")
+        return node_key.unlock(home, password)
+    except node_key.NodeKeyError as e:
+        raise NodeError(str(e)) from None
 
 
-async def _run(home: Path, settings: NodeSettings, cometbft: Path) -> int:
+async def _run(home: Path, settings: NodeSettings, cometbft: Path, encryption_key: bytes | None) -> int:
     from abci_app.server import AbciServer
 
     chain_id = read_genesis(home)["chain_id"]
     app, kv = _open_application(home, settings)
     server = AbciServer(app, chain_id, settings.abci_host, settings.abci_port,
-                        encryption_key=_encryption_private_key(home))
+                        encryption_key=encryption_key)
     try:
         await server.start()
     except OSError as e:

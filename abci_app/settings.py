@@ -6,6 +6,7 @@ A node home looks like:
     <home>/data/app.db      the application's LevelDB state
     <home>/app.log          the application's structured log (JSON lines)
     <home>/cometbft.log     CometBFT's output
+    <home>/encryption_key.json  the validator's X25519 key, encrypted (abci_app/node_key.py)
 """
 from __future__ import annotations
 
@@ -41,6 +42,9 @@ class NodeSettings:
     abci_port: int = 26658
     data_dir: str = "data"  # relative to the node home unless absolute
     log_level: str = "info"
+    # owner-only file with the password of encryption_key.json (abci_app/node_key.py); relative to the home
+    # unless absolute. Empty: $GRADCHAIN_NODE_PASSWORD, or the password `gradchain start` asks for.
+    encryption_key_password_file: str = ""
 
     @property
     def abci_address(self) -> str:

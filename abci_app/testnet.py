@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
 
 from abci_app.genesis_tools import app_state, consensus_pubkey, ensure_encryption_key
 from abci_app.node import NodeError, init_node, node_id, read_genesis, set_persistent_peers, write_genesis
-from abci_app.settings import Ports
+from abci_app.node_key import write_password_file
+from abci_app.settings import Ports, load_settings, save_settings
 
 MANIFEST = "testnet.json"
 PORT_STRIDE = 10  # node i uses base + 10*i + {0: p2p, 1: rpc, 2: abci, 4: metrics}
@@ -64,6 +67,7 @@ def init_testnet(root: Path, validators: int, chain_id: str, preset: dict, opera
     for i in range(validators):
         home, ports = root / f"node{i}", Ports.from_base(port_base + PORT_STRIDE * i)
         init_node(home, f"node{i}", chain_id, {}, ports=ports, timeout_commit=timeout_commit)
+        _node_key_password(root, home)
         homes.append(home)
         nodes.append({"name": f"node{i}", "home": str(home), "p2p": ports.p2p, "rpc": ports.rpc,
                       "abci": ports.abci, "validator": True})
@@ -93,6 +97,7 @@ def add_full_node(root: Path) -> dict:
     i = len(manifest["nodes"])
     home, ports = Path(root) / f"node{i}", Ports.from_base(manifest["port_base"] + PORT_STRIDE * i)
     init_node(home, f"node{i}", manifest["chain_id"], {}, ports=ports, timeout_commit=manifest["timeout_commit"])
+    _node_key_password(Path(root), home)
     ensure_encryption_key(home)
     write_genesis(home, read_genesis(Path(manifest["nodes"][0]["home"])))
     set_persistent_peers(home, [f"{node_id(Path(n['home']))}@127.0.0.1:{n['p2p']}" for n in manifest["nodes"]])
@@ -101,6 +106,15 @@ def add_full_node(root: Path) -> dict:
     manifest["nodes"].append(node)
     _save_manifest(root, manifest)
     return node
+
+
+def _node_key_password(root: Path, home: Path) -> None:
+    """A local testnet's nodes start unattended: each gets a random password for its encrypted
+    encryption_key.json, in an owner-only file under <root>/secrets/ (outside the node home, so a copied
+    home does not carry its password), named by encryption_key_password_file in its gradchain.toml."""
+    password_file = (Path(root) / "secrets" / f"{home.name}.password").resolve()
+    write_password_file(password_file, secrets.token_urlsafe(24))
+    save_settings(home, replace(load_settings(home), encryption_key_password_file=str(password_file)))
 
 
 # --- processes -----------------------------------------------------------------------------------

@@ -13,6 +13,10 @@ from pathlib import Path
 
 import click
 
+from abci_app.node import NodeError
+from abci_app.node_key import NodeKeyError
+from abci_app.settings import SettingsError
+
 from chain.tx.errors import ChainError
 from chain.tx.address import from_bech32
 from client.coins import parse_coins as sdk_parse_coins
@@ -44,7 +48,7 @@ def friendly(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (GradchainError, ChainError) as e:
+        except (GradchainError, ChainError, NodeError, NodeKeyError, SettingsError) as e:
             raise click.ClickException(str(e)) from None
     return wrapper
 

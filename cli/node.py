@@ -1,6 +1,7 @@
 """`gradchain init`, `gradchain start`, `gradchain status`: run a single node."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -51,7 +52,10 @@ def init(ctx, chain_id, moniker, port_base, preset, accounts):
     init_node(home, moniker, chain_id, {}, ports=Ports.from_base(port_base) if port_base else Ports(),
               timeout_commit=settings["consensus"]["timeout_commit"])
     # the node's own validator, bonded at genesis and operated by the `operator` key
-    validator = (operator, consensus_pubkey(home), ensure_encryption_key(home), int(settings["operators"]["bond"]))
+    # the X25519 key is encrypted with $GRADCHAIN_NODE_PASSWORD, or else the keyring password
+    node_password = os.environ.get("GRADCHAIN_NODE_PASSWORD") or secret or password(ctx)
+    validator = (operator, consensus_pubkey(home), ensure_encryption_key(home, node_password),
+                 int(settings["operators"]["bond"]))
     share_genesis([home], app_state(settings, balances, [validator]))
     emit(ctx, {"home": str(home), "chain_id": chain_id, "faucet": to_bech32(faucet), "operator": to_bech32(operator)},
          f"initialised node home {home} for chain {chain_id}\n"
@@ -64,8 +68,10 @@ def init(ctx, chain_id, moniker, port_base, preset, accounts):
 @friendly
 def start(ctx):
     """Run the node (app + CometBFT) in the foreground. Ctrl-C stops both cleanly."""
-    from abci_app.node import run_node
-    raise SystemExit(run_node(Path(ctx.obj["home"])))
+    from abci_app.node import needs_password, run_node
+    home = Path(ctx.obj["home"])
+    # unlocks encryption_key.json unless $GRADCHAIN_NODE_PASSWORD or encryption_key_password_file does
+    raise SystemExit(run_node(home, password(ctx) if needs_password(home) else None))
 
 
 @click.command()

@@ -23,14 +23,20 @@ def tx_validators():
 def create(ctx, from_key, node_home, bond):
     """Make the node at --node-home a validator operated by FROM_KEY, bonding --bond."""
     from abci_app.genesis_tools import consensus_pubkey, ensure_encryption_key
+    from abci_app.node_key import NodeKeyError
     from chain.tx.coins import Coin
     from chain.validators.messages import MsgCreateValidator
     coins = parse_coins(bond)
     if len(coins) != 1:
         raise click.BadParameter("bond is one coin, e.g. 5000000ugrad")
     (denom, amount), = coins.items()
-    msg = MsgCreateValidator(consensus_pubkey=consensus_pubkey(Path(node_home)),
-                             encryption_pubkey=ensure_encryption_key(Path(node_home)), bond=Coin.of(denom, amount))
+    home = Path(node_home)
+    try:
+        encryption_pubkey = ensure_encryption_key(home)
+    except NodeKeyError:   # no key yet and no node password configured: encrypt it with the keyring password
+        encryption_pubkey = ensure_encryption_key(home, password(ctx))
+    msg = MsgCreateValidator(consensus_pubkey=consensus_pubkey(home), encryption_pubkey=encryption_pubkey,
+                             bond=Coin.of(denom, amount))
     wallet = keyring(ctx).load(from_key, password(ctx))
     with client_for(ctx) as c:
         receipt = c.submit(wallet, [msg])
