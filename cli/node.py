@@ -71,7 +71,14 @@ def start(ctx):
     from abci_app.node import needs_password, run_node
     home = Path(ctx.obj["home"])
     # unlocks encryption_key.json unless $GRADCHAIN_NODE_PASSWORD or encryption_key_password_file does
-    raise SystemExit(run_node(home, password(ctx) if needs_password(home) else None))
+    secret = None
+    if needs_password(home):
+        try:
+            secret = password(ctx)
+        except click.ClickException:
+            raise click.ClickException(f"{home / 'encryption_key.json'} is encrypted: set GRADCHAIN_NODE_PASSWORD, "
+                                       "or give the keyring password (--password-file or GRADCHAIN_PASSWORD)") from None
+    raise SystemExit(run_node(home, secret))
 
 
 @click.command()

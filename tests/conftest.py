@@ -25,3 +25,15 @@ def tx_pb(tmp_path_factory):
         return importlib.import_module("gradchain.tx.v1.tx_pb2")
     finally:
         sys.path.remove(str(out))
+
+
+@pytest.fixture(autouse=True)
+def genesis_round_trip_after_each_test():
+    """Every in-process chain a test built must round-trip through genesis export/import at its end."""
+    import chainutil
+    chainutil.LIVE_CHAINS.clear()
+    yield
+    chains, chainutil.LIVE_CHAINS[:] = list(chainutil.LIVE_CHAINS), []
+    for chain in chains:
+        if chain.app.store.height and not getattr(chain, "skip_genesis_round_trip", False):
+            chainutil.assert_genesis_round_trips(chain.app.store)

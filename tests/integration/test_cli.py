@@ -26,7 +26,14 @@ def test_cli_end_to_end(tmp_path):
     init = cli(home, "init", "--chain-id", "cli-1", "--port-base", str(base))
     faucet = json.loads(init.stdout)["faucet"]
     node = f"http://127.0.0.1:{base + 1}"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # the node's encryption key is encrypted at rest: with no password anywhere, start refuses in one line
+    bare = {k: v for k, v in os.environ.items() if k not in ("GRADCHAIN_PASSWORD", "GRADCHAIN_NODE_PASSWORD")}
+    locked = subprocess.run([sys.executable, "-m", "cli", "--home", str(home), "start"], cwd=ROOT,
+                            env={**bare, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+                            stdin=subprocess.DEVNULL)
+    assert locked.returncode == 1 and "is encrypted" in locked.stderr and "Traceback" not in locked.stderr
+    assert "private_key" not in (home / "encryption_key.json").read_text()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "GRADCHAIN_PASSWORD": "test-password"}  # unlocks the node key
     with open(tmp_path / "start.log", "wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "cli", "--home", str(home), "start"],
                                 cwd=ROOT, env=env, stdout=log, stderr=log)
@@ -73,7 +80,7 @@ def test_cli_send_to_module_account_refused(tmp_path):
     base = free_port_base(5)
     cli(home, "init", "--chain-id", "caps-1", "--port-base", str(base))
     node = f"http://127.0.0.1:{base + 1}"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "GRADCHAIN_PASSWORD": "test-password"}  # unlocks the node key
     pool = to_bech32(module_address("bonded_pool"))
     with open(tmp_path / "start.log", "wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "cli", "--home", str(home), "start"],
