@@ -7,6 +7,7 @@ import chain.bridge.errors  # noqa: F401
 import chain.registry.errors  # noqa: F401
 import chain.rounds.errors  # noqa: F401
 import chain.scoring.errors  # noqa: F401
+import chain.secagg.errors  # noqa: F401
 import chain.sealing.errors  # noqa: F401
 import chain.validators.errors  # noqa: F401
 from chain.tx.errors import ChainError, registered_errors
