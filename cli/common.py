@@ -69,6 +69,11 @@ def keyring(ctx):
     return Keyring(Path(ctx.obj["home"]) / "keyring")
 
 
+def privacy_ledger(ctx):
+    from client.privacy_ledger import PrivacyLedger
+    return PrivacyLedger(Path(ctx.obj["home"]) / "privacy_ledger.json")
+
+
 def resolve_address(ctx, who: str) -> bytes:
     """A bech32 address, or the name of a key in the keyring."""
     if who.startswith("grad1"):

@@ -14,7 +14,7 @@ import math
 
 import click
 
-from cli.common import client_for, emit, friendly, keyring, password, receipt_event
+from cli.common import client_for, emit, friendly, keyring, password, privacy_ledger, receipt_event
 
 # client.training's OPTIMIZERS and DEFAULT_LR, spelled out so that `gradchain --help` imports no numpy/torch
 OPTIMIZERS = ("sgd", "adam")
@@ -125,17 +125,16 @@ def train_cmd(ctx, model_id, data_path, from_key, epochs, lr, optimizer, batch_s
     the outcome, score (accuracy), payout and whether the deposit came back; Ctrl-C stops waiting, not the
     submission (`gradchain query submission MODEL ROUND SEQ` later).
 
-    With --dp-clip and --dp-noise the update is clipped and noised (client/dp.py) and the epsilon printed
-    is that of this run. It accumulates across rounds only within one process (the Python SDK's
-    PrivacyAccountant): each run of this command starts from zero, so your total privacy loss over several
-    runs is their composition (at most the sum of their epsilons and of their deltas).
+    With --dp-clip and --dp-noise the update is clipped and noised (client/dp.py). Every committed DP
+    update is recorded in the privacy ledger <home>/privacy_ledger.json (client/privacy_ledger.py), so the
+    epsilon printed is your total for this model across every run; `gradchain privacy budget` sets a
+    budget this command then refuses to pass (before training), `gradchain privacy show` lists it.
     """
     from chain.scoring.errors import SpecDecodeError
     from chain.tx.errors import ChainError
     from chain.scoring.spec import LOSS_NAMES, ModelSpec
     from chain.scoring.tensor import decode_message
     from client.data import fit_to_spec, input_size, load_data
-    from client.dp import PrivacyAccountant
     from client.errors import GradchainError
     from client.owner import model, spec
     from client.trainer import Trainer
@@ -172,9 +171,8 @@ def train_cmd(ctx, model_id, data_path, from_key, epochs, lr, optimizer, batch_s
             return net
 
         trainer = Trainer(c, wallet)
-        accountant = PrivacyAccountant() if dp is not None else None
-        sub = trainer.train_and_submit(model_id, X, y, train=loop, dp=dp, accountant=accountant, round_=round_,
-                                       progress=progress)
+        sub = trainer.train_and_submit(model_id, X, y, train=loop, dp=dp, ledger=privacy_ledger(ctx),
+                                       round_=round_, progress=progress)
         event = receipt_event(sub.receipt, "submit_update")
         data = {"model_id": model_id, "round": sub.round, "seq": sub.seq, "parent": sub.parent,
                 "tx_hash": sub.receipt.tx_hash, "height": sub.receipt.height, "deposit": event.get("deposit"),
@@ -195,8 +193,8 @@ def train_cmd(ctx, model_id, data_path, from_key, epochs, lr, optimizer, batch_s
                 else f"{report.epsilon:.4g}"
             say(f"differential privacy: update norm {report.norm_before:.4g}"
                 + (f" clipped to {report.norm_clipped:.4g}" if report.clipped else " (within the clip)")
-                + f", noise std {report.sigma:.4g}; epsilon {eps} at delta {dp.target_delta:g} for this run "
-                  "(not added to earlier runs: see --help)")
+                + f", noise std {report.sigma:.4g}; epsilon {eps} at delta {dp.target_delta:g} over your "
+                  f"{report.rounds} DP update(s) to this model (privacy ledger)")
         say(f"submitted: update {sub.seq} of round {sub.round} of model {model_id} (parent v{sub.parent}), sealed, "
             f"in block {sub.receipt.height}; deposit {data['deposit']} held (tx {sub.receipt.tx_hash})")
         if not wait:

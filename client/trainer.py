@@ -137,13 +137,27 @@ class Trainer:
         return head_model(self.client, model_id)
 
     def train_and_submit(self, model_id: int, X, y, *, train: Callable | None = None, dp=None, accountant=None,
-                         round_: int | None = None, min_blocks_left: int = 2, progress: bool = True) -> Submitted:
+                         ledger=None, round_: int | None = None, min_blocks_left: int = 2,
+                         progress: bool = True) -> Submitted:
         """Train the current head on (X, y), which never leave this process, and submit the sealed delta.
 
         `train(net, X, y) -> net` is your training loop on a torch module built from the head (default:
         client.training's). `dp` (client.dp.DPConfig) clips the delta and adds noise on the integer grid;
-        `accountant` (client.dp.PrivacyAccountant) then tracks epsilon across rounds. `round_` defaults to
-        the open round, or the next one if fewer than `min_blocks_left` blocks remain in its window."""
+        `accountant` (client.dp.PrivacyAccountant) then tracks epsilon across rounds in this process, and
+        `ledger` (client.privacy_ledger.PrivacyLedger) across processes: with a ledger the submission is
+        refused (EpsilonBudgetExceeded, before any training) if it would pass the budget set for this
+        model, and recorded once committed. `round_` defaults to the open round, or the next one if fewer
+        than `min_blocks_left` blocks remain in its window."""
+        if dp is not None and ledger is not None:
+            with ledger.spend(self.client.chain_id, self.wallet.address, model_id, dp) as record:
+                if accountant is None:   # the report's epsilon covers every process's rounds
+                    accountant = ledger.accountant_of(ledger.entry(self.client.chain_id, self.wallet.address, model_id))
+                sub = self._train_and_submit(model_id, X, y, train, dp, accountant, round_, min_blocks_left, progress)
+                record(sub.round, sub.receipt.tx_hash)
+                return sub
+        return self._train_and_submit(model_id, X, y, train, dp, accountant, round_, min_blocks_left, progress)
+
+    def _train_and_submit(self, model_id, X, y, train, dp, accountant, round_, min_blocks_left, progress) -> Submitted:
         from client.model import from_chain
         record = self.client.query_json("/registry/model", u64(model_id))
         if record.get("current_round") is None:

@@ -320,16 +320,35 @@ def test_dp_flags_change_the_update_exactly_as_privatize_and_print_epsilon(world
                                rng=make_rng(99))
     assert opened[1] == encode_delta(arrays) and report.epsilon == pytest.approx(dp["epsilon"])
 
-    # text mode prints this run's epsilon and says it does not add up across runs
+    # text mode prints the epsilon over every DP update of this key to this model, from the privacy ledger
     text = world("train", m, "--data", world.home / "carol", "--from", "dave", "--quiet", "--no-wait",
                  "--dp-clip", 2.0, "--dp-noise", 1.1, output="text")
     accountant = PrivacyAccountant()
     accountant.record(1.1)
     line = next(line for line in text.splitlines() if line.startswith("differential privacy: "))
-    assert f"epsilon {accountant.epsilon(1e-5):.4g} at delta 1e-05 for this run" in line
-    assert "not added to earlier runs" in line
+    assert f"epsilon {accountant.epsilon(1e-5):.4g} at delta 1e-05 over your 1 DP update(s)" in line
     help_text = " ".join(world("train", "--help", output="text").split())
-    assert "never leaves" in help_text and "only within one process" in help_text
+    assert "never leaves" in help_text and "privacy ledger" in help_text
+
+
+def test_privacy_ledger_accumulates_across_runs_and_epsilon_budget_refuses(world):
+    m = world.model_id
+    args = ("train", m, "--data", world.home / "bob.npz", "--from", "bob", "--no-wait", "--dp-clip", 1.0,
+            "--dp-noise", 1.0)
+    first = world(*args)
+    second = world(*args)
+    assert second["round"] == first["round"]
+    twice = PrivacyAccountant()
+    twice.record(1.0, rounds=2)
+    assert second["dp"]["rounds"] == 2 and second["dp"]["epsilon"] == pytest.approx(twice.epsilon(1e-5))
+    [row] = world("privacy", "show", "--from", "bob")
+    assert row["model_id"] == m and row["updates"] == 2 and row["epsilon"] == pytest.approx(twice.epsilon(1e-5))
+    assert row["budget"] is None
+    world("privacy", "budget", m, twice.epsilon(1e-5) + 1e-6, "--from", "bob")
+    seq = world.chain.query_json("/auth/account", BOB.address_bytes)["sequence"]
+    out = world(*args, ok=False)
+    assert "EpsilonBudgetExceeded" in out or "past the budget" in out
+    assert world.chain.query_json("/auth/account", BOB.address_bytes)["sequence"] == seq   # nothing sent
 
 
 # --- client/data.py on its own ------------------------------------------------------------------------------
