@@ -136,3 +136,28 @@ def test_cohort_assignment_depends_on_the_seed():
         cohorts.assign(members, b"a", 1)
     with pytest.raises(SecaggError):
         cohorts.assign([b"x", b"x", b"y"], b"a", 2)
+
+
+def test_secagg_sdk_members_seal_their_secrets_and_the_chain_unmasks_with_one_per_member():
+    """client/secagg.py end to end: each member seals its round key and self seed to the validators; after
+    one dropout, opening exactly one secret per member (seed if submitted, key if not) gives the sum."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sealing"))
+    from sealingutil import CONTEXT, release_all, validators
+    from chain.sealing.open import open_sealed
+    from client.secagg import decode_masked, encode_masked, join_envelopes, masked_update, new_member
+
+    members = [new_member() for _ in range(4)]
+    pubkeys = {i: m.round_public for i, m in enumerate(members)}
+    joined = [join_envelopes(m, validators([10, 20, 30, 40]), CONTEXT, max_total_shares=256) for m in members]
+    xs = {i: (np.arange(6, dtype=np.int64).reshape(2, 3) * (i + 1) - 7, np.array([i, -i], dtype=np.int64))
+          for i in range(4)}
+    ys = {i: decode_masked(encode_masked(masked_update(members[i], i, pubkeys, CTX, xs[i])), 8) for i in (0, 1, 3)}
+    opened = lambda envelope: open_sealed(envelope, release_all(envelope), CONTEXT)  # noqa: E731
+    seeds = {i: opened(joined[i][1]) for i in ys}
+    keys = {2: opened(joined[2][0])}
+    total = masks.unmask_sum(ys, seeds, keys, pubkeys, CTX)
+    assert np.array_equal(total, sum(masks.flatten(xs[i]) for i in ys))
+    with pytest.raises(SecaggError):
+        decode_masked(b"\x00" * 7, 1)
