@@ -220,14 +220,24 @@ def encode_delta(arrays: Sequence[np.ndarray]) -> bytes:
 
 
 def privatize(delta, parent, config: DPConfig, accountant: PrivacyAccountant | None = None,
-              rng: np.random.Generator | None = None) -> tuple[tuple[np.ndarray, ...], DPReport]:
+              rng: np.random.Generator | None = None, noise_share: int = 1) -> tuple[tuple[np.ndarray, ...], DPReport]:
     """Clip `delta` to config.clip_norm, add discrete Gaussian noise of std config.sigma (real units) on
     each tensor's grid, clamp parent + delta into the spec's range, and record the round in `accountant`
     (a fresh one if None: the report then covers this round alone).
 
     delta: canonical delta bytes (client.trainer.delta_from_torch / make_delta) or int tensors.
     parent: the client.model.ChainModel the delta applies to (its spec gives scales and ranges).
-    Returns the new delta tensors (encode_delta() makes update bytes) and a DPReport."""
+    Returns the new delta tensors (encode_delta() makes update bytes) and a DPReport.
+
+    noise_share k > 1 is distributed DP for aggregate mode (Kairouz, Liu, Steinke 2021): this member adds
+    discrete Gaussian noise of variance sigma**2 / k, so the sum of k members' updates, which is all the
+    chain ever releases, carries variance sigma**2 and the accountant records noise_multiplier for it. The
+    guarantee needs k members that each added their share (colluders who add none weaken it: docs/privacy.md),
+    and it is for the released sum; the sum of k discrete Gaussians is not exactly one, but at the sigmas
+    used here (thousands of grid steps per member) their bound makes the difference negligible. An
+    update with noise_share > 1 sent in open mode is published alone and is NOT protected at sigma."""
+    if not isinstance(noise_share, int) or noise_share < 1:
+        raise DPError(f"noise_share must be a positive integer, got {noise_share!r}")
     spec, parent_weights = parent.spec, tuple(np.asarray(w, dtype=np.int64) for w in parent.weights)
     arrays = _delta_arrays(delta)
     if len(arrays) != len(parent_weights) or any(a.shape != p.shape for a, p in zip(arrays, parent_weights)):
@@ -240,7 +250,7 @@ def privatize(delta, parent, config: DPConfig, accountant: PrivacyAccountant | N
     rng = rng if rng is not None else make_rng(config.seed)
     out, clamped = [], 0
     for d, p, f, (lo, hi) in zip(clipped, parent_weights, fracs, tensor_ranges(spec)):
-        noisy = d + sample_discrete_gaussian(math.ldexp(config.sigma, f), d.shape, rng)
+        noisy = d + sample_discrete_gaussian(math.ldexp(config.sigma, f) / math.sqrt(noise_share), d.shape, rng)
         # Bounding the delta by the range's width first changes no clamped result and keeps p + noisy in int64.
         candidate = p + np.clip(noisy, lo - hi, hi - lo)
         inside = np.clip(candidate, lo, hi)

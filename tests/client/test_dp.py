@@ -89,6 +89,21 @@ def test_noise_has_the_documented_std_on_every_grid():
     assert not np.array_equal(fresh[0], fresh[1])                    # default: fresh OS entropy each time
 
 
+def test_distributed_dp_noise_shares_sum_to_sigma():
+    """noise_share=k: each of k members adds variance sigma**2 / k, so their sum carries sigma (aggregate mode)."""
+    model = mlp(hidden=64)
+    zero = tuple(np.zeros_like(w) for w in model.weights)
+    config = DPConfig(clip_norm=0.02, noise_multiplier=1.5)                # sigma = 0.03
+    k = 4
+    members = [privatize(zero, model, config, noise_share=k)[0][0] for _ in range(k)]
+    one = np.ldexp(members[0].astype(np.float64), -16).ravel()
+    total = np.ldexp(sum(m.astype(np.float64) for m in members), -16).ravel()
+    assert one.std() == pytest.approx(0.03 / k ** 0.5, rel=0.05)
+    assert total.std() == pytest.approx(0.03, rel=0.05)
+    with pytest.raises(DPError):
+        privatize(zero, model, config, noise_share=0)
+
+
 def test_discrete_gaussian_matches_its_pmf():
     sigma = 1.5
     samples = sample_discrete_gaussian(sigma, 200_000, make_rng(7))
