@@ -105,7 +105,7 @@ def test_an_app_bug_stops_cometbft_and_fails_the_node(tmp_path, monkeypatch, cap
 
     monkeypatch.setattr(node, "_open_application", lambda home, settings: (CrashingApp(), MemoryKV()))
     init_node(tmp_path, "n0", "smoke-3", {"greeting": "hello"}, ports=free_node_ports(), timeout_commit="200ms")
-    code = asyncio.run(asyncio.wait_for(node._run(tmp_path, load_settings(tmp_path), node.find_cometbft()), 60))
+    code = asyncio.run(asyncio.wait_for(node._run(tmp_path, load_settings(tmp_path), node.find_cometbft(), None), 60))
     assert code == 1
     crash = [r for r in caplog.records if r.name == "gradchain.abci" and r.exc_info]
     assert crash and crash[0].exc_info[0] is ZeroDivisionError
