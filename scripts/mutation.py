@@ -63,6 +63,18 @@ def run(work: Path, only: list[str]) -> int:
     return code
 
 
+def sample(work: Path, target, n: int) -> list[str]:
+    """n mutant names spread evenly (every len/n-th, from the first) over the target's mutants, sorted."""
+    names = []
+    for path in target["mutate"]:
+        meta = work / "mutants" / (path + ".meta")
+        if not meta.exists():
+            raise SystemExit(f"--sample needs a list of mutants: run the target once (^C after it starts)")
+        names += sorted(json.loads(meta.read_text())["exit_code_by_key"])
+    step = max(1, len(names) // n)
+    return names[::step][:n]
+
+
 def tally(work: Path, target) -> dict:
     counts = {"tried": 0, "killed": 0, "timeout": 0, "survived": 0, "no_tests": 0, "other": 0,
               "not_checked": 0}
@@ -110,6 +122,9 @@ def main() -> int:
     parser.add_argument("--only", action="append", default=[], metavar="GLOB",
                         help="only the mutants whose names match, e.g. 'chain.rounds.settle.x__close__mutmut_*' "
                              "(for a target whose focused tests are slow; repeatable)")
+    parser.add_argument("--sample", type=int, default=0, metavar="N",
+                        help="also N mutants spread evenly over the target's list (needs one earlier run, even "
+                             "an interrupted one, for the list); for targets too slow to run whole")
     parser.add_argument("--summary-only", action="store_true", help="summarise the last run, run nothing")
     args = parser.parse_args()
     table = targets()
@@ -127,7 +142,10 @@ def main() -> int:
         work = prepare(name, table[name])
         if not args.summary_only:
             print(f"mutating {name}: {' '.join(table[name]['mutate'])} (log: {work / 'mutmut.log'})", flush=True)
-            code = run(work, args.only)
+            only = list(args.only)
+            if args.sample:
+                only += sample(work, table[name], args.sample)
+            code = run(work, only)
             if code != 0:
                 print(f"mutmut failed on target {name} (exit {code})", file=sys.stderr)
                 return code
