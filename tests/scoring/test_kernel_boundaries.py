@@ -59,6 +59,8 @@ def test_kernel_boundary_score_shard_is_score_of_its_arrays():
     weights, inputs, labels = arrays()
     shard = Shard(inputs=tensor_from_array(inputs), labels=tensor_from_array(labels))
     assert score_shard(SPEC, weights, shard) == score(SPEC, weights, inputs, labels)
+    with pytest.raises(ValueError, match="unknown backend"):
+        score_shard(SPEC, weights, shard, backend="cuda")
 
 
 def test_kernel_boundary_torch_backend_equals_numpy():
