@@ -153,3 +153,53 @@ def test_bank_send_event_exact():
     transfer = [e for e in result.events if e.type == "transfer" and ("sender", ALICE.address) in e.attributes]
     assert Event("transfer", (("sender", ALICE.address), ("recipient", BOB.address),
                               ("amount", "2stake,5ugrad"))) in transfer, result.events
+
+
+# --- property: random bank operations conserve supply per denom ---------------------------------------
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+HOLDERS = [ALICE.address_bytes, BOB.address_bytes, CAROL.address_bytes, BRIDGE]
+OPS = st.lists(st.tuples(st.sampled_from(["send", "mint", "burn", "to_module", "from_module"]),
+                         st.integers(0, 2), st.integers(0, 2), st.sampled_from(["ugrad", "stake", VOUCHER]),
+                         st.integers(0, 400)), max_size=25)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=OPS)
+def test_conservation_random_bank_operations(state, ops):
+    """Whatever sequence of sends, mints and burns runs (each refused one writing nothing), every denom's
+    supply is the sum of its balances, no balance is negative and no zero balance is stored."""
+    state = Overlay(state)                        # each example on a fresh branch of the same genesis
+    denoms = ("ugrad", "stake", VOUCHER)
+    start = {d: bank.supply(state, d) for d in denoms}
+    minted = {d: 0 for d in denoms}
+    for op, i, j, denom, amount in ops:
+        src, dst = HOLDERS[i], HOLDERS[j]
+        branch = state.branch()
+        try:
+            if op == "send":
+                bank.send_coins(branch, src, dst, [(denom, amount)])
+            elif op == "mint":
+                bank.mint_coins(branch, "bridge_escrow", denom, amount, to=None if i == 0 else src)
+            elif op == "burn":
+                bank.burn_coins(branch, "bridge_escrow", denom, amount)
+            elif op == "to_module":
+                bank.send_coins_from_account_to_module(branch, src, "bridge_escrow", [(denom, amount)])
+            else:
+                bank.send_coins_from_module(branch, "bridge_escrow", dst, [(denom, amount)])
+        except (InsufficientFunds, MissingPermission, ModuleAccountRecipient, ModuleAccountSender):
+            assert branch.changes() == {}, f"refused {op} wrote {branch.changes()}"
+            continue
+        if op == "mint":
+            minted[denom] += amount
+        elif op == "burn":
+            minted[denom] -= amount
+        branch.write_to_parent()
+    everyone = HOLDERS + [module_address(n) for n in ("fee_collector", "bonded_pool", "community_pool")]
+    for d in denoms:
+        assert bank.supply(state, d) == start[d] + minted[d]
+        assert sum(bank.balance(state, h, d) for h in everyone) == bank.supply(state, d)
+    for k, v in state.iterate(keys.BALANCE, None):
+        if not k.startswith(keys.BALANCE):
+            break
+        assert bank.decode_uint(v) > 0
