@@ -15,7 +15,7 @@ from client.model import local_score
 from roundsutil import delta, submit_msg
 from registryutil import code, u64
 from test_registry_chain import reveal_msg
-from test_release import next_block, votes
+from test_release import next_block, votes, window
 from test_settle import accuracy, new_chain, play_round, setup, shard_data, with_delta  # noqa: F401
 
 torch = pytest.importorskip("torch")
@@ -112,3 +112,68 @@ def test_settle_closed_model_leaves_no_stale_keys(setup):  # noqa: F811
         record = chain.query_json("/rounds/round", u64(model_id, round_))
         if "release_deadline" in record:
             assert state.get(keys.deadline_key(record["release_deadline"], model_id, round_)) is None
+
+
+def test_settle_closed_model_clears_the_deadline_of_a_round_still_sealed(setup):  # noqa: F811
+    """The model closes while a round's submission is still sealed (before its release deadline): the
+    round's deadline entry goes with it, and the deposit comes back."""
+    model, shards, *_, updates = setup
+    chain, model_id = new_chain(shards, model, expiry_height=12)
+    m = chain.model(model_id)
+    start, end = window(chain, model_id, 0)
+    chain.until(max(chain.height, start - 1))
+    result, _ = chain.run(BOB, submit_msg(chain, BOB, model_id, 0, updates["a"]))
+    assert code(result) == ("", 0), result.log
+    state = chain.app.store
+    assert list(state.iterate(keys.DEADLINE, prefix_end(keys.DEADLINE))), "the premise: a deadline is indexed"
+    record = chain.query_json("/rounds/round", u64(model_id, 0))
+    assert record["release_deadline"] == 12, record  # the model expires in the block the round's deadline is
+    chain.until(11)                                   # due: the owner's close runs in it before end-block
+    from chain.rounds.messages import MsgCloseModel   # settles the sealed update at its deadline
+    result, block = chain.run(ALICE, MsgCloseModel(model_id=model_id))
+    assert code(result) == ("", 0) and chain.height == 12, result.log
+    # the deadline left with the model: end-block does not settle or void the round a second time
+    assert [e.type for e in block.events if e.type in ("round_void", "update_void")] == []
+    record = chain.query_json("/rounds/round", u64(model_id, 0))
+    assert "void" not in record and record["settled_height"] == record["closed_height"] == 12, record
+    assert chain.model(model_id)["status"] == "closed" and m["activated_height"] < 12
+    state = chain.app.store
+    for prefix in (keys.CLOSE, keys.DEADLINE, keys.QUEUE):
+        assert list(state.iterate(prefix, prefix_end(prefix))) == [], f"stale {prefix!r} keys"
+    [sub] = chain.query_json("/rounds/round", u64(model_id, 0))["submission_list"]
+    assert (sub["status"], sub["reason"]) == ("void", "the model closed")
+    chain.until(30)                             # past the deadline it had: nothing left to trip over
+
+
+def recording(chain):
+    """chain.events: the events of every block from now on (end-block events and every tx's)."""
+    chain.events = []
+    block = chain.block
+
+    def recorded(txs, *args, **kwargs):
+        result = block(txs, *args, **kwargs)
+        chain.events += list(result.events) + [e for r in result.tx_results for e in r.events]
+        return result
+    chain.block = recorded
+    return chain
+
+
+def test_settle_events_name_the_head_the_updates_and_the_void(setup):  # noqa: F811
+    from chain.results import Event
+    model, shards, *_, updates = setup
+    chain, model_id = new_chain(shards, model)
+    recording(chain)
+    play_round(chain, model_id, 0, [(BOB, updates["a"])], reveal_index=0)
+    attrs = (("model_id", str(model_id)), ("round", "0"))
+    assert Event("new_head", attrs + (("version", "1"), ("parent", "0"), ("updates", "0"))) in chain.events
+    assert Event("update_settled", attrs + (("seq", "0"), ("trainer", BOB.address), ("outcome", "accepted"),
+                                            ("refunded", "100ugrad"))) in chain.events
+
+    from chain.tx.coins import Coin
+    chain, model_id = new_chain(shards, model, bond=Coin.of("ugrad", 150))
+    recording(chain)
+    play_round(chain, model_id, 0, [(BOB, updates["a"])])
+    attrs = (("model_id", str(model_id)), ("round", "0"))
+    assert Event("update_void", attrs + (("seq", "0"), ("refunded", "100ugrad"),
+                                         ("compensation", "100ugrad"))) in chain.events
+    assert Event("round_void", attrs + (("compensation", "100ugrad"),)) in chain.events
