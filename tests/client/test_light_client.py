@@ -181,3 +181,45 @@ def test_light_client_header_parsing_is_strict():
         Header.from_json({"version": {"block": "11"}, "chain_id": "x"})
     with pytest.raises(HeaderInvalid):
         ValidatorSet.from_json([])
+
+
+# --- a real CometBFT node: our hashes are its hashes, its headers verify ---------------------------------
+@pytest.mark.integration
+def test_light_client_verifies_real_node_headers(tmp_path):
+    import tomllib
+
+    from abci_app.testnet import init_testnet, start_testnet, stop_testnet
+    from client.light import RPCProvider
+    from client.rpc import CometRPC
+    from client.wallet import Wallet
+    from nodeutil import ROOT, free_port_base, wait_for_height
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    preset = tomllib.loads((ROOT / "config/local.toml").read_text())
+    operators = [Wallet.from_seed(bytes([0x61 + i]) * 32) for i in range(2)]
+    manifest = init_testnet(tmp_path, 2, "light-real-1", preset, [w.address_bytes for w in operators],
+                            Wallet.from_seed(b"\x6f" * 32).address_bytes, port_base=free_port_base(40),
+                            timeout_commit="200ms")
+    url = f"http://127.0.0.1:{manifest['nodes'][0]['rpc']}"
+    start_testnet(tmp_path)
+    try:
+        wait_for_height(url, 6, timeout=90)
+        rpc = CometRPC(url)
+        provider = RPCProvider(rpc)
+        for h in (1, 2, 5):
+            block = provider.light_block(h)
+            served = rpc.commit(h)["signed_header"]
+            assert block.header.hash().hex().upper() == served["commit"]["block_id"]["hash"]
+            assert block.validators.hash().hex().upper() == served["header"]["validators_hash"]
+            assert len(block.validators.validators) == 2
+        lc = LightClient(rpc, "light-real-1")          # trust on first use: block 1
+        assert lc.verify(5).app_hash.hex().upper() == rpc.commit(5)["signed_header"]["header"]["app_hash"]
+        assert lc.verify(3).height == 3                # between: forward from 1
+        anchored = LightClient(rpc, "light-real-1", trusted_height=2, trusted_hash=provider.light_block(2).header.hash())
+        assert anchored.verify(6).height == 6
+        assert anchored.verify(1).height == 1          # below the anchor: down the hash chain
+        with pytest.raises(HeaderInvalid, match="not 'other-chain'"):
+            LightClient(rpc, "other-chain").verify(3)
+        rpc.close()
+    finally:
+        stop_testnet(tmp_path)
