@@ -1,4 +1,11 @@
-"""Client: talk to any node's RPC. Builds, signs and broadcasts txs; reads state, with proofs."""
+"""Client: talk to any node's RPC. Builds, signs and broadcasts txs; reads state, with proofs.
+
+What the client shows as verified (`balance(prove=True)`, `client.verified.*`, the sealing set a trainer
+seals to) is a Merkle proof checked against a header the light client verified by validator signatures
+(client/light/, client/verified.py). Give it an anchor you got out of band (a height and that block's hash,
+e.g. from genesis or a block explorer you trust): without one it trusts the first block the node shows it
+(trust on first use), which a node that lies from the very first contact can fool.
+"""
 from __future__ import annotations
 
 import base64
@@ -9,14 +16,14 @@ from dataclasses import dataclass
 from chain.tx.address import from_bech32, to_bech32
 from chain.tx.envelope import tx_hash
 from chain.bank.messages import MsgSend
-from chain.tx.proof import ProofError, verify_proof
 from client.errors import ProofInvalid, RpcError, TxFailed
+from client.light.client import LightClient
 from client.rpc import CometRPC
 from client.txbuilder import coins as make_coins
 from client.txbuilder import sign_with_min_fee
+from client.verified import VerifiedState
 from client.wallet import Wallet
 
-PROOF_TYPE = "gradchain/smt"
 BALANCE_PREFIX = b"bank/b/"  # state layout, docs/state.md
 
 
@@ -33,8 +40,20 @@ def _addr(address: str | bytes) -> bytes:
 
 
 class Client:
-    def __init__(self, url: str = "http://127.0.0.1:26657", timeout: float = 30.0):
+    def __init__(self, url: str = "http://127.0.0.1:26657", timeout: float = 30.0, *,
+                 trusted_height: int | None = None, trusted_hash: bytes | str | None = None,
+                 light: LightClient | None = None):
+        """`trusted_height` + `trusted_hash` anchor the light client (recommended); `light` gives a ready one
+        (e.g. one whose trusted state another Client already built)."""
         self.rpc = CometRPC(url, timeout)
+        if isinstance(trusted_hash, str):
+            try:
+                trusted_hash = bytes.fromhex(trusted_hash)
+            except ValueError:
+                raise ProofInvalid(f"the trusted hash {trusted_hash!r} is not hex") from None
+        self._anchor = (trusted_height, trusted_hash)
+        self._light = light
+        self.verified = VerifiedState(self)
         self._chain_id: str | None = None
         self._params: dict | None = None
         self._next_sequence: dict[bytes, int] = {}
@@ -54,6 +73,14 @@ class Client:
         if self._chain_id is None:
             self._chain_id = self.rpc.status()["node_info"]["network"]
         return self._chain_id
+
+    @property
+    def light(self) -> LightClient:
+        """The light client every verified read goes through (built on first use)."""
+        if self._light is None:
+            height, digest = self._anchor
+            self._light = LightClient(self.rpc, self.chain_id, trusted_height=height, trusted_hash=digest)
+        return self._light
 
     def params(self) -> dict:
         if self._params is None:
@@ -80,8 +107,9 @@ class Client:
         return self.query_json("/validators")["validators"]
 
     def balance(self, address: str | bytes, denom: str, prove: bool = True) -> int:
-        """One balance. With prove=True (default) the answer is checked with a Merkle proof against
-        the app hash in the header of the block that committed it; a bad proof raises ProofInvalid."""
+        """One balance. With prove=True (default) the answer is checked with a Merkle proof against the app
+        hash of a header verified by validator signatures (self.light); a bad proof raises ProofInvalid, a
+        header that does not verify a LightClientError."""
         address = _addr(address)
         response = self.rpc.abci_query("/bank/balance", address + denom.encode(), prove=prove)
         if int(response.get("code", 0)):
@@ -95,18 +123,9 @@ class Client:
         return int.from_bytes(value, "big") if value else 0
 
     def verify_query_proof(self, response: dict, key: bytes, value: bytes | None) -> None:
-        ops = (response.get("proofOps") or {}).get("ops") or []
-        if len(ops) != 1 or ops[0].get("type") != PROOF_TYPE:
-            raise ProofInvalid("node sent no gradchain/smt proof")
-        proof = base64.b64decode(ops[0]["data"])
-        height = int(response["height"])
-        # The state after block h is committed to by the app_hash in the header of block h+1.
-        self.rpc.wait_for_height(height + 1)
-        header = self.rpc.commit(height + 1)["signed_header"]["header"]
-        try:
-            verify_proof(bytes.fromhex(header["app_hash"]), key, value, proof)
-        except ProofError as e:
-            raise ProofInvalid(f"proof does not verify against block {height + 1}'s app hash: {e}") from None
+        """Check a query's proof against the light-verified header after its height (ProofInvalid, or a
+        LightClientError if the header itself cannot be verified)."""
+        self.verified.check(response, key, value)
 
     # --- writes ------------------------------------------------------------------------------
     def send(self, wallet: Wallet, to: str | bytes, amounts, memo: str = "", wait: bool = True) -> Receipt:

@@ -64,6 +64,8 @@ def submission(client: Client, model_id: int, round_: int, seq: int) -> dict:
 
 
 def sealing_set(info: dict) -> list[tuple[int, bytes, int]]:
+    """The members listed in a round_info answer, UNVERIFIED (the node's word; tools and in-process tests).
+    To seal for real use client.verified.sealing_set, as Trainer.seal does."""
     return [(m["index"], bytes.fromhex(m["encryption_pubkey"]), m["power"]) for m in info["sealing_set"]]
 
 
@@ -102,13 +104,12 @@ class Trainer:
         return round_info(self.client, model_id, round_)
 
     def seal(self, model_id: int, round_: int, update: bytes):
-        """The envelope for `update`, sealed to round `round_`'s set for this trainer's address."""
-        info = self.round(model_id, round_)
-        if info.get("valset_hash") is None:
-            raise GradchainError(f"round {round_} of model {model_id} has no usable sealing set: "
-                                 f"{info.get('plan_error', 'no validators')}")
+        """The envelope for `update`, sealed to round `round_`'s set for this trainer's address. The set is
+        proven against a header verified by signatures (client/verified.py): a node that swaps in its own
+        keys gets SealingSetInvalid here, before anything is encrypted to them."""
+        proven = self.client.verified.sealing_set(model_id, round_)
         context = seal_context(self.client.chain_id, model_id, round_, self.wallet.address_bytes)
-        envelope, key = seal_with_key(update, sealing_set(info), context, max_total_shares=info["max_total_shares"])
+        envelope, key = seal_with_key(update, proven.members, context, max_total_shares=proven.max_total_shares)
         self.data_keys[envelope_hash(envelope).hex()] = key   # in memory only: it opens the update
         return envelope
 

@@ -55,8 +55,10 @@ class Chain:
         self.kv = kv or MemoryKV()
         self.app = Application(self.kv)
         self.height = self.app.info()[0]
+        self.app_hashes: dict[int, bytes] = {}   # height -> app hash after it (what header height + 1 carries)
         if self.height == 0:
             self.app.init_chain(CHAIN_ID, 1, json.dumps(app_state or genesis()).encode())
+            self.app_hashes[0] = self.app.info()[1]
             self.block([])  # commit genesis so tests read it from the committed store
 
     def block(self, txs: list[bytes], time_seconds: int = 1_700_000_000):
@@ -65,6 +67,7 @@ class Chain:
         result = self.app.finalize_block(ctx, txs)
         self.app.commit()
         assert result.app_hash == self.app.info()[1]
+        self.app_hashes[self.height] = result.app_hash
         problems = check_all(self.app.store)
         assert not problems, problems
         return result

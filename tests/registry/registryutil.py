@@ -176,6 +176,7 @@ class InProcessRPC:
         self.chain = chain
         self.mempool: list[bytes] = []
         self.results: dict[bytes, dict] = {}
+        self._headers: dict = {}   # height -> LightBlock, signed once
 
     def close(self) -> None:
         pass
@@ -210,13 +211,61 @@ class InProcessRPC:
 
     def abci_query(self, path: str, data: bytes, height: int = 0, prove: bool = False) -> dict:
         r = self.chain.app.query(path, data, height=height, prove=prove)
-        return {"code": r.code, "codespace": r.codespace, "log": r.log, "height": str(r.height),
-                "key": base64.b64encode(r.key).decode(), "value": base64.b64encode(r.value).decode()}
+        response = {"code": r.code, "codespace": r.codespace, "log": r.log, "height": str(r.height),
+                    "key": base64.b64encode(r.key).decode(), "value": base64.b64encode(r.value).decode()}
+        if r.proof is not None:
+            response["proofOps"] = {"ops": [{"type": "gradchain/smt", "key": response["key"],
+                                             "data": base64.b64encode(r.proof).decode()}]}
+        return response
 
     def wait_for_height(self, height: int, timeout: float = 30.0) -> None:
         self.flush()
         while self.chain.height < height:
             self.chain.block([])
+
+    # --- a light-client provider: headers signed by the in-process validators' consensus keys ----------
+    def earliest_height(self) -> int:
+        return min(h for h in self.chain.app_hashes) + 1
+
+    def light_block(self, height: int):
+        """The signed header of block `height` (app hash: the state after height - 1) and the validator set
+        of the chain's state, signed by every validator with a known consensus key (lightutil.Key seeds)."""
+        import time as _time
+        from client.errors import RpcError
+        from lightutil import make_block
+        if height in self._headers:
+            return self._headers[height]
+        if height > self.chain.height or height - 1 not in self.chain.app_hashes:
+            raise RpcError(f"commit: height {height} is not available")
+        for h in range(max([self.earliest_height(), *self._headers]), height + 1):   # in order: linked, times rising
+            if h in self._headers:
+                continue
+            prev = self._headers.get(h - 1)
+            stamp = max(_time.time_ns(), prev.header.time + 1 if prev else 0)
+            self._headers[h] = make_block(validator_keys(self.chain), h, time=stamp, prev=prev, chain_id=CHAIN_ID,
+                                          app_hash=self.chain.app_hashes[h - 1])
+        return self._headers[height]
+
+
+def validator_keys(chain: Chain) -> list:
+    """lightutil.Keys for the chain's active validators, with their state powers (seeds 0-15 are known)."""
+    from chain.validators import keeper as validators
+    from chain.validators import params as vparams
+    from lightutil import Key
+    params = vparams.load(chain.app.store)
+    known = {Key(i).pubkey: i for i in range(16)}
+    keys = []
+    for v in validators.all_validators(chain.app.store):
+        power = v.power(params)
+        if power <= 0:
+            continue
+        seed = known.get(bytes.fromhex(v.consensus_pubkey))
+        if seed is None:
+            raise AssertionError(f"validator {v.operator} has a consensus key with no known seed: cannot sign")
+        keys.append(Key(seed, power=power))
+    if not keys:
+        raise AssertionError("the in-process chain has no active validator to sign headers")
+    return keys
 
 
 def in_process_client(chain: Chain):

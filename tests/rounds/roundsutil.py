@@ -23,11 +23,13 @@ from chainutil import CHAIN_ID  # noqa: E402
 from client.seal import seal  # noqa: E402
 from client.trainer import sealing_set  # noqa: E402
 from client.wallet import Wallet  # noqa: E402
+from lightutil import Key  # noqa: E402
 from registryutil import RegistryChain, registry_genesis, u64  # noqa: E402
 from sealingutil import validator_private_key, validator_public_key  # noqa: E402
 
 BOND = 10_000_000      # power 10 at the default power reduction of 10**6
 OPERATORS = [Wallet.from_seed(bytes([0x40 + i]) * 32) for i in range(4)]
+CONSENSUS_KEYS = [Key(i, power=BOND // 10**6) for i in range(len(OPERATORS))]
 ROUNDS = {"max_submissions_per_round": 8, "max_payload_bytes": 20_000, "max_total_shares": 256}
 
 
@@ -35,7 +37,7 @@ def rounds_genesis(rounds: dict | None = None, **registry_params) -> dict:
     g = registry_genesis(**registry_params)
     validators = []
     for i, op in enumerate(OPERATORS):
-        consensus = hashlib.sha256(b"consensus %d" % i).digest()
+        consensus = CONSENSUS_KEYS[i].pubkey   # real Ed25519 keys: the in-process RPC signs headers with them
         validators.append({"operator": op.address, "consensus_pubkey": base64.b64encode(consensus).decode(),
                            "encryption_pubkey": base64.b64encode(validator_public_key(i)).decode(),
                            "bond": str(BOND), "status": "active"})

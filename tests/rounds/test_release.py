@@ -3,7 +3,7 @@ their shares, VerifyVoteExtension / ProcessProposal re-check them, the proposer 
 chain opens each update at 2/3 of the sealing set's power (or marks it invalid and forfeits the deposit)."""
 import pytest
 
-from roundsutil import OPERATORS, RoundsChain, delta, submit_msg
+from roundsutil import CONSENSUS_KEYS, OPERATORS, RoundsChain, delta, submit_msg
 from sealingutil import validator_private_key, validator_public_key
 
 from chain.bank import keeper as bank
@@ -34,7 +34,7 @@ def node_keys():
     """(consensus address, X25519 private key) of the four genesis validators."""
     out = []
     for i in range(4):
-        consensus = hashlib.sha256(b"consensus %d" % i).digest()
+        consensus = CONSENSUS_KEYS[i].pubkey
         out.append((consensus_address(consensus), validator_private_key(i)))
     return out
 
