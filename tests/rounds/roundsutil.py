@@ -3,7 +3,6 @@ vector, power 10 each), an activated model, and sealed submissions built like th
 from __future__ import annotations
 
 import base64
-import hashlib
 import sys
 from pathlib import Path
 
