@@ -80,7 +80,9 @@ def end_block(state, ctx: BlockContext) -> tuple[Event, ...]:
     power released shares for other submissions of the round, so the trainer sealed badly; otherwise the
     validators failed and it is VOID (deposit refunded). A round that reached its deadline without a
     revealed shard is void (chain/rounds/settle.py). Then every revealed round that is ready closes: new
-    head, payouts, deposits. Writes nothing when no deadline is due and no round waits."""
+    head, payouts, deposits; then the payloads of rounds past their retention window are pruned, within
+    the per-block cap (chain/rounds/prune.py). Writes nothing when no deadline or prune is due and no
+    round waits."""
     from chain.rounds import settle
     from chain.rounds.release import settle_round
     events: tuple[Event, ...] = ()
