@@ -13,7 +13,7 @@ from chain.bridge import handlers as bridge
 from chain.auth import params as auth_params
 from chain.auth.ante import apply_ante
 from chain.tx.errors import ChainError, HeightNotAvailable, InvalidGenesis, TxTooLarge
-from chain.queries import json_query, provable_key
+from chain.queries import check_provable, json_query, provable_key
 from chain.results import BlockContext, BlockResult, InitResult, QueryResult, TxResult
 from chain.rounds import close as rounds_close
 from chain.rounds import handlers as rounds
@@ -183,6 +183,7 @@ class Application:
             key = provable_key(path, data)
             if key is None:
                 return QueryResult(value=json_query(self.store, path, data), height=self.store.height)
+            check_provable(self.store, path, data)
             if prove:
                 value, proof = self.store.prove(key)
             else:

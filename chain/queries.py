@@ -30,6 +30,12 @@ def provable_key(path: str, data: bytes) -> bytes | None:
     return None
 
 
+def check_provable(state, path: str, data: bytes) -> None:
+    """Raise the owning module's error if a provable path's value is gone for good (a pruned payload)."""
+    if path in ("/rounds/envelope", "/rounds/update"):
+        rounds.check_provable(state, path, data)
+
+
 def json_query(state, path: str, data: bytes) -> bytes:
     if path.startswith("/bank/"):
         return bank.query(state, path, data)

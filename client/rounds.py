@@ -6,6 +6,9 @@
     earnings(client, address)                     # one trainer's payouts and forfeits per denom
     open_models(client)                           # active models with unspent bounty: what can be earned
 
+    payload(client, model_id, round_, seq, which) # raw envelope or opened update, proved; raises
+                                                  # PayloadPrunedError once the round's payloads were pruned
+
 and the owner's shard file for `gradchain tx reveal` (save_shards / load_shards), plus check_update, the
 local check of a delta's format that `gradchain tx submit-update` runs before paying a deposit.
 Failed queries raise client.TxFailed with the chain's code (e.g. registry/1 UnknownModel).
@@ -27,7 +30,7 @@ from chain.scoring.spec import ModelSpec, linear_layers
 from chain.scoring.tensor import decode_message
 from chain.tx.address import from_bech32
 from client.client import Client
-from client.errors import GradchainError
+from client.errors import GradchainError, TxFailed
 from client.model import ShardSet
 from client.owner import model, models
 from client.trainer import round_info, submission
@@ -93,6 +96,40 @@ def open_models(client: Client) -> list[OpenModel]:
 
 
 # --- a delta's format, checked before paying the deposit --------------------------------------------------
+class PayloadPrunedError(TxFailed):
+    """rounds/12 PayloadPruned: the round settled and its retention window (payload_retention_blocks)
+    passed, so the chain deleted the envelope / plaintext. The submission record (/rounds/submission) keeps
+    the envelope and plaintext hashes; keep your own copy if you need the bytes."""
+
+
+_PAYLOAD_PATHS = {"envelope": ("/rounds/envelope", b"rnd/e/"), "update": ("/rounds/update", b"rnd/u/")}
+
+
+def payload(client: Client, model_id: int, round_: int, seq: int, which: str = "envelope",
+            prove: bool = True) -> bytes | None:
+    """A submission's raw envelope (`which="envelope"`) or opened update plaintext (`"update"`), checked
+    with a Merkle proof against a signed header when `prove`; None if there is none (yet). Raises
+    PayloadPrunedError (a TxFailed, code rounds/12) if the chain pruned it."""
+    if which not in _PAYLOAD_PATHS:
+        raise GradchainError(f"which must be one of {sorted(_PAYLOAD_PATHS)}, not {which!r}")
+    path, prefix = _PAYLOAD_PATHS[which]
+    response = client.rpc.abci_query(path, u64(model_id, round_, seq), prove=prove)
+    code = int(response.get("code", 0))
+    if code:
+        space, log = response.get("codespace", ""), response.get("log", "")
+        if (space, code) == ("rounds", 12):
+            raise PayloadPrunedError(space, code, f"{which} of submission {model_id}/{round_}/{seq} is no longer "
+                                     f"stored; only its hash remains in /rounds/submission ({log})")
+        raise TxFailed(space, code, log)
+    key = base64.b64decode(response.get("key") or "")
+    value = base64.b64decode(response.get("value") or "")
+    if key != prefix + u64(model_id, round_, seq):
+        raise GradchainError("node answered for a different state key than asked")
+    if prove:
+        client.verify_query_proof(response, key, value or None)
+    return value or None
+
+
 def check_update(spec_bytes: bytes, update: bytes) -> None:
     """The checks of docs/rounds.md "Update format" that need only the model's spec: a canonical Weights
     message, the spec's tensor count and shapes, and no delta value wider than its range. The chain also
@@ -150,5 +187,5 @@ def load_shards(path: str | Path) -> ShardSet:
     return ShardSet(shards=shards, hashes=hashes, root=root)
 
 
-__all__ = ["OpenModel", "round_info", "submission", "leaderboard", "earnings", "open_models", "check_update",
+__all__ = ["OpenModel", "PayloadPrunedError", "payload", "round_info", "submission", "leaderboard", "earnings", "open_models", "check_update",
            "save_shards", "load_shards"]

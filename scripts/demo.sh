@@ -34,7 +34,7 @@ run gradchain testnet --root "$ROOT" status
 run gradchain keys add alice
 run gradchain keys add bob
 echo; echo "# transfers go to node 0 ..."
-run gradchain --node "$N0" tx bank send faucet alice 50000000ugrad,2500000uusdc,1000000000000000000ueth
+run gradchain --node "$N0" tx bank send faucet alice 100000000ugrad,2500000uusdc,1000000000000000000ueth
 run gradchain --node "$N0" tx bank send alice bob 1200ugrad,700uusdc --memo "first transfer"
 echo; echo "# ... and are read from node 3, the uusdc balance checked with a Merkle proof"
 run gradchain --node "$N3" query bank balances bob

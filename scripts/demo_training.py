@@ -129,7 +129,9 @@ def run(url: str, owner_wallet: Wallet, *, rounds: int = 5, epochs: int = 40, ro
         model_id = reg.model_id
         wallets = [Wallet.generate() for _ in FAVOURITES]
         for w in wallets:
-            chain.send(owner_wallet, w.address, {"ugrad": 2_000_000})
+            # deposits, tx fees and the scoring prepayment (max_shard_samples 4096 x 2368 multiply-adds x 1ugrad,
+            # ~9.7M, mostly refunded when each round settles: docs/rounds.md "Scoring fees")
+            chain.send(owner_wallet, w.address, {"ugrad": 12_000_000})
         clients = clients or [Client(url) for _ in wallets]
         trainers = [Trainer(c, w) for c, w in zip(clients, wallets)]
         names = [f"t{k + 1} likes {','.join(map(str, fav))}" + (" POISONS" if k == POISONER else "")

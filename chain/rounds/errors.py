@@ -58,3 +58,18 @@ class CopiedUpdate(ChainError):
 class NothingWithheld(ChainError):
     """No withholding to prove: the submission was not voided by a share shortfall at its release deadline, or its withholding is already proved."""
     codespace, code = "rounds", 20
+
+
+class InsufficientScoringFee(ChainError):
+    """The signer cannot prepay the scoring work its submission (or reveal) causes on top of its deposit."""
+    codespace, code = "rounds", 11
+
+
+class PayloadPruned(ChainError):
+    """The round settled and its retention window passed: the payload was deleted; its commitments (envelope and plaintext hashes in the submission record) remain."""
+    codespace, code = "rounds", 12
+
+
+class WithholdingWindowClosed(ChainError):
+    """A withholding proof came too late: it must land before the void height + payload_retention_blocks, after which the round's payloads are pruned."""
+    codespace, code = "rounds", 21

@@ -1,5 +1,7 @@
-"""Rounds' genesis section: params, round records, submissions with their envelopes, and the scoring queue. Deposits are not
-minted: the escrow's bank balance must hold exactly the held deposits, so export -> import round-trips."""
+"""Rounds' genesis section: params, round records, submissions with their envelopes (none once pruned: the
+record keeps the hashes and pruned_height), and the scoring queue. Deposits, scoring prepayments and
+reserves are not minted: the escrow's bank balance must hold exactly what keeper.held_deposits owes, so
+export -> import round-trips."""
 from __future__ import annotations
 
 import base64
@@ -24,12 +26,20 @@ def import_genesis(state, section: dict) -> None:
         keeper.put_round(state, dict(record))
         if "settled_height" not in record:
             keeper.index_deadline(state, record["release_deadline"], record["model_id"], record["round"])
+        if "prune_height" in record and "pruned_height" not in record:
+            keeper.index_prune(state, record["prune_height"], record["model_id"], record["round"])
     for entry in section.get("submissions", []):
         entry = dict(entry)
         model_id, round_ = int(entry.pop("model_id")), int(entry.pop("round"))
-        raw = base64.b64decode(entry.pop("envelope"), validate=True)
         if keeper.get_round(state, model_id, round_) is None:
             raise InvalidGenesis(f"submission {entry.get('seq')} of model {model_id} round {round_} has no round record")
+        if "pruned_height" in entry:   # its payloads are gone; the record and its indexes stay
+            if {"envelope", "released", "update"} & entry.keys():
+                raise InvalidGenesis(f"submission {entry.get('seq')} of model {model_id}: pruned, yet it carries payloads")
+            keeper.put_submission(state, model_id, round_, entry)
+            keeper.index_submission(state, model_id, round_, entry)
+            continue
+        raw = base64.b64decode(entry.pop("envelope"), validate=True)
         if envelope_hash(decode_envelope(raw, max_payload_bytes=params.max_payload_bytes)).hex() != entry["envelope_hash"]:
             raise InvalidGenesis(f"submission {entry.get('seq')} of model {model_id}: envelope does not match its hash")
         released = entry.pop("released", {})
@@ -79,6 +89,9 @@ def export_genesis(state) -> dict | None:
     for record in rounds:
         m, r = record["model_id"], record["round"]
         for s in keeper.submissions(state, m, r):
+            if "pruned_height" in s:
+                submissions.append({"model_id": m, "round": r, **s})
+                continue
             raw = keeper.get_envelope(state, m, r, s["seq"])
             entry = {"model_id": m, "round": r, **s, "envelope": base64.b64encode(raw).decode()}
             released = keeper.released_shares(state, m, r, s["seq"])

@@ -7,7 +7,7 @@ from chain.rounds.errors import DuplicateSubmission, RoundFull, RoundNotOpen, St
 from chain.registry import keeper as registry
 from chain.registry.model import ACTIVE, CLOSED
 from chain.results import BlockContext, Event
-from chain.rounds import keeper
+from chain.rounds import fees, keeper
 from chain.rounds import params as rparams
 from chain.sealing.envelope import check_envelope, decode_envelope, envelope_hash, seal_context
 from chain.tx.address import to_bech32
@@ -54,18 +54,24 @@ def process_submit_update(state, ctx: BlockContext, signer: bytes, msg: MsgSubmi
     deposit = int(model.deposit)
     if deposit:
         bank.validate_send(state, signer, [(model.deposit_denom, deposit)])
+    fee_denom, prepaid = fees.submit_prepayment(state, model)   # its candidate's scoring job (rounds/fees.py)
+    fees.require_funds(state, signer, [(model.deposit_denom, deposit), (fee_denom, prepaid)],
+                       f"the deposit and the scoring prepayment {prepaid}{fee_denom}")
 
     keeper.escrow_deposit(state, signer, model.deposit_denom, deposit)
+    keeper.escrow_deposit(state, signer, fee_denom, prepaid)
     seq = record["submissions"]
     keeper.put_round(state, {**record, "submissions": seq + 1})
     keeper.put_submission(state, model.id, msg.round, {
         "seq": seq, "submitter": signer.hex(), "parent": msg.parent_version, "envelope_hash": digest.hex(),
         "envelope_size": len(msg.envelope), "deposit_denom": model.deposit_denom, "deposit": str(deposit),
-        "status": keeper.SEALED, "height": ctx.height}, msg.envelope)
+        "status": keeper.SEALED, "height": ctx.height, "scoring_fee": str(prepaid),
+        "scoring_fee_denom": fee_denom}, msg.envelope)
     return (Event("submit_update", (("model_id", str(model.id)), ("round", str(msg.round)), ("seq", str(seq)),
                                     ("submitter", to_bech32(signer)), ("parent", str(msg.parent_version)),
                                     ("envelope_hash", digest.hex()),
-                                    ("deposit", f"{deposit}{model.deposit_denom}"))),)
+                                    ("deposit", f"{deposit}{model.deposit_denom}"),
+                                    ("scoring_prepaid", f"{prepaid}{fee_denom}"))),)
 
 
 def end_block(state, ctx: BlockContext) -> tuple[Event, ...]:
@@ -74,7 +80,9 @@ def end_block(state, ctx: BlockContext) -> tuple[Event, ...]:
     power released shares for other submissions of the round, so the trainer sealed badly; otherwise the
     validators failed and it is VOID (deposit refunded). A round that reached its deadline without a
     revealed shard is void (chain/rounds/settle.py). Then every revealed round that is ready closes: new
-    head, payouts, deposits. Writes nothing when no deadline is due and no round waits."""
+    head, payouts, deposits; then the payloads of rounds past their retention window are pruned, within
+    the per-block cap (chain/rounds/prune.py). Writes nothing when no deadline or prune is due and no
+    round waits."""
     from chain.rounds import settle
     from chain.rounds.release import settle_round
     events: tuple[Event, ...] = ()
@@ -82,4 +90,5 @@ def end_block(state, ctx: BlockContext) -> tuple[Event, ...]:
         events += settle_round(state, ctx, model_id, round_)
         keeper.clear_deadline(state, deadline, model_id, round_)
         events += settle.void_unrevealed(state, ctx, model_id, round_)
-    return events + settle.end_block(state, ctx)
+    from chain.rounds.prune import prune_block
+    return events + settle.end_block(state, ctx) + prune_block(state, ctx)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from chain.rounds.records import Round, Submission
+from chain.auth.ante import FEE_COLLECTOR
 from chain.bank import capabilities as bank_capabilities
 from chain.rounds import keys
 from chain.sealing.valset import TWO_THIRDS, SharePlan, share_plan
@@ -11,7 +12,8 @@ from chain.tx.address import module_address
 from chain.validators import keeper as validators
 from chain.validators import params as vparams
 
-ESCROW = module_address("rounds_escrow")  # holds the deposit of every submission still held (status sealed)
+ESCROW = module_address("rounds_escrow")  # holds every held submission's deposit and scoring prepayment,
+                                          # and every round's unspent owner scoring reserve (held_deposits)
 BANK = bank_capabilities.escrow("rounds_escrow")  # the rounds module's own bank writes
 SEALED, OPENED, INVALID, VOID, SETTLED = "sealed", "opened", "invalid", "void", "settled"
 HELD_STATUSES = (SEALED, OPENED)          # statuses whose deposit is still in the escrow
@@ -68,9 +70,15 @@ def put_submission(state, model_id: int, round_: int, record: dict, envelope: by
     seq = record["seq"]
     state.set(keys.submission_key(model_id, round_, seq), Submission(record).encode())
     if envelope is not None:
-        state.set(keys.trainer_key(bytes.fromhex(record["submitter"]), model_id, round_, seq), b"\x01")
         state.set(keys.envelope_key(model_id, round_, seq), envelope)
-        state.set(keys.hash_key(model_id, round_, bytes.fromhex(record["envelope_hash"])), keys.u64(seq))
+        index_submission(state, model_id, round_, record)
+
+
+def index_submission(state, model_id: int, round_: int, record: dict) -> None:
+    """The per-trainer and envelope-hash indexes of a submission (kept when its payloads are pruned)."""
+    seq = record["seq"]
+    state.set(keys.trainer_key(bytes.fromhex(record["submitter"]), model_id, round_, seq), b"\x01")
+    state.set(keys.hash_key(model_id, round_, bytes.fromhex(record["envelope_hash"])), keys.u64(seq))
 
 
 def get_submission(state, model_id: int, round_: int, seq: int) -> dict | None:
@@ -165,9 +173,72 @@ def escrow_deposit(state, sender: bytes, denom: str, amount: int) -> None:
 
 
 def held_deposits(state) -> dict[str, int]:
-    """Per denom, what the escrow owes: the deposits of submissions still held."""
+    """Per denom, what the escrow owes: the deposits and scoring prepayments of submissions still held,
+    and the unspent scoring reserves the owners prepaid for their rounds' version and aggregate jobs."""
     owed: dict[str, int] = {}
+
+    def add(denom: str | None, amount: str | None) -> None:
+        if denom is not None and int(amount or "0"):
+            owed[denom] = owed.get(denom, 0) + int(amount)
     for s in all_submissions(state):
-        if s["status"] in HELD_STATUSES and int(s["deposit"]):
-            owed[s["deposit_denom"]] = owed.get(s["deposit_denom"], 0) + int(s["deposit"])
-    return owed
+        if s["status"] in HELD_STATUSES:
+            add(s["deposit_denom"], s["deposit"])
+            add(s.get("scoring_fee_denom"), s.get("scoring_fee"))
+    for r in all_rounds(state):
+        add(r.get("scoring_reserve_denom"), r.get("scoring_reserve"))
+    return dict(sorted(owed.items()))
+
+
+# --- prepaid scoring (docs/rounds.md, "Scoring fees") ----------------------------------------------------
+def settle_scoring_fee(state, sub: dict) -> dict:
+    """A submission leaving the held statuses settles its scoring prepayment: if its candidate was scored,
+    what the job cost (scoring_fee_due, fixed when the job was queued) goes to the fee collector; the rest
+    (all of it when no job ran to the end: invalid, void, or dropped by a closing model) goes back to the
+    submitter. Returns the record with scoring_fee_refund set (the caller stores it)."""
+    prepaid = int(sub.get("scoring_fee", "0"))
+    if not prepaid or "scoring_fee_refund" in sub:
+        return sub
+    denom = sub["scoring_fee_denom"]
+    due = min(prepaid, int(sub.get("scoring_fee_due", "0"))) if "score" in sub else 0
+    if due:
+        BANK.pay(state, FEE_COLLECTOR, [(denom, due)])
+    if prepaid - due:
+        BANK.pay(state, bytes.fromhex(sub["submitter"]), [(denom, prepaid - due)])
+    return {**sub, "scoring_fee_refund": str(prepaid - due)}
+
+
+def draw_reserve(state, record: dict, fee: int) -> tuple[dict, int]:
+    """Pay up to `fee` of an owner-side scoring job out of the round's scoring reserve into the fee
+    collector. Returns the updated record (the caller stores it) and what is still unpaid."""
+    reserve = int(record.get("scoring_reserve", "0"))
+    take = min(reserve, fee)
+    if take:
+        BANK.pay(state, FEE_COLLECTOR, [(record["scoring_reserve_denom"], take)])
+        record = {**record, "scoring_reserve": str(reserve - take)}
+    return record, fee - take
+
+
+def refund_reserve(state, record: dict, owner: bytes) -> dict:
+    """The round's unspent scoring reserve back to the owner (the round closed or its model did)."""
+    reserve = int(record.get("scoring_reserve", "0"))
+    if reserve:
+        BANK.pay(state, owner, [(record["scoring_reserve_denom"], reserve)])
+        record = {**record, "scoring_reserve": "0"}
+    return record
+
+
+# --- payload pruning (docs/rounds.md, "Payload pruning") ------------------------------------------------
+def index_prune(state, height: int, model_id: int, round_: int) -> None:
+    state.set(keys.prune_key(height, model_id, round_), b"\x01")
+
+
+def clear_prune(state, height: int, model_id: int, round_: int) -> None:
+    state.delete(keys.prune_key(height, model_id, round_))
+
+
+def delete_payloads(state, model_id: int, round_: int, seq: int) -> None:
+    """Delete a submission's envelope, released shares and opened plaintext (its hashes stay on its record)."""
+    state.delete(keys.envelope_key(model_id, round_, seq))
+    state.delete(keys.update_key(model_id, round_, seq))
+    for index in released_shares(state, model_id, round_, seq):
+        state.delete(keys.share_key(model_id, round_, seq, index))

@@ -16,6 +16,7 @@ TRAINER = b"rnd/t/"      # + submitter address (20 bytes) + model id + round + s
 QUEUE = b"rnd/q/"        # + enqueue height + job sequence -> scoring job record; FIFO by key order
 NEXT_JOB_SEQ = b"rnd/next_job_seq"  # -> the next job's sequence number, big-endian unsigned
 DEADLINE = b"rnd/d/"     # + release deadline height + model id + round -> b"\x01" until the round is settled
+PRUNE = b"rnd/g/"        # + prune height + model id + round -> b"\x01" until the round's payloads are deleted
 
 
 def round_key(model_id: int, round_: int) -> bytes:
@@ -68,3 +69,7 @@ def trainer_key(address: bytes, model_id: int, round_: int, seq: int) -> bytes:
 
 def queue_key(height: int, seq: int) -> bytes:
     return QUEUE + u64(height) + u64(seq)
+
+
+def prune_key(height: int, model_id: int, round_: int) -> bytes:
+    return PRUNE + u64(height) + u64(model_id) + u64(round_)

@@ -14,6 +14,9 @@ class RoundsParams:
     max_submissions_per_round: int = 64     # sealed updates one round of one model accepts
     max_payload_bytes: int = 700_000        # update ciphertext bound (a submission travels in one tx)
     max_total_shares: int = DEFAULT_MAX_TOTAL_SHARES  # share plan size (docs/sealing.md section 4)
+    payload_retention_blocks: int = 100     # blocks a settled round keeps its envelopes/plaintexts (and the
+                                            # withholding-proof window after a shortfall void)
+    max_prunes_per_block: int = 64          # submissions whose payloads one block deletes (the rest carry over)
 
     def validate(self) -> None:
         for name, value in asdict(self).items():
@@ -28,7 +31,8 @@ class RoundsParams:
 
 class RoundsParamsRecord(Record):
     """RoundsParams's stored bytes, field by field."""
-    FIELDS = (F("max_submissions_per_round", U64), F("max_payload_bytes", U64), F("max_total_shares", U64))
+    FIELDS = (F("max_submissions_per_round", U64), F("max_payload_bytes", U64), F("max_total_shares", U64),
+              F("payload_retention_blocks", U64), F("max_prunes_per_block", U64))
 
 def load(state) -> RoundsParams:
     raw = state.get(keys.PARAMS)

@@ -4,8 +4,10 @@
     /rounds/round       model id + round    JSON round: window, sealing set (snapshot, or the current set
                                             if the round has no submission yet), share plan, submissions
     /rounds/submission  model id + round + seq   JSON submission record
-    /rounds/envelope    model id + round + seq   raw envelope bytes, empty if none (provable)
-    /rounds/update      model id + round + seq   raw opened update plaintext, empty until opened (provable)
+    /rounds/envelope    model id + round + seq   raw envelope bytes, empty if none (provable); rounds/12
+                                            PayloadPruned once the settled round's retention window passed
+    /rounds/update      model id + round + seq   raw opened update plaintext, empty until opened (provable);
+                                            rounds/12 PayloadPruned likewise
     /rounds/leaderboard model id            JSON trainers ranked by what they earned, and each closed round
     /rounds/earnings    address (20 bytes)  JSON what one trainer earned per denom, and each submission
     /rounds/queue       -                   JSON {"jobs": [...]}: the scoring queue in the order it runs
@@ -15,7 +17,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from chain.registry.errors import UnknownModel
-from chain.rounds.errors import UnknownSubmission
+from chain.rounds.errors import PayloadPruned, UnknownSubmission
 from chain.tx.errors import InvalidQuery, UnknownQuery
 from chain.registry import keeper as registry
 from chain.rounds import keeper, keys
@@ -37,6 +39,19 @@ def provable_key(path: str, data: bytes) -> bytes | None:
     if path == "/rounds/update":
         return keys.update_key(*_ids(data, 3, "a model id, a round and a sequence number"))
     return None
+
+
+def check_provable(state, path: str, data: bytes) -> None:
+    """Refuse a provable read of a payload that was pruned (docs/rounds.md, "Payload pruning"): an empty
+    answer would look like "never submitted" or "not opened yet". The record keeps the hashes."""
+    if path in ("/rounds/envelope", "/rounds/update"):
+        model_id, round_, seq = _ids(data, 3, "a model id, a round and a sequence number")
+        sub = keeper.get_submission(state, model_id, round_, seq)
+        if sub is not None and "pruned_height" in sub:
+            what = "envelope" if path == "/rounds/envelope" else "opened update"
+            digest = sub["envelope_hash"] if path == "/rounds/envelope" else sub.get("update_hash", "")
+            raise PayloadPruned(f"the {what} of submission {model_id}/{round_}/{seq} was pruned at height "
+                                f"{sub['pruned_height']}; its commitment {digest} remains in /rounds/submission")
 
 
 def _submission_view(record: dict) -> dict:

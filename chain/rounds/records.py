@@ -26,7 +26,9 @@ class Round(Record):
               F("new_version", null(U64), opt=True), F("head_gain", INT, opt=True),
               F("winners", list_of(U64), opt=True), F("paid", DEC, opt=True),
               F("payout_pending", BOOL, opt=True), F("confirmed_round", U64, opt=True),
-              F("confirmed_gain", null(INT), opt=True), F("paid_height", U64, opt=True))
+              F("confirmed_gain", null(INT), opt=True), F("paid_height", U64, opt=True),
+              F("scoring_reserve", DEC, opt=True), F("scoring_reserve_denom", STR, opt=True),
+              F("prune_height", U64, opt=True), F("pruned_height", U64, opt=True))
 
 
 class Submission(Record):
@@ -40,7 +42,10 @@ class Submission(Record):
               F("payout_denom", STR, opt=True), F("payout_pending", BOOL, opt=True),
               F("confirmed_round", U64, opt=True), F("confirmed_gain", null(INT), opt=True),
               F("compensation", DEC, opt=True), F("settled_height", U64, opt=True),
-              F("withheld_by", list_of(U64), opt=True), F("withholding_proved_height", U64, opt=True))
+              F("withheld_by", list_of(U64), opt=True), F("withholding_proved_height", U64, opt=True),
+              F("scoring_fee", DEC, opt=True), F("scoring_fee_denom", STR, opt=True),
+              F("scoring_fee_due", DEC, opt=True), F("scoring_fee_refund", DEC, opt=True),
+              F("pruned_height", U64, opt=True))
 
 
 class Job(Record):

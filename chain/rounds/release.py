@@ -241,6 +241,7 @@ def _invalidate(state, model_id: int, round_: int, sub, height: int, error: Chai
     deposit = int(sub["deposit"])
     if deposit:
         keeper.BANK.pay(state, COMMUNITY_POOL, [(sub["deposit_denom"], deposit)])
+    sub = keeper.settle_scoring_fee(state, sub)   # no job ran for it: its scoring prepayment comes back
     reason = f"{error.codespace}/{error.code}"
     keeper.put_submission(state, model_id, round_, {**sub, "status": keeper.INVALID, "reason": reason,
                                                     "opened_height": sub.get("opened_height", height), **extra})
@@ -309,6 +310,7 @@ def settle_round(state, ctx, model_id: int, round_: int) -> tuple[Event, ...]:
         deposit, denom = int(sub["deposit"]), sub["deposit_denom"]
         if deposit:
             keeper.BANK.pay(state, bytes.fromhex(sub["submitter"]), [(denom, deposit)])
+        sub = keeper.settle_scoring_fee(state, sub)
         keeper.put_submission(state, model_id, round_, {**sub, "status": keeper.VOID, "opened_height": ctx.height,
                                                         "reason": SHORTFALL})
         events.append(Event("update_void", (("model_id", str(model_id)), ("round", str(round_)),

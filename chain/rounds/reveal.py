@@ -14,6 +14,7 @@ from chain.registry.errors import (ModelNotActive, RevealTooEarly, RevealTooLate
 from chain.registry.handlers import coin_text, open_model
 from chain.registry.model import ACTIVE
 from chain.results import BlockContext, Event
+from chain.rounds import fees
 from chain.rounds import keeper as rounds
 from chain.rounds.messages import MsgRevealShard
 from chain.rounds.scoring_queue import enqueue, enqueue_update_job, new_job, work_per_sample
@@ -47,14 +48,24 @@ def process_reveal_shard(state, ctx: BlockContext, signer: bytes, msg: MsgReveal
     fee = samples * per_sample * params.fee_per_work_unit
     if fee:
         bank.validate_send(state, signer, [(native, fee)])
+    record = rounds.get_round(state, model.id, msg.round)
+    subs = rounds.submissions(state, model.id, msg.round) if record is not None else []
+    # the owner-side jobs the close queues later, prepaid into the rounds escrow (chain/rounds/fees.py)
+    reserve = fees.reserve_jobs(model, msg.round, subs) * fee if record is not None else 0
+    fees.require_funds(state, signer, [(native, fee), (native, reserve)],
+                       f"the head's scoring fee {fee}{native} and the round's scoring reserve {reserve}{native}")
 
     if fee:
         FEES.collect(state, signer, [(native, fee)])
+    if reserve:
+        rounds.escrow_deposit(state, signer, native, reserve)
+    if record is not None:
+        rounds.put_round(state, {**record, "scoring_reserve": str(reserve), "scoring_reserve_denom": native})
     registry.put_shard(state, model.id, msg.shard_index, msg.shard)
     registry.put_reveal(state, model.id, msg.round, {"shard_index": msg.shard_index, "height": ctx.height,
                                                    "version": model.head_version})
     enqueue(state, ctx.height, new_job(model.id, model.head_version, msg.round, msg.shard_index, samples, per_sample))
-    updates = [s for s in rounds.submissions(state, model.id, msg.round) if s["status"] == rounds.OPENED]
+    updates = [s for s in subs if s["status"] == rounds.OPENED]
     for sub in updates:  # each valid opened update's candidate, on the same shard, after the head
         enqueue_update_job(state, ctx.height, model.id, msg.round, sub)
     if rounds.get_round(state, model.id, msg.round) is not None:   # closes once every score is in
@@ -63,4 +74,5 @@ def process_reveal_shard(state, ctx: BlockContext, signer: bytes, msg: MsgReveal
     return (Event("reveal_shard", (("model_id", str(model.id)), ("round", str(msg.round)),
                                    ("shard_index", str(msg.shard_index)), ("samples", str(samples)),
                                    ("work", str(samples * per_sample)), ("scoring_fee", coin_text(native, fee)),
+                                   ("scoring_reserve", coin_text(native, reserve)),
                                    ("updates", str(len(updates))))),)

@@ -98,10 +98,11 @@ def _revealed(state, model_id: int, round_: int) -> tuple[dict, ModelSpec, int] 
     return reveal, spec, len(labels)
 
 
-def enqueue_version_job(state, height: int, model_id: int, version: int, round_: int) -> None:
-    """Score `version` on the round's revealed shard."""
+def enqueue_version_job(state, height: int, model_id: int, version: int, round_: int) -> int:
+    """Score `version` on the round's revealed shard. Returns the job's work (multiply-adds)."""
     reveal, spec, samples = _revealed(state, model_id, round_)
     enqueue(state, height, new_job(model_id, version, round_, reveal["shard_index"], samples, work_per_sample(spec)))
+    return samples * work_per_sample(spec)
 
 
 def enqueue_update_job(state, height: int, model_id: int, round_: int, sub: dict) -> None:
@@ -112,14 +113,19 @@ def enqueue_update_job(state, height: int, model_id: int, round_: int, sub: dict
     reveal, spec, samples = revealed
     enqueue(state, height, new_job(model_id, sub["parent"], round_, reveal["shard_index"], samples,
                                    work_per_sample(spec), update_seq=sub["seq"]))
+    # its exact cost, charged from the submitter's prepayment when it settles (chain/rounds/fees.py)
+    due = samples * work_per_sample(spec) * load_registry_params(state).fee_per_work_unit
+    rounds.put_submission(state, model_id, round_, {**sub, "scoring_fee_due": str(due)})
 
 
 def enqueue_aggregate_job(state, height: int, model_id: int, head_version: int, round_: int,
-                          seqs: list[int]) -> None:
-    """Score the FedAvg aggregate of the opened submissions `seqs` (all trained on the head)."""
+                          seqs: list[int]) -> int:
+    """Score the FedAvg aggregate of the opened submissions `seqs` (all trained on the head). Returns the
+    job's work (multiply-adds)."""
     reveal, spec, samples = _revealed(state, model_id, round_)
     job = new_job(model_id, head_version, round_, reveal["shard_index"], samples, work_per_sample(spec))
     enqueue(state, height, {**job, "aggregate_of": seqs})
+    return samples * work_per_sample(spec)
 
 
 # --- running them --------------------------------------------------------------------------------------------

@@ -26,10 +26,13 @@ from __future__ import annotations
 import hashlib
 
 from chain.registry import keeper as registry
+from chain.registry import params as registry_params
 from chain.registry.model import CLOSED, Model
 from chain.results import Event
-from chain.rounds import keeper, keys, reward, scoring_queue
+from chain.rounds import fees, keeper, keys, reward, scoring_queue
+from chain.rounds import params as rparams
 from chain.rounds.candidates import aggregate_candidate, candidate
+from chain.rounds.delta import decode_delta
 from chain.scoring.weights import encode_weights
 from chain.store.kv import prefix_end
 from chain.tx.address import to_bech32
@@ -68,16 +71,22 @@ def _queue_missing_versions(state, ctx, model: Model, round_: int, record: dict,
     missing = [v for v in versions if registry.get_score(state, model.id, v, round_) is None]
     queued = set(record.get("queued_versions", [])) | {reveal["version"]}
     new = [v for v in missing if v not in queued]
-    for v in new:
-        scoring_queue.enqueue_version_job(state, ctx.height, model.id, v, round_)
     if new:
         keeper.put_round(state, {**record, "queued_versions": sorted(queued - {reveal["version"]} | set(new))})
+    for v in new:   # owner-side jobs, paid from the round's scoring reserve (chain/rounds/fees.py)
+        work = scoring_queue.enqueue_version_job(state, ctx.height, model.id, v, round_)
+        fees.charge_owner_job(state, model.id, round_, work * _price(state))
     return bool(missing)
 
 
+def _price(state) -> int:
+    return registry_params.load(state).fee_per_work_unit
+
+
 def _queue_aggregate(state, ctx, model: Model, round_: int, record: dict, seqs: list[int]) -> None:
-    scoring_queue.enqueue_aggregate_job(state, ctx.height, model.id, model.head_version, round_, seqs)
     keeper.put_round(state, {**record, "aggregate": {"version": model.head_version, "of": seqs}})
+    work = scoring_queue.enqueue_aggregate_job(state, ctx.height, model.id, model.head_version, round_, seqs)
+    fees.charge_owner_job(state, model.id, round_, work * _price(state))
 
 
 # --- closing ---------------------------------------------------------------------------------------------
@@ -144,6 +153,7 @@ def _close(state, ctx, model: Model, record: dict, opened: list[dict], gains: di
         events += _settle_deposit(state, ctx, model, round_, s, gains[s["seq"]], score_of(s["parent"]),
                                   s["seq"] in winners)
     registry.put_model(state, model)
+    record = schedule_prune(state, ctx, keeper.refund_reserve(state, record, model.owner_bytes))
     keeper.put_round(state, {**record, "closed_height": ctx.height,
                              "new_version": new_version, "winners": winners, "paid": "0",
                              "payout_pending": new_version is not None,
@@ -227,6 +237,7 @@ def _settle_deposit(state, ctx, model: Model, round_: int, sub: dict, head_gain:
     trainer = bytes.fromhex(sub["submitter"])
     if deposit:
         keeper.BANK.pay(state, COMMUNITY_POOL if harmful else trainer, [(denom, deposit)])
+    sub = keeper.settle_scoring_fee(state, sub)
     keeper.put_submission(state, model.id, round_, {
         **sub, "status": keeper.SETTLED, "outcome": outcome, "gain": head_gain, "parent_gain": parent_gain,
         "payout": "0", "payout_denom": model.bounty_denom, "payout_pending": accepted,
@@ -237,24 +248,41 @@ def _settle_deposit(state, ctx, model: Model, round_: int, sub: dict, head_gain:
 
 
 # --- void rounds and closed models -----------------------------------------------------------------------
+def could_have_scored(state, model_id: int, round_: int, sub: dict, compensated: set[str]) -> bool:
+    """Whether a void round's opened submission earns compensation (docs/rounds.md, "Void rounds"): it is a
+    valid, original update (OPENED: copies, bad sealing and malformed deltas are INVALID and never get
+    here) that put something at stake (a non-zero deposit) and changes its parent (a zero delta's
+    candidate IS its parent: it could never improve), and it is its submitter's first such submission in
+    the round (one compensation per trainer per round, so spamming variants of one update drains nothing)."""
+    if sub["status"] != keeper.OPENED or not int(sub["deposit"]) or sub["submitter"] in compensated:
+        return False
+    update = keeper.get_update(state, model_id, round_, sub["seq"])
+    return update is not None and any(bool(d.any()) for d in decode_delta(update))
+
+
 def void_unrevealed(state, ctx, model_id: int, round_: int) -> tuple[Event, ...]:
     """At the reveal deadline (after the release deadline settled what stayed sealed): a round with
-    submissions but no revealed shard is void. Every opened update's deposit comes back, and its trainer is
-    compensated from the owner's bond with as much again as its deposit, in seq order while the bond lasts."""
+    submissions but no revealed shard is void. Every opened update's deposit and scoring prepayment come
+    back, and a trainer whose update could have scored (could_have_scored) is compensated from the owner's
+    bond with as much again as its deposit, in seq order while the bond lasts."""
     model = registry.get_model(state, model_id)
     if model is None or registry.get_reveal(state, model_id, round_) is not None:
         return ()
     record = keeper.get_round(state, model_id, round_)
     bond = int(model.bond)
     events = []
+    compensated: set[str] = set()
     for sub in keeper.submissions(state, model_id, round_):
         if sub["status"] != keeper.OPENED:
             continue
         deposit, trainer = int(sub["deposit"]), bytes.fromhex(sub["submitter"])
-        compensation = min(deposit, bond)
+        compensation = min(deposit, bond) if could_have_scored(state, model_id, round_, sub, compensated) else 0
+        if compensation:
+            compensated.add(sub["submitter"])
         bond -= compensation
         if deposit:
             keeper.BANK.pay(state, trainer, [(sub["deposit_denom"], deposit)])
+        sub = keeper.settle_scoring_fee(state, sub)
         if compensation:
             registry.BANK.pay(state, trainer, [(model.bond_denom, compensation)])
         keeper.put_submission(state, model_id, round_, {**sub, "status": keeper.VOID, "settled_height": ctx.height,
@@ -264,7 +292,7 @@ def void_unrevealed(state, ctx, model_id: int, round_: int) -> tuple[Event, ...]
                                                   ("refunded", f"{deposit}{sub['deposit_denom']}"),
                                                   ("compensation", f"{compensation}{model.bond_denom}"))))
     registry.put_model(state, model.with_(bond=str(bond)))
-    keeper.put_round(state, {**record, "void": True, "closed_height": ctx.height})
+    keeper.put_round(state, {**schedule_prune(state, ctx, record), "void": True, "closed_height": ctx.height})
     events.append(Event("round_void", _attrs(model_id, round_, ("compensation",
                                                                 f"{int(model.bond) - bond}{model.bond_denom}"))))
     return tuple(events)
@@ -288,6 +316,7 @@ def model_closed(state, ctx, model_id: int) -> tuple[Event, ...]:
             deposit = int(sub["deposit"])
             if deposit:
                 keeper.BANK.pay(state, bytes.fromhex(sub["submitter"]), [(sub["deposit_denom"], deposit)])
+            sub = keeper.settle_scoring_fee(state, sub)
             keeper.put_submission(state, model_id, round_, {**sub, "status": keeper.VOID, "settled_height": ctx.height,
                                                             "reason": "the model closed"})
             events.append(Event("update_void", _attrs(model_id, round_, ("seq", str(sub["seq"])),
@@ -295,7 +324,21 @@ def model_closed(state, ctx, model_id: int) -> tuple[Event, ...]:
         state.delete(keys.close_key(model_id, round_))
         if "settled_height" not in record:
             keeper.clear_deadline(state, record["release_deadline"], model_id, round_)
+        record = schedule_prune(state, ctx, keeper.refund_reserve(state, keeper.get_round(state, model_id, round_),
+                                                                  model.owner_bytes))
         keeper.put_round(state, {**record, "settled_height": record.get("settled_height", ctx.height),
                                  "closed_height": record.get("closed_height", ctx.height)})
     scoring_queue.drop_model_jobs(state, model_id)
     return tuple(events)
+
+
+def schedule_prune(state, ctx, record: dict) -> dict:
+    """A round that closes (or voids) gets its payloads pruned payload_retention_blocks after both its
+    close and its release deadline (docs/rounds.md, "Payload pruning"): a shortfall void happens at the
+    release deadline, so its withholding-proof window (chain/rounds/withhold.py) ends no later. Returns the
+    record with prune_height (the caller stores it); a round already scheduled keeps its height."""
+    if "prune_height" in record:
+        return record
+    height = max(ctx.height, record["release_deadline"]) + rparams.load(state).payload_retention_blocks
+    keeper.index_prune(state, height, record["model_id"], record["round"])
+    return {**record, "prune_height": height}

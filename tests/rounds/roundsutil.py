@@ -92,3 +92,8 @@ class RoundsChain(RegistryChain):
         if validator_params:
             genesis["validators"]["params"] = validator_params
         super().__init__(app_state=genesis)
+
+
+# the scoring prepayment of one submission to the tiny digits model (chain/rounds/fees.py): the registry's
+# max_shard_samples x 1184 multiply-adds per sample x fee_per_work_unit, refunded beyond the job's real cost
+PREPAY = 150 * 1184 * 1

@@ -34,3 +34,38 @@ def test_bond_drain_round_beyond_the_shards_takes_no_submission():
     assert bank.balances(chain.app.store, rounds_keeper.ESCROW) == escrow   # no deposit taken
     assert rounds_keeper.get_round(chain.app.store, model_id, 2) is None    # no round record either
     assert registry.get_model(chain.app.store, model_id).bond == bond
+
+
+def test_bond_drain_zero_cost_submissions_get_nothing_from_a_void_round():
+    """A void round used to pay every opened submission its deposit again from the bond: an attacker's
+    zero delta (no training: its candidate is the parent, it could never score) or a spray of variants of
+    one update each netted a deposit. Now only a trainer's first update that changes its parent is
+    compensated; the attacker gets its deposits and scoring prepayments back, and nothing more."""
+    from roundsutil import PREPAY
+    from test_release import next_block, votes
+    from chainutil import CAROL
+    _, model = tiny_model()
+    _, _, shards = validation(model)
+    chain = RoundsChain()
+    model_id = activate(chain, model, shards)
+    bond = int(registry.get_model(chain.app.store, model_id).bond)
+    start, end = window(chain, model_id, round_=0)
+    chain.until(start - 1)
+    attack = [delta(model), delta(model, bump=1), delta(model, bump=2), delta(model, bump=3)]
+    for update in attack:   # BOB: a zero delta, then variants of one trivial update
+        assert code(chain.run(BOB, submit_msg(chain, BOB, model_id, 0, update))[0]) == ("", 0)
+    assert code(chain.run(CAROL, submit_msg(chain, CAROL, model_id, 0, delta(model, bump=-1)))[0]) == ("", 0)
+    bob, carol = (bank.balance(chain.app.store, w.address_bytes, "ugrad") for w in (BOB, CAROL))
+    chain.until(end - 1)
+    next_block(chain, votes(chain, end))
+    subs = rounds_keeper.submissions(chain.app.store, model_id, 0)
+    assert [s["status"] for s in subs] == ["opened"] * 5
+    chain.until(rounds_keeper.get_round(chain.app.store, model_id, 0)["release_deadline"])   # never revealed
+    subs = rounds_keeper.submissions(chain.app.store, model_id, 0)
+    assert [s["status"] for s in subs] == ["void"] * 5
+    assert [s["compensation"] for s in subs] == ["0", "100", "0", "0", "100"]
+    # BOB spent 4 deposits and 4 prepayments and gets them back with one compensation: 100, not 400
+    assert bank.balance(chain.app.store, BOB.address_bytes, "ugrad") == bob + 4 * (100 + PREPAY) + 100
+    assert bank.balance(chain.app.store, CAROL.address_bytes, "ugrad") == carol + 100 + PREPAY + 100
+    assert int(registry.get_model(chain.app.store, model_id).bond) == bond - 200
+    assert bank.balances(chain.app.store, rounds_keeper.ESCROW) == []

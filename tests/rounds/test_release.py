@@ -3,7 +3,7 @@ their shares, VerifyVoteExtension / ProcessProposal re-check them, the proposer 
 chain opens each update at 2/3 of the sealing set's power (or marks it invalid and forfeits the deposit)."""
 import pytest
 
-from roundsutil import CONSENSUS_KEYS, OPERATORS, RoundsChain, delta, submit_msg
+from roundsutil import CONSENSUS_KEYS, OPERATORS, PREPAY, RoundsChain, delta, submit_msg
 from sealingutil import validator_private_key, validator_public_key
 
 from chain.bank import keeper as bank
@@ -90,7 +90,7 @@ def test_shares_are_released_only_after_the_window_and_open_at_two_thirds(setup)
     assert keeper.get_update(chain.app.store, model_id, 0, 1) == carol_update
     proven = chain.query("/rounds/update", u64(model_id, 0, 1), prove=True)
     assert proven.value == carol_update and proven.proof
-    assert bank.balances(chain.app.store, keeper.ESCROW) == [("ugrad", 200)]  # held until scoring
+    assert bank.balances(chain.app.store, keeper.ESCROW) == [("ugrad", 200 + 2 * PREPAY)]  # held until scoring
     # nothing left to release
     assert all(ext == b"" for _, ext in votes(chain, chain.height + 1))
     # genesis export carries the released shares and opened updates, and round-trips
@@ -178,7 +178,7 @@ def test_deadline_refunds_a_shortfall_even_when_the_trainer_sealed_badly(setup):
     model_id = activate(chain, model, shards)
     info = chain.query_json("/rounds/round", u64(model_id, 0))
     # BOB seals honestly; CAROL's entries for every validator but index 0 are garbage
-    assert code(chain.run(BOB, submit_msg(chain, BOB, model_id, 0, delta(model)))[0]) == ("", 0)
+    assert code(chain.run(BOB, submit_msg(chain, BOB, model_id, 0, delta(model, bump=1)))[0]) == ("", 0)
     envelope = seal(b"carol", sealing_set(info), seal_context(CHAIN_ID, model_id, 0, CAROL.address_bytes))
     broken = tuple(e if e.validator_index == 0 else replace(e, ciphertext=bytes([e.ciphertext[0] ^ 1]) + e.ciphertext[1:])
                    for e in envelope.shares)
@@ -202,7 +202,7 @@ def test_deadline_refunds_a_shortfall_even_when_the_trainer_sealed_badly(setup):
     assert [s["status"] for s in subs] == ["void", "void"]
     assert subs[0]["compensation"] == "100" and "compensation" not in subs[1]
     assert bank.balance(chain.app.store, COMMUNITY_POOL, "ugrad") == pool
-    assert bank.balance(chain.app.store, BOB.address_bytes, "ugrad") == bob + 200
+    assert bank.balance(chain.app.store, BOB.address_bytes, "ugrad") == bob + 200 + PREPAY   # no job ran: all back
     assert bank.balances(chain.app.store, keeper.ESCROW) == []
 
 
@@ -220,7 +220,7 @@ def test_deadline_refunds_when_too_few_validators_released(setup):
     assert [e.type for e in results[-1].events if e.type.startswith("update_")] == ["update_void"]
     [sub] = chain.query_json("/rounds/round", u64(model_id, 0))["submission_list"]
     assert sub["status"] == "void"
-    assert bank.balance(chain.app.store, BOB.address_bytes, "ugrad") == bob + 100
+    assert bank.balance(chain.app.store, BOB.address_bytes, "ugrad") == bob + 100 + PREPAY
     assert bank.balances(chain.app.store, keeper.ESCROW) == []
     assert chain.query_json("/rounds/round", u64(model_id, 0))["settled_height"] == deadline
     assert keeper.due_deadlines(chain.app.store, 10**9) == []

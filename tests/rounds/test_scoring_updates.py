@@ -6,7 +6,7 @@ INVALID with its rounds code and forfeits the deposit."""
 import numpy as np
 import pytest
 
-from roundsutil import RoundsChain, delta, submit_msg
+from roundsutil import PREPAY, RoundsChain, delta, submit_msg
 from test_release import next_block, votes, window
 
 from chain.bank import keeper as bank
@@ -85,7 +85,10 @@ def test_opened_updates_are_scored_on_the_revealed_shard(setup, reveal_first):
     assert [s["status"] for s in subs] == ["opened", "opened", "invalid", "invalid", "invalid"]
     assert [s.get("reason") for s in subs[2:]] == ["rounds/7", "rounds/8", "rounds/9"]
     assert bank.balance(chain.app.store, COMMUNITY_POOL, "ugrad") == pool + 300   # three deposits forfeited
-    assert bank.balances(chain.app.store, keeper.ESCROW) == [("ugrad", 200)]      # the valid two, held
+    # the valid two's deposits and scoring prepayments held (the invalid three got theirs back: no job ran),
+    # and after a reveal the owner's reserve for two more owner-side jobs of 100 samples (chain/rounds/fees.py)
+    reserve = 2 * 100 * 1184 if reveal_first else 0
+    assert bank.balances(chain.app.store, keeper.ESCROW) == [("ugrad", 200 + 2 * PREPAY + reserve)]
     if not reveal_first:   # revealed after opening: the reveal queues the head and both valid updates
         assert code(chain.run(ALICE, reveal_msg(model_id, 0, shards, 1))[0]) == ("", 0)
     queue = chain.query_json("/rounds/queue")["jobs"]

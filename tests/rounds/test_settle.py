@@ -7,7 +7,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from roundsutil import RoundsChain, delta, submit_msg
+from roundsutil import PREPAY, RoundsChain, delta, submit_msg
 from test_release import next_block, votes, window
 
 from chain.bank import keeper as bank
@@ -25,6 +25,7 @@ from test_registry_chain import reveal_msg
 torch = pytest.importorskip("torch")
 BOUNTY, TARGET = 100_000, 900_000
 CURVE = ((0, 0), (5000, 7000), (10_000, 10_000))
+REFUND = PREPAY - SHARD_SIZE * 1184   # a scored candidate's prepayment beyond its 100-sample job
 
 
 
@@ -233,7 +234,7 @@ def test_ties_go_to_the_earlier_submission_and_min_improvement_gates_the_head(se
     info = play_round(chain, model_id, 0, [(BOB, updates["a"])], reveal_index=0)
     assert info["new_version"] is None and info["paid"] == "0" and chain.model(model_id)["head_version"] == 0
     assert info["submission_list"][0]["outcome"] == "improving"
-    assert balances(chain, BOB, denom="ugrad")[0] == chain.submitted[BOB.address] + 100   # deposit back
+    assert balances(chain, BOB, denom="ugrad")[0] == chain.submitted[BOB.address] + 100 + REFUND   # deposit back
 
 
 def test_an_unrevealed_round_is_void_and_paid_from_the_bond(setup):
@@ -244,8 +245,8 @@ def test_an_unrevealed_round_is_void_and_paid_from_the_bond(setup):
     subs = info["submission_list"]
     assert [(s["status"], s["compensation"]) for s in subs] == [("void", "100"), ("void", "50")]
     # deposits back, plus compensation in seq order while the 150 bond lasts
-    assert balances(chain, BOB, CAROL, denom="ugrad") == [chain.submitted[BOB.address] + 200,
-                                                          chain.submitted[CAROL.address] + 150]
+    assert balances(chain, BOB, CAROL, denom="ugrad") == [chain.submitted[BOB.address] + 200 + PREPAY,
+                                                          chain.submitted[CAROL.address] + 150 + PREPAY]
     assert chain.model(model_id)["bond"] == "0"
     assert bank.balances(chain.app.store, keeper.ESCROW) == []
 
@@ -270,7 +271,7 @@ def test_a_closing_model_refunds_held_deposits(setup):
     assert chain.model(model_id)["status"] == "closed"
     [sub] = chain.query_json("/rounds/round", u64(model_id, last))["submission_list"]
     assert (sub["status"], sub["reason"]) == ("void", "the model closed")
-    assert balances(chain, BOB, denom="ugrad")[0] == bob + 100
+    assert balances(chain, BOB, denom="ugrad")[0] == bob + 100 + PREPAY   # its job was dropped: all back
     assert bank.balances(chain.app.store, keeper.ESCROW) == []
     assert chain.query_json("/rounds/queue")["jobs"] == []
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from roundsutil import OPERATORS, ROUNDS, RoundsChain, private_key_of_index, rounds_snapshot, sealed, submit_msg
+from roundsutil import OPERATORS, PREPAY, ROUNDS, RoundsChain, private_key_of_index, rounds_snapshot, sealed, submit_msg
 
 from chain.app import Application
 from chain.bank import keeper as bank
@@ -63,8 +63,8 @@ def test_submit_in_window_escrows_the_deposit_and_snapshots_the_set(setup):
     result, _ = chain.run(BOB, msg)
     assert code(result) == ("", 0), result.log
     assert [e.type for e in result.events][-1] == "submit_update"
-    assert bank.balances(chain.app.store, keeper.ESCROW) == [("ugrad", 100)]
-    fee = bob_before - bank.balance(chain.app.store, BOB.address_bytes, "ugrad") - 100
+    assert bank.balances(chain.app.store, keeper.ESCROW) == [("ugrad", 100 + PREPAY)]
+    fee = bob_before - bank.balance(chain.app.store, BOB.address_bytes, "ugrad") - 100 - PREPAY
     assert fee > 0
 
     info = chain.query_json("/rounds/round", u64(model_id, 0))
@@ -73,7 +73,7 @@ def test_submit_in_window_escrows_the_deposit_and_snapshots_the_set(setup):
     digest = envelope_hash(decode_envelope(msg.envelope)).hex()
     assert sub == {"seq": 0, "submitter": BOB.address, "parent": 0, "envelope_hash": digest,
                    "envelope_size": len(msg.envelope), "deposit_denom": "ugrad", "deposit": "100",
-                   "status": "sealed", "height": start}
+                   "status": "sealed", "height": start, "scoring_fee": str(PREPAY), "scoring_fee_denom": "ugrad"}
     assert chain.query_json("/rounds/submission", u64(model_id, 0, 0))["envelope_hash"] == digest
     assert chain.query("/rounds/submission", u64(model_id, 0, 1)).code == 6  # UnknownSubmission
     proven = chain.query("/rounds/envelope", u64(model_id, 0, 0), prove=True)
@@ -89,7 +89,7 @@ def test_submit_in_window_escrows_the_deposit_and_snapshots_the_set(setup):
     result, _ = chain.run(CAROL, submit_msg(chain, CAROL, model_id, 0, b"carol"))
     assert code(result) == ("", 0) and chain.height == start + 4
     assert chain.query_json("/rounds/round", u64(model_id, 0))["submissions"] == 2
-    assert bank.balances(chain.app.store, keeper.ESCROW) == [("ugrad", 200)]
+    assert bank.balances(chain.app.store, keeper.ESCROW) == [("ugrad", 200 + 2 * PREPAY)]
 
 
 def test_failures_have_exact_codes_and_store_nothing(setup):
@@ -144,7 +144,7 @@ def test_insufficient_deposit(setup):
     assert rounds_snapshot(chain) == before
     result, _ = chain.run(ALICE, submit_msg(chain, ALICE, model_id, 0))
     assert code(result) == ("", 0), result.log
-    assert bank.balances(chain.app.store, keeper.ESCROW) == [("ugrad", 50_000_000)]
+    assert bank.balances(chain.app.store, keeper.ESCROW) == [("ugrad", 50_000_000 + PREPAY)]
 
 
 def test_round_cap_and_duplicates(setup):

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from roundsutil import RoundsChain, delta
+from roundsutil import PREPAY, RoundsChain, delta
 from sealingutil import validator_public_key
 from test_release import next_block, node_keys, votes, window
 
@@ -100,7 +100,7 @@ def test_withhold_censors_cannot_fine_the_victim(setup):
     assert [e.type for e in bob_events] == ["update_void"]
     subs = chain.query_json("/rounds/round", u64(model_id, 0))["submission_list"]
     assert subs[0]["status"] == "void" and subs[0]["reason"] == release.SHORTFALL
-    assert bank.balance(chain.app.store, BOB.address_bytes, "ugrad") == bob + 100
+    assert bank.balance(chain.app.store, BOB.address_bytes, "ugrad") == bob + 100 + PREPAY
     assert bank.balance(chain.app.store, COMMUNITY_POOL, "ugrad") == pool
     assert "compensation" not in subs[0]   # a sealed update could not have scored: the owner's bond pays nothing
 
@@ -223,7 +223,7 @@ def test_withhold_proof_fails_when_the_trainer_sealed_badly(setup):
     chain.until(deadline)
     [sub] = chain.query_json("/rounds/round", u64(model_id, 0))["submission_list"]
     assert sub["status"] == "void"
-    assert bank.balance(chain.app.store, CAROL.address_bytes, "ugrad") == carol + 100
+    assert bank.balance(chain.app.store, CAROL.address_bytes, "ugrad") == carol + 100 + PREPAY
     bonds = [v.bond for v in validators.all_validators(chain.app.store)]
     result, _ = chain.run(CAROL, MsgProveWithholding(model_id=model_id, round=0, seq=0, key=key))
     assert code(result) == ("sealing", 13)
