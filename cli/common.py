@@ -83,7 +83,8 @@ def resolve_address(ctx, who: str) -> bytes:
 
 def client_for(ctx):
     from client.client import Client
-    return Client(ctx.obj["node"])
+    height, digest = ctx.obj.get("trust", (None, None))
+    return Client(ctx.obj["node"], trusted_height=height, trusted_hash=digest)
 
 
 def receipt_event(receipt, kind: str) -> dict:

@@ -22,10 +22,18 @@ from cli.common import tx as tx_group
 @click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--password-file", type=click.Path(dir_okay=False, exists=True), default=None,
               help="Read the keyring password from this file.")
+@click.option("--trust-height", type=click.IntRange(min=1), default=None, envvar="GRADCHAIN_TRUST_HEIGHT",
+              help="Light client anchor: a block height you trust ($GRADCHAIN_TRUST_HEIGHT); with --trust-hash.")
+@click.option("--trust-hash", default=None, envvar="GRADCHAIN_TRUST_HASH",
+              help="Light client anchor: that block's hash, hex, got out of band ($GRADCHAIN_TRUST_HASH). "
+                   "Without an anchor the first block the node shows is trusted.")
 @click.pass_context
-def main(ctx, home, node, output, password_file):
+def main(ctx, home, node, output, password_file, trust_height, trust_hash):
     """gradchain: train models on private data, paid per improvement, on CometBFT."""
-    ctx.obj = {"home": home, "node": node, "output": output, "password_file": password_file}
+    if (trust_height is None) != (trust_hash is None):
+        raise click.UsageError("--trust-height and --trust-hash go together")
+    ctx.obj = {"home": home, "node": node, "output": output, "password_file": password_file,
+               "trust": (trust_height, trust_hash)}
 
 
 # `tx ...` and `query ...` subcommands are added to these groups by tx, validators, bridge, registry and rounds

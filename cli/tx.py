@@ -39,7 +39,7 @@ def query_bank():
 
 @query_bank.command("balances")
 @click.argument("who")
-@click.option("--denom", default=None, help="Only this denom, verified with a Merkle proof.")
+@click.option("--denom", default=None, help="Only this denom, verified: a Merkle proof against a signed header.")
 @click.pass_context
 @friendly
 def query_balances(ctx, who, denom):
@@ -47,9 +47,11 @@ def query_balances(ctx, who, denom):
     address = resolve_address(ctx, who)
     with client_for(ctx) as c:
         balances = {denom: c.balance(address, denom, prove=True)} if denom else c.balances(address)
+        anchor = "your --trust-hash" if ctx.obj.get("trust", (None, None))[0] else "the first block (no --trust-hash)"
     text = "\n".join(f"{amount}\t{d}" for d, amount in sorted(balances.items())) or "no balances"
     if denom:
-        text += "\t(verified: Merkle proof checked against the block header's app hash)"
+        text += (f"\t(verified: Merkle proof against a header signed by the validators, light client from "
+                 f"{anchor})")
     emit(ctx, {"address": to_bech32(address), "balances": {d: str(a) for d, a in balances.items()},
                **({"verified": True} if denom else {})}, text)
 
