@@ -42,7 +42,7 @@ class Cli:
         self.chain, self.home = chain, home
         self.original = client.client.Client
 
-    def client(self, url="", timeout=30.0):
+    def client(self, url="", timeout=30.0, **anchor):
         c = self.original("http://in-process")
         c.rpc.close()
         c.rpc = InProcessRPC(self.chain)

@@ -81,7 +81,7 @@ class World:
         self.original_client = client.client.Client
 
     # --- the CLI, every Client answered by the in-process chain ------------------------------------------
-    def client(self, url="", timeout=30.0):
+    def client(self, url="", timeout=30.0, **anchor):
         c = self.original_client("http://in-process")
         c.rpc.close()
         c.rpc = InProcessRPC(self.chain)
