@@ -62,8 +62,12 @@ def plaintext_key(model_id: int, digest: bytes) -> bytes:
     return PLAINTEXT + u64(model_id) + digest
 
 
+def trainer_round_prefix(address: bytes, model_id: int, round_: int) -> bytes:
+    return TRAINER + address + u64(model_id) + u64(round_)
+
+
 def trainer_key(address: bytes, model_id: int, round_: int, seq: int) -> bytes:
-    return TRAINER + address + u64(model_id) + u64(round_) + u64(seq)
+    return trainer_round_prefix(address, model_id, round_) + u64(seq)
 
 
 def queue_key(height: int, seq: int) -> bytes:

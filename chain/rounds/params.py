@@ -14,6 +14,7 @@ class RoundsParams:
     max_submissions_per_round: int = 64     # sealed updates one round of one model accepts
     max_payload_bytes: int = 700_000        # update ciphertext bound (a submission travels in one tx)
     max_total_shares: int = DEFAULT_MAX_TOTAL_SHARES  # share plan size (docs/sealing.md section 4)
+    max_submissions_per_submitter: int = 4  # sealed updates one account may hold in one round of one model
 
     def validate(self) -> None:
         for name, value in asdict(self).items():
@@ -28,7 +29,9 @@ class RoundsParams:
 
 class RoundsParamsRecord(Record):
     """RoundsParams's stored bytes, field by field."""
-    FIELDS = (F("max_submissions_per_round", U64), F("max_payload_bytes", U64), F("max_total_shares", U64))
+    FIELDS = (F("max_submissions_per_round", U64), F("max_payload_bytes", U64), F("max_total_shares", U64),
+              F("max_submissions_per_submitter", U64))
+
 
 def load(state) -> RoundsParams:
     raw = state.get(keys.PARAMS)

@@ -47,6 +47,7 @@ FROZEN = {
     ("rounds", 4): "RoundFull", ("rounds", 5): "DuplicateSubmission", ("rounds", 6): "UnknownSubmission",
     ("rounds", 7): "UpdateDecodeError", ("rounds", 8): "UpdateShapeMismatch", ("rounds", 9): "UpdateOutOfRange",
     ("rounds", 10): "CopiedUpdate",
+    ("rounds", 11): "SubmitterRoundFull",
 }
 
 
