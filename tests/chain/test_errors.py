@@ -38,6 +38,7 @@ FROZEN = {
     ("registry", 13): "WeightsHashMismatch", ("registry", 14): "RevealTooEarly", ("registry", 15): "RevealTooLate",
     ("registry", 16): "ShardAlreadyRevealed", ("registry", 17): "RoundAlreadyRevealed",
     ("registry", 18): "ModelNotExpired", ("registry", 19): "UnknownVersion",
+    ("registry", 20): "TooManyOpenModels",
     ("sealing", 1): "MalformedEnvelope", ("sealing", 2): "EnvelopeTooLarge", ("sealing", 3): "ContextMismatch",
     ("sealing", 4): "InvalidSealingSet", ("sealing", 5): "ValidatorSetMismatch",
     ("sealing", 6): "ShareDecryptionFailed", ("sealing", 7): "ShareMismatch", ("sealing", 8): "NotEnoughShares",
