@@ -97,3 +97,8 @@ class ModelNotExpired(ChainError):
 class UnknownVersion(ChainError):
     """The model has no version with that number (or its weights are not complete yet)."""
     codespace, code = "registry", 19
+
+
+class TooManyOpenModels(ChainError):
+    """The owner already holds max_open_models_per_owner open (uploading or active) models; close one first."""
+    codespace, code = "registry", 20

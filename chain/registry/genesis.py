@@ -67,6 +67,7 @@ def _import_model(state, entry: dict) -> None:
     keeper.put_model(state, model)
     if model.status != CLOSED:
         keeper.index_expiry(state, model)
+        keeper.index_owner(state, model)
     for chunk in entry.get("upload_chunks", []):
         keeper.put_chunk(state, model.id, 0, int(chunk["index"]), _b64(chunk["data"]))
     for v in entry.get("versions", []):

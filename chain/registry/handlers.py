@@ -9,8 +9,8 @@ from chain.bank import keeper as bank
 from chain.registry import keeper
 from chain.registry import params as rparams
 from chain.registry.errors import (ChunkOutOfRange, ChunkTooLarge, DuplicateChunk, InvalidModelTerms, ModelClosed,
-                                   ModelNotUploading, NotModelOwner, WeightsHashMismatch, WrongChunkSize,
-                                   WrongEscrowDenom)
+                                   ModelNotUploading, NotModelOwner, TooManyOpenModels, WeightsHashMismatch,
+                                   WrongChunkSize, WrongEscrowDenom)
 from chain.registry.messages import MsgFundBounty, MsgRegisterModel, MsgUploadWeights
 from chain.registry.model import ACTIVE, CLOSED, UPLOADING, Model
 from chain.results import BlockContext, Event
@@ -59,9 +59,14 @@ def process_register_model(state, ctx: BlockContext, signer: bytes, msg: MsgRegi
     if msg.bond.denom != native or msg.deposit.denom != native:
         raise WrongEscrowDenom(f"bond and deposit are paid in the native denom {native}")
     bounty, bond = msg.bounty.validate(), msg.bond.validate()
+    if len(keeper.open_models_of(state, signer, params.max_open_models_per_owner)) >= params.max_open_models_per_owner:
+        raise TooManyOpenModels(f"{to_bech32(signer)} already holds {params.max_open_models_per_owner} open models "
+                                f"(registry param max_open_models_per_owner): close one first")
     escrow = keeper.merge_coins([(msg.bounty.denom, bounty), (native, bond)])
-    bank.validate_send(state, signer, escrow)
+    fee = params.registration_fee
+    bank.validate_send(state, signer, keeper.merge_coins(escrow + [(native, fee)]))
 
+    keeper.pay_fee(state, signer, [(native, fee)])
     keeper.escrow_in(state, signer, escrow)
     model_id = keeper.allocate_model_id(state)
     model = Model(id=model_id, owner=signer.hex(), status=UPLOADING, spec_hash=spec_hash(spec).hex(),
@@ -76,9 +81,11 @@ def process_register_model(state, ctx: BlockContext, signer: bytes, msg: MsgRegi
     keeper.put_spec(state, model_id, msg.spec)
     keeper.put_model(state, model)
     keeper.index_expiry(state, model)
+    keeper.index_owner(state, model)
     return (Event("register_model", (("model_id", str(model_id)), ("owner", to_bech32(signer)),
                                      ("bounty", coin_text(msg.bounty.denom, bounty)), ("bond", coin_text(native, bond)),
-                                     ("chunks", str(model.chunk_count)), ("chunk_size", str(model.chunk_size)))),)
+                                     ("chunks", str(model.chunk_count)), ("chunk_size", str(model.chunk_size)),
+                                     ("registration_fee", coin_text(native, fee)))),)
 
 
 def _rejected(error: ChainError, model: Model) -> ChainError:

@@ -12,6 +12,7 @@ from chain.store.kv import prefix_end
 from chain.tx.address import module_address
 
 ESCROW = module_address("registry_escrow")  # holds every open model's unspent bounty and bond
+FEE_COLLECTOR = module_address("fee_collector")  # where registration fees go, like tx fees
 BANK = bank_capabilities.escrow("registry_escrow")  # the registry's only bank writes (rounds pays bounties with it)
 
 
@@ -177,6 +178,21 @@ def index_expiry(state, model: Model) -> None:
     state.set(keys.expiry_key(model.expiry_height, model.id), b"\x01")
 
 
+def index_owner(state, model: Model) -> None:
+    state.set(keys.owner_key(model.owner_bytes, model.id), b"\x01")
+
+
+def open_models_of(state, owner: bytes, limit: int | None = None) -> list[int]:
+    """Ids of the owner's open models, ascending; at most `limit` of them (the cap reads no more keys)."""
+    prefix = keys.owner_prefix(owner)
+    ids = []
+    for key, _ in _iterate(state, prefix):
+        ids.append(_suffix_u64(key, len(prefix)))
+        if limit is not None and len(ids) >= limit:
+            break
+    return ids
+
+
 def expired_ids(state, height: int) -> list[int]:
     """Open models whose expiry height is at or below `height`, by id."""
     end = keys.EXPIRY + keys.u64(height + 1)
@@ -195,6 +211,15 @@ def escrow_in(state, sender: bytes, coins: list[tuple[str, int]]) -> None:
     BANK.collect(state, sender, merge_coins(coins))
 
 
+def pay_fee(state, payer: bytes, coins: list[tuple[str, int]]) -> None:
+    """A registry fee (registration_fee): through the escrow, which keeps nothing of it, to the fee collector
+    (the registry holds no fee capability of its own; chain.registry must not import chain.auth's ante)."""
+    coins = merge_coins(coins)
+    if coins:
+        BANK.collect(state, payer, coins)
+        BANK.pay(state, FEE_COLLECTOR, coins)
+
+
 def owed(model: Model) -> list[tuple[str, int]]:
     """What the escrow holds for an open model: its unspent bounty and its bond."""
     return merge_coins([(model.bounty_denom, int(model.escrow)), (model.bond_denom, int(model.bond))])
@@ -205,6 +230,7 @@ def close(state, model: Model) -> list[tuple[str, int]]:
     refund = owed(model)
     BANK.pay(state, model.owner_bytes, refund)
     state.delete(keys.expiry_key(model.expiry_height, model.id))
+    state.delete(keys.owner_key(model.owner_bytes, model.id))
     if model.version_count == 0:
         delete_chunks(state, model.id, 0)  # an unfinished upload is of no use to anyone
     put_model(state, model.with_(status=CLOSED, escrow="0", bond="0", chunks_received=0))

@@ -14,6 +14,7 @@ SCORE = b"reg/sc/"           # + model id + version + round -> canonical Score b
 SHARD = b"reg/sh/"           # + model id + shard index -> revealed shard bytes (kept for audit)
 REVEAL = b"reg/r/"           # + model id + round -> reveal record (shard index, height)
 EXPIRY = b"reg/x/"           # + expiry height + model id -> b"\x01"; open models only
+OWNER = b"reg/o/"            # + owner address (20 bytes) + model id -> b"\x01"; open models only (the per-owner cap)
 
 
 def model_key(model_id: int) -> bytes:
@@ -62,3 +63,11 @@ def reveal_key(model_id: int, round_: int) -> bytes:
 
 def expiry_key(height: int, model_id: int) -> bytes:
     return EXPIRY + u64(height) + u64(model_id)
+
+
+def owner_prefix(owner: bytes) -> bytes:
+    return OWNER + owner
+
+
+def owner_key(owner: bytes, model_id: int) -> bytes:
+    return owner_prefix(owner) + u64(model_id)

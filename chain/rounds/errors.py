@@ -54,6 +54,11 @@ class CopiedUpdate(ChainError):
     codespace, code = "rounds", 10
 
 
+class SubmitterRoundFull(ChainError):
+    """The signer already holds max_submissions_per_submitter submissions in this round of this model."""
+    codespace, code = "rounds", 13
+
+
 # 20-29: the share-release duty (chain/rounds/withhold.py)
 class NothingWithheld(ChainError):
     """No withholding to prove: the submission was not voided by a share shortfall at its release deadline, or its withholding is already proved."""

@@ -58,6 +58,8 @@ def import_genesis(state, section: dict) -> None:
 
 def _import_jobs(state, section: dict) -> None:
     scoring_queue.set_next_job_seq(state, int(section.get("next_job_seq", 1)))
+    if "queue_cursor" in section:  # the model the round-robin served last (docs/rounds.md, "The scoring queue")
+        scoring_queue.set_last_served_model(state, int(section["queue_cursor"]))
     for job in section.get("jobs", []):
         job = dict(job)
         height, seq = int(job.pop("height")), int(job.pop("seq"))
@@ -83,7 +85,8 @@ def _rebuild_indexes(state) -> None:
 def export_genesis(state) -> dict | None:
     """None for a chain that never configured or used rounds (its genesis had no section)."""
     rounds, jobs = keeper.all_rounds(state), scoring_queue.jobs(state)
-    if state.get(keys.PARAMS) is None and not rounds and not jobs:
+    cursor = scoring_queue.last_served_model(state)
+    if state.get(keys.PARAMS) is None and not rounds and not jobs and cursor is None:
         return None
     submissions = []
     for record in rounds:
@@ -102,6 +105,7 @@ def export_genesis(state) -> dict | None:
                 entry["update"] = base64.b64encode(update).decode()
             submissions.append(entry)
     params = {"params": asdict(rparams.load(state))} if state.get(keys.PARAMS) is not None else {}
+    queue_cursor = {"queue_cursor": cursor} if cursor is not None else {}
     return {**params, "rounds": rounds, "submissions": submissions,
-            "next_job_seq": scoring_queue.next_job_seq(state),
+            "next_job_seq": scoring_queue.next_job_seq(state), **queue_cursor,
             "jobs": [{"height": h, "seq": s, **job} for h, s, job in jobs]}

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from chain.bank import keeper as bank
 from chain.registry.errors import ModelClosed, ModelNotActive
-from chain.rounds.errors import DuplicateSubmission, RoundFull, RoundNotOpen, StaleParent, UnknownParent
+from chain.rounds.errors import (DuplicateSubmission, RoundFull, RoundNotOpen, StaleParent, SubmitterRoundFull,
+                                 UnknownParent)
 from chain.registry import keeper as registry
 from chain.registry.model import ACTIVE, CLOSED
 from chain.results import BlockContext, Event
@@ -44,6 +45,11 @@ def process_submit_update(state, ctx: BlockContext, signer: bytes, msg: MsgSubmi
         raise StaleParent(f"parent {msg.parent_version} is stale: train from the head version {model.head_version}")
     if record["submissions"] >= params.max_submissions_per_round:
         raise RoundFull(f"round {msg.round} of model {model.id} already holds {record['submissions']} submissions")
+    if keeper.count_submissions_by(state, signer, model.id, msg.round,
+                                   params.max_submissions_per_submitter) >= params.max_submissions_per_submitter:
+        raise SubmitterRoundFull(f"{to_bech32(signer)} already holds {params.max_submissions_per_submitter} "
+                                 f"submissions in round {msg.round} of model {model.id} "
+                                 f"(rounds param max_submissions_per_submitter)")
 
     envelope = decode_envelope(msg.envelope, max_payload_bytes=params.max_payload_bytes)
     context = seal_context(ctx.chain_id, model.id, msg.round, signer)

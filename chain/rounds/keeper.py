@@ -108,6 +108,17 @@ def submissions_of(state, address: bytes) -> list[tuple[int, int, dict]]:
     return out
 
 
+def count_submissions_by(state, address: bytes, model_id: int, round_: int, limit: int) -> int:
+    """How many submissions `address` made in this round of this model, counted up to `limit` (the
+    per-trainer index rnd/t/ holds them under one prefix, so this reads at most `limit` keys)."""
+    count = 0
+    for _ in _iterate(state, keys.trainer_round_prefix(address, model_id, round_)):
+        count += 1
+        if count >= limit:
+            break
+    return count
+
+
 def all_submissions(state) -> list[dict]:
     return [Submission.decode(v) for _, v in _iterate(state, keys.SUBMISSION)]
 

@@ -13,8 +13,9 @@ UPDATE = b"rnd/u/"       # + model id + round + seq -> the opened update's plain
 CLOSE = b"rnd/c/"        # + model id + round -> b"\x01" while a revealed round waits to close (settle.py)
 PLAINTEXT = b"rnd/p/"    # + model id + SHA-256 of an opened update's plaintext -> round + seq of the first
 TRAINER = b"rnd/t/"      # + submitter address (20 bytes) + model id + round + seq -> b"\x01" (earnings query)
-QUEUE = b"rnd/q/"        # + enqueue height + job sequence -> scoring job record; FIFO by key order
+QUEUE = b"rnd/q/"        # + model id + enqueue height + job sequence -> scoring job record; FIFO per model
 NEXT_JOB_SEQ = b"rnd/next_job_seq"  # -> the next job's sequence number, big-endian unsigned
+QUEUE_CURSOR = b"rnd/queue_cursor"  # -> the model served last by the queue's round-robin, big-endian unsigned
 DEADLINE = b"rnd/d/"     # + release deadline height + model id + round -> b"\x01" until the round is settled
 PRUNE = b"rnd/g/"        # + prune height + model id + round -> b"\x01" until the round's payloads are deleted
 
@@ -63,12 +64,20 @@ def plaintext_key(model_id: int, digest: bytes) -> bytes:
     return PLAINTEXT + u64(model_id) + digest
 
 
+def trainer_round_prefix(address: bytes, model_id: int, round_: int) -> bytes:
+    return TRAINER + address + u64(model_id) + u64(round_)
+
+
 def trainer_key(address: bytes, model_id: int, round_: int, seq: int) -> bytes:
-    return TRAINER + address + u64(model_id) + u64(round_) + u64(seq)
+    return trainer_round_prefix(address, model_id, round_) + u64(seq)
 
 
-def queue_key(height: int, seq: int) -> bytes:
-    return QUEUE + u64(height) + u64(seq)
+def queue_prefix(model_id: int) -> bytes:
+    return QUEUE + u64(model_id)
+
+
+def queue_key(model_id: int, height: int, seq: int) -> bytes:
+    return queue_prefix(model_id) + u64(height) + u64(seq)
 
 
 def prune_key(height: int, model_id: int, round_: int) -> bytes:

@@ -17,6 +17,7 @@ class RoundsParams:
     payload_retention_blocks: int = 100     # blocks a settled round keeps its envelopes/plaintexts (and the
                                             # withholding-proof window after a shortfall void)
     max_prunes_per_block: int = 64          # submissions whose payloads one block deletes (the rest carry over)
+    max_submissions_per_submitter: int = 4  # sealed updates one account may hold in one round of one model
 
     def validate(self) -> None:
         for name, value in asdict(self).items():
@@ -32,7 +33,9 @@ class RoundsParams:
 class RoundsParamsRecord(Record):
     """RoundsParams's stored bytes, field by field."""
     FIELDS = (F("max_submissions_per_round", U64), F("max_payload_bytes", U64), F("max_total_shares", U64),
-              F("payload_retention_blocks", U64), F("max_prunes_per_block", U64))
+              F("payload_retention_blocks", U64), F("max_prunes_per_block", U64),
+              F("max_submissions_per_submitter", U64))
+
 
 def load(state) -> RoundsParams:
     raw = state.get(keys.PARAMS)

@@ -10,7 +10,8 @@
                                             rounds/12 PayloadPruned likewise
     /rounds/leaderboard model id            JSON trainers ranked by what they earned, and each closed round
     /rounds/earnings    address (20 bytes)  JSON what one trainer earned per denom, and each submission
-    /rounds/queue       -                   JSON {"jobs": [...]}: the scoring queue in the order it runs
+    /rounds/queue       -                   JSON {"jobs": [...], "last_served_model"}: the scoring queue by
+                                            model, FIFO within a model, and the round-robin's cursor
 """
 from __future__ import annotations
 
@@ -135,7 +136,8 @@ def earnings(state, address: bytes) -> dict:
 
 def query(state, path: str, data: bytes) -> bytes:
     if path == "/rounds/queue":
-        return json_answer({"jobs": [{"height": h, "seq": s, **job} for h, s, job in scoring_queue.jobs(state)]})
+        return json_answer({"jobs": [{"height": h, "seq": s, **job} for h, s, job in scoring_queue.jobs(state)],
+                            "last_served_model": scoring_queue.last_served_model(state)})
     if path == "/rounds/params":
         return json_answer(asdict(rparams.load(state)))
     if path == "/rounds/round":

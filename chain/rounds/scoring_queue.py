@@ -3,11 +3,21 @@ scores something a round needs (a version, an opened update's candidate, the Fed
 round's revealed shard.
 
 A job scores one model version on one revealed shard. Its work is samples x (sum over Linear layers of
-in x out) multiply-adds. At the end of a block jobs run FIFO (enqueue height, then sequence) while the
-block's budget (param scoring_work_per_block) lasts. Jobs run in slices of samples: every metric is a
-sum over samples (correct count, total, loss), so a job split across blocks adds up to exactly the score
-of the whole shard. If not even one sample of the head job fits the remaining budget the block's
-scoring stops, unless nothing ran yet: then one sample runs alone, so the queue always moves.
+in x out) multiply-adds. Jobs are kept per model, first in, first out (key: model id, enqueue height,
+sequence). At the end of a block the budget (param scoring_work_per_block) is shared round-robin between
+the models with pending jobs, so one model's backlog cannot hold up another's scoring:
+
+  * the turn order starts at the first model id after the stored cursor (the last model served in the
+    previous block's fair-share pass) and wraps around;
+  * pass 1: each model in that order gets a fair share, budget // (models with jobs), and runs its jobs
+    FIFO within it; a turn may always take one sample if the block's remaining budget holds it;
+  * pass 2: what is left goes to the models that still have work, in the same order (work-conserving);
+  * the cursor becomes the last model that ran in pass 1, so a model cut short goes first next block.
+
+Jobs run in slices of samples: every metric is a sum over samples (correct count, total, loss), so a job
+split across blocks adds up to exactly the score of the whole shard. If nothing ran yet in a block and not
+even one sample of the first model's head job fits the whole budget, that one sample runs alone, so the
+queue always moves. With one model the schedule is the plain FIFO of before.
 """
 from __future__ import annotations
 
@@ -27,7 +37,7 @@ from chain.scoring.weights import load_weights
 from chain.store.kv import prefix_end
 
 
-# --- the queue's records: FIFO by (enqueue height, sequence) ---------------------------------------------
+# --- the queue's records: per model, FIFO by (enqueue height, sequence) ---------------------------------
 def next_job_seq(state) -> int:
     raw = state.get(keys.NEXT_JOB_SEQ)
     return decode_uint(raw) if raw is not None else 1
@@ -37,42 +47,64 @@ def set_next_job_seq(state, seq: int) -> None:
     state.set(keys.NEXT_JOB_SEQ, encode_uint(seq))
 
 
+def last_served_model(state) -> int | None:
+    """The round-robin cursor: the last model that ran in a block's fair-share pass (None before any)."""
+    raw = state.get(keys.QUEUE_CURSOR)
+    return decode_uint(raw) if raw is not None else None
+
+
+def set_last_served_model(state, model_id: int) -> None:
+    state.set(keys.QUEUE_CURSOR, encode_uint(model_id))
+
+
 def enqueue(state, height: int, job: dict) -> int:
     seq = next_job_seq(state)
     set_next_job_seq(state, seq + 1)
-    state.set(keys.queue_key(height, seq), Job(job).encode())
+    put_job(state, height, seq, job)
     return seq
 
 
 def put_job(state, height: int, seq: int, job: dict) -> None:
-    state.set(keys.queue_key(height, seq), Job(job).encode())
+    state.set(keys.queue_key(job["model_id"], height, seq), Job(job).encode())
 
 
-def delete_job(state, height: int, seq: int) -> None:
-    state.delete(keys.queue_key(height, seq))
+def delete_job(state, model_id: int, height: int, seq: int) -> None:
+    state.delete(keys.queue_key(model_id, height, seq))
 
 
 def _position(key: bytes) -> tuple[int, int]:
-    n = len(keys.QUEUE)
+    n = len(keys.QUEUE) + 8   # after the model id
     return int.from_bytes(key[n:n + 8], "big"), int.from_bytes(key[n + 8:n + 16], "big")
 
 
-def first_job(state) -> tuple[int, int, dict] | None:
-    """(enqueue height, sequence, job) of the job that runs next, or None."""
-    for key, value in state.iterate(keys.QUEUE, prefix_end(keys.QUEUE)):
+def first_job(state, model_id: int) -> tuple[int, int, dict] | None:
+    """(enqueue height, sequence, job) of the model's job that runs next, or None."""
+    prefix = keys.queue_prefix(model_id)
+    for key, value in state.iterate(prefix, prefix_end(prefix)):
         return (*_position(key), Job.decode(value))
     return None
 
 
+def pending_models(state) -> list[int]:
+    """Ids of the models with queued jobs, ascending: one seek per model, whatever their backlogs."""
+    ids, start, end = [], keys.QUEUE, prefix_end(keys.QUEUE)
+    while (first := next(iter(state.iterate(start, end)), None)) is not None:
+        model_id = int.from_bytes(first[0][len(keys.QUEUE):len(keys.QUEUE) + 8], "big")
+        ids.append(model_id)
+        start = prefix_end(keys.queue_prefix(model_id))
+    return ids
+
+
 def jobs(state) -> list[tuple[int, int, dict]]:
-    """(enqueue height, sequence, job) in the order they run."""
+    """(enqueue height, sequence, job) by model id, then first in, first out within a model."""
     return [(*_position(k), Job.decode(v)) for k, v in state.iterate(keys.QUEUE, prefix_end(keys.QUEUE))]
 
 
 def drop_model_jobs(state, model_id: int) -> None:
-    for height, seq, job in jobs(state):
-        if job["model_id"] == model_id:
-            delete_job(state, height, seq)
+    prefix = keys.queue_prefix(model_id)
+    for key, _ in list(state.iterate(prefix, prefix_end(prefix))):
+        state.delete(key)
+
 
 # --- making jobs --------------------------------------------------------------------------------------------
 def work_per_sample(spec: ModelSpec) -> int:
@@ -137,24 +169,56 @@ def run_block(state, ctx: BlockContext) -> tuple[Event, ...]:
 
 
 def run(state, ctx: BlockContext, params: RegistryParams) -> tuple[Event, ...]:
-    """Work through the queue within this block's budget. Writes nothing when the queue is empty."""
-    budget = remaining = params.scoring_work_per_block
+    """Work through the queue within this block's budget, round-robin between models (module docstring).
+    Writes nothing when the queue is empty."""
+    models = pending_models(state)
+    if not models:
+        return ()
+    cursor = last_served_model(state)
+    order = models if cursor is None else [m for m in models if m > cursor] + [m for m in models if m <= cursor]
+    budget = params.scoring_work_per_block
+    share = max(1, budget // len(order))
+    block = {"remaining": budget, "ran": False}
     events: tuple[Event, ...] = ()
-    while (head := first_job(state)) is not None:
+    served = None
+    for model_id in order:                 # pass 1: fair shares
+        if block["remaining"] == 0:
+            break
+        ran, turn_events = _turn(state, ctx, model_id, min(share, block["remaining"]), block)
+        events += turn_events
+        if ran:
+            served = model_id
+    for model_id in order:                 # pass 2: the rest of the budget, to whoever still has work
+        if block["remaining"] == 0:
+            break
+        events += _turn(state, ctx, model_id, block["remaining"], block)[1]
+    if served is not None and served != cursor:
+        set_last_served_model(state, served)
+    return events
+
+
+def _turn(state, ctx: BlockContext, model_id: int, allowance: int, block: dict) -> tuple[bool, tuple[Event, ...]]:
+    """Run the model's jobs FIFO within `allowance` work; `block` carries the block's remaining budget and
+    whether anything ran yet. Returns (whether a sample ran, events)."""
+    spent = 0
+    events: tuple[Event, ...] = ()
+    while (head := first_job(state, model_id)) is not None:
         height, seq, job = head
-        left = job["samples"] - job["done"]
-        n = min(left, remaining // job["work_per_sample"])
+        per_sample = job["work_per_sample"]
+        n = min(job["samples"] - job["done"], (allowance - spent) // per_sample)
         if n == 0:
-            if remaining < budget:
-                break  # the rest waits for the next block
-            n = 1      # one sample heavier than the whole budget runs alone in this block
+            if spent or (per_sample > block["remaining"] and block["ran"]):
+                break  # the rest waits for a later turn
+            n = 1      # a turn takes at least one sample; one heavier than the whole budget runs alone
         job = _score_slice(state, job, n)
-        remaining = max(0, remaining - n * job["work_per_sample"])
+        spent += n * per_sample
+        block["remaining"] = max(0, block["remaining"] - n * per_sample)
+        block["ran"] = True
         if job["done"] < job["samples"]:
             put_job(state, height, seq, job)
             events += (_event("scoring_progress", job),)
             break
-        delete_job(state, height, seq)
+        delete_job(state, model_id, height, seq)
         result = {"correct": job["correct"], "total": job["samples"], "loss": job["loss"],
                   "shard_index": job["shard_index"], "height": ctx.height}
         if "update_seq" in job:
@@ -164,7 +228,9 @@ def run(state, ctx: BlockContext, params: RegistryParams) -> tuple[Event, ...]:
         else:
             keeper.put_score(state, job["model_id"], job["version"], job["round"], result)
         events += (_event("scored", job),)
-    return events
+        if block["remaining"] == 0:
+            break
+    return spent > 0, events
 
 
 def _score_slice(state, job: dict, n: int) -> dict:

@@ -38,6 +38,7 @@ FROZEN = {
     ("registry", 13): "WeightsHashMismatch", ("registry", 14): "RevealTooEarly", ("registry", 15): "RevealTooLate",
     ("registry", 16): "ShardAlreadyRevealed", ("registry", 17): "RoundAlreadyRevealed",
     ("registry", 18): "ModelNotExpired", ("registry", 19): "UnknownVersion",
+    ("registry", 20): "TooManyOpenModels",
     ("sealing", 1): "MalformedEnvelope", ("sealing", 2): "EnvelopeTooLarge", ("sealing", 3): "ContextMismatch",
     ("sealing", 4): "InvalidSealingSet", ("sealing", 5): "ValidatorSetMismatch",
     ("sealing", 6): "ShareDecryptionFailed", ("sealing", 7): "ShareMismatch", ("sealing", 8): "NotEnoughShares",
@@ -47,6 +48,8 @@ FROZEN = {
     ("rounds", 4): "RoundFull", ("rounds", 5): "DuplicateSubmission", ("rounds", 6): "UnknownSubmission",
     ("rounds", 7): "UpdateDecodeError", ("rounds", 8): "UpdateShapeMismatch", ("rounds", 9): "UpdateOutOfRange",
     ("rounds", 10): "CopiedUpdate",
+    ("rounds", 11): "InsufficientScoringFee", ("rounds", 12): "PayloadPruned", ("rounds", 13): "SubmitterRoundFull",
+    ("rounds", 21): "WithholdingWindowClosed",
 }
 
 
