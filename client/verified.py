@@ -129,11 +129,13 @@ class VerifiedState:
 
     def weights(self, model_id: int, version: int) -> bytes:
         """The weight bytes of a version: fetched from the node, checked against the proven version record."""
-        from client.owner import weights as fetch_weights
         record = self.version(model_id, version)
         if record is None:
             raise ProofInvalid(f"model {model_id} has no version {version} (proven absent)")
-        raw = fetch_weights(self.client, model_id, version)
+        response = self.client.rpc.abci_query("/registry/weights", reg_keys.u64(model_id) + reg_keys.u64(version))
+        if int(response.get("code", 0)):
+            raise TxFailed(response.get("codespace", ""), int(response["code"]), response.get("log", ""))
+        raw = base64.b64decode(response.get("value") or "")
         if len(raw) != record["weights_size"] or hashlib.sha256(raw).hexdigest() != record["weights_hash"]:
             raise ProofInvalid(f"node served weights for model {model_id} version {version} that do not match "
                                "the proven weights hash")

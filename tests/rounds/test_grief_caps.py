@@ -4,7 +4,7 @@ extra submissions with a stable code, in FinalizeBlock and in CheckTx, and store
 trainers still submit."""
 import pytest
 
-from roundsutil import RoundsChain, rounds_snapshot, submit_msg
+from roundsutil import PREPAY, RoundsChain, rounds_snapshot, submit_msg
 
 from chain.bank import keeper as bank
 from chain.rounds import keeper
@@ -57,7 +57,7 @@ def test_grief_submitter_cap_refuses_the_fifth_submission_and_stores_nothing(set
     info = chain.query_json("/rounds/round", u64(model_id, 0))
     assert info["submissions"] == 6
     assert [s["submitter"] for s in info["submission_list"]].count(BOB.address) == 4
-    assert bank.balances(chain.app.store, keeper.ESCROW) == [("ugrad", 600)]
+    assert bank.balances(chain.app.store, keeper.ESCROW) == [("ugrad", 6 * (100 + PREPAY))]  # deposits + prepaid scoring
 
 
 def test_grief_submitter_cap_holds_within_one_block_and_in_the_mempool(setup):
