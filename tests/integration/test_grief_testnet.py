@@ -37,6 +37,28 @@ def set_rounds_params(root, params: dict) -> None:
         write_genesis(Path(node["home"]), genesis)
 
 
+def register_tiny_model(client: Client, owner: Wallet, seed: int, round_blocks: int):
+    """A tiny digits model registered and activated by `owner`: (model id, its open round, a zero delta)."""
+    net, _ = tiny_model(seed=seed)
+    X, y = digits()
+    model_id, _ = Owner(client, owner).register(net, X[-200:], y[-200:], shard_size=100, bounty="5000uusdc",
+                                                bond="1000ugrad", deposit="10ugrad", target_score=900_000,
+                                                expiry_blocks=1000, round_blocks=round_blocks, reveal_blocks=20,
+                                                progress=False)
+    round_ = client.query_json("/registry/model", model_id.to_bytes(8, "big"))["current_round"]
+    return model_id, round_, delta_from_torch(to_chain(net, (64,)), net)
+
+
+def assert_keeps_committing(urls: list[str]) -> None:
+    """Three more blocks on every node, and one app hash per height across them."""
+    target = height(urls[0]) + 3
+    for u in urls:
+        wait_for_height(u, target, timeout=30)
+    for h in range(target - 5, target + 1):
+        hashes = {rpc(u, "commit", height=str(h))["signed_header"]["header"]["app_hash"] for u in urls}
+        assert len(hashes) == 1, f"nodes disagree at height {h}"
+
+
 def refused(trainer: Trainer, model_id: int, round_: int, update: bytes) -> TxFailed:
     with pytest.raises(TxFailed) as caught:
         trainer.submit(model_id, update, round_=round_)
@@ -54,16 +76,8 @@ def test_grief_submitter_cap_on_a_real_testnet_keeps_committing(tmp_path):
     try:
         for url in urls:
             wait_for_height(url, 2, timeout=90)
-        net, _ = tiny_model(seed=5)
-        X, y = digits()
         with Client(urls[0]) as client:
-            model_id, _ = Owner(client, FAUCET).register(net, X[-200:], y[-200:], shard_size=100,
-                                                         bounty="5000uusdc", bond="1000ugrad", deposit="10ugrad",
-                                                         target_score=900_000, expiry_blocks=1000,
-                                                         round_blocks=200, reveal_blocks=20, progress=False)
-            model = client.query_json("/registry/model", model_id.to_bytes(8, "big"))
-            round_ = model["current_round"]
-            zero = delta_from_torch(to_chain(net, (64,)), net)   # one-grid-step deltas stand-in: cheap to send
+            model_id, round_, zero = register_tiny_model(client, FAUCET, seed=5, round_blocks=200)
             attacker = Trainer(client, FAUCET)
             for i in range(PER_SUBMITTER):
                 attacker.submit(model_id, zero + bytes([i]), round_=round_)
@@ -87,12 +101,6 @@ def test_grief_submitter_cap_on_a_real_testnet_keeps_committing(tmp_path):
             assert info["submissions"] == PER_ROUND and submitters.count(FAUCET.address) == PER_SUBMITTER
             assert {OPERATORS[1].address, OPERATORS[2].address} <= set(submitters)
 
-        # the chain keeps committing, and every node agrees
-        target = height(urls[0]) + 3
-        for u in urls:
-            wait_for_height(u, target, timeout=30)
-        for h in range(target - 5, target + 1):
-            hashes = {rpc(u, "commit", height=str(h))["signed_header"]["header"]["app_hash"] for u in urls}
-            assert len(hashes) == 1, f"nodes disagree at height {h}"
+        assert_keeps_committing(urls)   # the chain keeps committing, and every node agrees
     finally:
         stop_testnet(tmp_path)

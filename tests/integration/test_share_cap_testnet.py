@@ -12,16 +12,12 @@ import pytest
 from abci_app.testnet import init_testnet, start_testnet, stop_testnet
 from chain.rounds.release import MAX_RELEASE_BYTES
 from client import Client
-from client.owner import Owner
-from client.trainer import Trainer, delta_from_torch
-from client.model import to_chain
+from client.trainer import Trainer
 from client.wallet import Wallet
 from nodeutil import ROOT, free_port_base, height, rpc, wait_for_height
 
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
-sys.path.insert(0, str(ROOT / "tests" / "registry"))
-from registryutil import digits, tiny_model  # noqa: E402
-from test_grief_testnet import set_rounds_params  # noqa: E402
+from test_grief_testnet import assert_keeps_committing, register_tiny_model, set_rounds_params  # noqa: E402
 
 pytestmark = pytest.mark.integration
 torch = pytest.importorskip("torch")
@@ -44,15 +40,8 @@ def test_share_cap_backlog_past_one_extension_on_a_real_testnet_keeps_committing
     try:
         for url in urls:
             wait_for_height(url, 2, timeout=90)
-        net, _ = tiny_model(seed=6)
-        X, y = digits()
         with Client(urls[0]) as client:
-            model_id, _ = Owner(client, FAUCET).register(net, X[-200:], y[-200:], shard_size=100,
-                                                         bounty="5000uusdc", bond="1000ugrad", deposit="10ugrad",
-                                                         target_score=900_000, expiry_blocks=1000,
-                                                         round_blocks=40, reveal_blocks=20, progress=False)
-            round_ = client.query_json("/registry/model", model_id.to_bytes(8, "big"))["current_round"]
-            zero = delta_from_torch(to_chain(net, (64,)), net)
+            model_id, round_, zero = register_tiny_model(client, FAUCET, seed=6, round_blocks=40)
             trainer = Trainer(client, FAUCET)
             for i in range(SUBMISSIONS):
                 trainer.submit(model_id, zero + i.to_bytes(2, "big"), round_=round_, parent_version=0, wait=False)
@@ -83,11 +72,6 @@ def test_share_cap_backlog_past_one_extension_on_a_real_testnet_keeps_committing
                         if rpc(urls[0], "block", height=str(h))["block"]["data"]["txs"]]
             assert len(carrying) >= 2, f"the backlog was released in blocks {carrying}: not spread"
 
-        target = height(urls[0]) + 3          # and the chain keeps committing, both nodes agreeing
-        for u in urls:
-            wait_for_height(u, target, timeout=30)
-        for h in range(target - 5, target + 1):
-            hashes = {rpc(u, "commit", height=str(h))["signed_header"]["header"]["app_hash"] for u in urls}
-            assert len(hashes) == 1, f"nodes disagree at height {h}"
+        assert_keeps_committing(urls)   # and the chain keeps committing, both nodes agreeing
     finally:
         stop_testnet(tmp_path)
