@@ -192,3 +192,18 @@ def test_bonded_pool_must_match_bonds_at_genesis():
     g["validators"]["validators"][0]["bond"] = str(BOND + 1)
     with pytest.raises(InvalidGenesis, match="bonded pool"):
         Application(MemoryKV()).init_chain(CHAIN_ID, 1, json.dumps(g).encode())
+
+
+def test_boundary_bond_exactly_min_self_bond_accepted_one_below_refused():
+    chain = Chain(app_state=vgenesis())
+    before = _validator_state(chain)
+    low = chain.block([tx(ALICE, 0, MsgCreateValidator(consensus_pubkey=C3, encryption_pubkey=ENC,
+                                                       bond=Coin.of("ugrad", PARAMS["min_self_bond"] - 1)))])
+    assert codes(low) == [("validators", 3)] and low.validator_updates == ()
+    assert _validator_state(chain) == (before[0], before[1] - 5000, before[2])  # only the fee is gone
+    ok = chain.block([tx(ALICE, 1, MsgCreateValidator(consensus_pubkey=C3, encryption_pubkey=ENC,
+                                                      bond=Coin.of("ugrad", PARAMS["min_self_bond"])))])
+    assert codes(ok) == [("", 0)]
+    assert [(u.ed25519_public_key, u.power) for u in ok.validator_updates] == [(C3, 1)]
+    assert bank.balance(chain.app.store, BONDED_POOL, "ugrad") == before[2] + PARAMS["min_self_bond"]
+
