@@ -16,16 +16,14 @@ from roundsutil import RoundsChain, submit_msg  # noqa: E402
 from chain.rounds import keys as rnd_keys  # noqa: E402
 from chainutil import BOB  # noqa: E402
 from client.errors import ProofInvalid, SealingSetInvalid  # noqa: E402
-from registryutil import activate, code, in_process_client, tiny_model, u64, validation  # noqa: E402
+from registryutil import activate, code, in_process_client, tiny_model_and_shards, u64  # noqa: E402
 
 torch = pytest.importorskip("torch")
 
 
 @pytest.fixture(scope="module")
 def setup():
-    _, model = tiny_model()
-    _, _, shards = validation(model)
-    return model, shards
+    return tiny_model_and_shards()
 
 
 def _chain(setup):

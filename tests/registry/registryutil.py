@@ -167,6 +167,18 @@ def activate(chain: RegistryChain, model, shards, owner=ALICE, **overrides) -> i
     return model_id
 
 
+def err(exc) -> tuple[str, int]:
+    """(codespace, code) of a ChainError class: what a result's code() is compared with."""
+    return exc.codespace, exc.code
+
+
+def tiny_model_and_shards():
+    """The tiny digits model (chain form) and its validation shards: what most round tests register."""
+    _, model = tiny_model()
+    _, _, shards = validation(model)
+    return model, shards
+
+
 # --- an in-process transport for the SDK ---------------------------------------------------------------
 class InProcessRPC:
     """The CometRPC calls the SDK uses, answered by an in-process Chain. Broadcast txs wait in a mempool

@@ -14,20 +14,14 @@ from chain.rounds.messages import MsgCloseModel
 from chain.tx.coins import Coin
 from chain.tx.errors import InvalidGenesis
 from chainutil import ALICE, BOB
-from registryutil import RegistryChain, code, register_msg, registered_id, registry_snapshot, tiny_model, validation
+from registryutil import code, err, register_msg, registered_id, registry_snapshot, RegistryChain, tiny_model_and_shards
 
 torch = pytest.importorskip("torch")
 
 
 @pytest.fixture(scope="module")
 def setup():
-    _, model = tiny_model()
-    _, _, shards = validation(model)
-    return model, shards
-
-
-def err(exc) -> tuple[str, int]:
-    return exc.codespace, exc.code
+    return tiny_model_and_shards()
 
 
 def cheap(model, shards):

@@ -12,20 +12,14 @@ from chain.rounds.errors import RoundFull, SubmitterRoundFull
 from chain.rounds.params import RoundsParams
 from chain.tx.errors import InvalidGenesis
 from chainutil import ALICE, BOB, CAROL
-from registryutil import activate, code, tiny_model, u64, validation
+from registryutil import activate, code, err, tiny_model_and_shards, u64
 
 torch = pytest.importorskip("torch")
 
 
 @pytest.fixture(scope="module")
 def setup():
-    _, model = tiny_model()
-    _, _, shards = validation(model)
-    return model, shards
-
-
-def err(exc) -> tuple[str, int]:
-    return exc.codespace, exc.code
+    return tiny_model_and_shards()
 
 
 def fresh(setup, rounds=None, **overrides):

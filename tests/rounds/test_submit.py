@@ -25,20 +25,14 @@ from chain.tx.coins import Coin
 from chain.tx.address import from_bech32
 from chainutil import ALICE, BOB, CAROL, CHAIN_ID
 from client.trainer import Trainer, sealing_set
-from registryutil import activate, code, in_process_client, register_msg, registered_id, tiny_model, u64, validation
+from registryutil import activate, code, err, in_process_client, register_msg, registered_id, tiny_model_and_shards, u64
 
 torch = pytest.importorskip("torch")
 
 
 @pytest.fixture(scope="module")
 def setup():
-    _, model = tiny_model()
-    _, _, shards = validation(model)
-    return model, shards
-
-
-def err(exc) -> tuple[str, int]:
-    return exc.codespace, exc.code
+    return tiny_model_and_shards()
 
 
 def fresh(setup, rounds=None, **overrides):
