@@ -24,6 +24,7 @@ def block_context(req: abci.RequestFinalizeBlock, chain_id: str) -> BlockContext
         misbehavior=tuple(Misbehavior(kind=_MISBEHAVIOR_KINDS.get(m.type, "unknown"),
                                       validator_address=bytes(m.validator.address), height=m.height)
                           for m in req.misbehavior),
+        block_hash=bytes(req.hash),
     )
 
 

@@ -10,7 +10,8 @@ from chain.bank.messages import MsgSend
 from chain.bridge.messages import (MsgBatchExecutedClaim, MsgCancelWithdraw, MsgConfirmBatch, MsgConfirmValset,
                                    MsgDepositClaim, MsgSetEvmAddress, MsgValsetUpdatedClaim, MsgWithdraw)
 from chain.registry.messages import MsgFundBounty, MsgRegisterModel, MsgUploadWeights
-from chain.rounds.messages import MsgCloseModel, MsgProveWithholding, MsgRevealShard, MsgSubmitUpdate
+from chain.rounds.messages import (MsgCloseModel, MsgJoinRound, MsgProveWithholding, MsgRevealShard, MsgSubmitMasked,
+                                   MsgSubmitUpdate)
 from chain.tx.errors import TxDecodeError
 from chain.tx.wire import Field, Message, message
 from chain.validators.messages import MsgCreateValidator, MsgUnbond
@@ -28,6 +29,8 @@ class Msg(Message):
     close_model: MsgCloseModel | None = None
     submit_update: MsgSubmitUpdate | None = None
     prove_withholding: MsgProveWithholding | None = None
+    join_round: MsgJoinRound | None = None
+    submit_masked: MsgSubmitMasked | None = None
     set_evm_address: MsgSetEvmAddress | None = None
     deposit_claim: MsgDepositClaim | None = None
     valset_updated_claim: MsgValsetUpdatedClaim | None = None
@@ -46,6 +49,8 @@ class Msg(Message):
               Field(24, "close_model", "message", MsgCloseModel),
               Field(40, "submit_update", "message", MsgSubmitUpdate),
               Field(41, "prove_withholding", "message", MsgProveWithholding),
+              Field(42, "join_round", "message", MsgJoinRound),
+              Field(43, "submit_masked", "message", MsgSubmitMasked),
               Field(60, "set_evm_address", "message", MsgSetEvmAddress),
               Field(61, "deposit_claim", "message", MsgDepositClaim),
               Field(62, "valset_updated_claim", "message", MsgValsetUpdatedClaim),

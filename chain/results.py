@@ -22,6 +22,7 @@ class BlockContext:
     time_nanos: int
     proposer: bytes  # proposer's CometBFT address (20 bytes)
     misbehavior: tuple[Misbehavior, ...] = ()
+    block_hash: bytes = b""  # this block's header hash (RequestFinalizeBlock.hash): aggregate-mode cohort seeds
 
 
 @dataclass(frozen=True)

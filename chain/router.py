@@ -9,12 +9,14 @@ from chain.results import BlockContext
 from chain.rounds import close as rounds_close
 from chain.rounds import handlers as rounds
 from chain.rounds import reveal as rounds_reveal
+from chain.rounds import aggregate_mode as rounds_aggregate
 from chain.rounds import withhold as rounds_withhold
 from chain.bank.messages import MsgSend
 from chain.bridge.messages import (MsgBatchExecutedClaim, MsgCancelWithdraw, MsgConfirmBatch, MsgConfirmValset,
                                    MsgDepositClaim, MsgSetEvmAddress, MsgValsetUpdatedClaim, MsgWithdraw)
 from chain.registry.messages import MsgFundBounty, MsgRegisterModel, MsgUploadWeights
-from chain.rounds.messages import MsgCloseModel, MsgProveWithholding, MsgRevealShard, MsgSubmitUpdate
+from chain.rounds.messages import (MsgCloseModel, MsgJoinRound, MsgProveWithholding, MsgRevealShard, MsgSubmitMasked,
+                                   MsgSubmitUpdate)
 from chain.validators.messages import MsgCreateValidator, MsgUnbond
 from chain.validators.handlers import process_create_validator, process_unbond
 
@@ -29,6 +31,8 @@ HANDLERS = {
     MsgCloseModel: rounds_close.process_close_model,
     MsgSubmitUpdate: rounds.process_submit_update,
     MsgProveWithholding: rounds_withhold.process_prove_withholding,
+    MsgJoinRound: rounds_aggregate.process_join_round,
+    MsgSubmitMasked: rounds_aggregate.process_submit_masked,
     MsgSetEvmAddress: bridge.process_set_evm_address,
     MsgDepositClaim: bridge.process_deposit_claim,
     MsgValsetUpdatedClaim: bridge.process_valset_updated_claim,

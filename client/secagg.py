@@ -19,7 +19,8 @@ import numpy as np
 from chain.secagg import masks
 from client.seal import seal
 
-__all__ = ["Member", "join_envelopes", "masked_update", "new_member", "encode_masked", "decode_masked"]
+__all__ = ["Member", "join_envelopes", "masked_update", "new_member", "encode_masked", "decode_masked",
+           "secret_contexts"]
 
 
 @dataclass(frozen=True)
@@ -36,11 +37,22 @@ def new_member(random_bytes=os.urandom) -> Member:
     return Member(round_private=random_bytes(32), self_seed=random_bytes(masks.SEED_BYTES))
 
 
-def join_envelopes(member: Member, validators: Iterable, context: bytes, *, max_total_shares: int):
-    """(round-key envelope, self-seed envelope), each the 32-byte secret sealed to the round's validators."""
+def join_envelopes(member: Member, validators: Iterable, context: bytes | tuple[bytes, bytes], *,
+                   max_total_shares: int):
+    """(round-key envelope, self-seed envelope), each the 32-byte secret sealed to the round's validators.
+    `context`: one context for both, or (key context, seed context) as the chain checks them
+    (`secret_contexts`)."""
     validators = list(validators)
-    return (seal(member.round_private, validators, context, max_total_shares=max_total_shares),
-            seal(member.self_seed, validators, context, max_total_shares=max_total_shares))
+    key_context, seed_context = context if isinstance(context, tuple) else (context, context)
+    return (seal(member.round_private, validators, key_context, max_total_shares=max_total_shares),
+            seal(member.self_seed, validators, seed_context, max_total_shares=max_total_shares))
+
+
+def secret_contexts(chain_id: str, model_id: int, round_: int, address: bytes) -> tuple[bytes, bytes]:
+    """The contexts the chain checks a member's two sealed secrets against (chain/rounds/aggregate_mode.py)."""
+    from chain.rounds.aggregate_mode import KEY, SEED, secret_context
+    return (secret_context(chain_id, model_id, round_, address, KEY),
+            secret_context(chain_id, model_id, round_, address, SEED))
 
 
 def masked_update(member: Member, index: int, cohort_pubkeys: Mapping[int, bytes], ctx: bytes,

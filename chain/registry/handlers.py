@@ -12,7 +12,8 @@ from chain.registry.errors import (ChunkOutOfRange, ChunkTooLarge, DuplicateChun
                                    ModelNotUploading, NotModelOwner, TooManyOpenModels, WeightsHashMismatch,
                                    WrongChunkSize, WrongEscrowDenom)
 from chain.registry.messages import MsgFundBounty, MsgRegisterModel, MsgUploadWeights
-from chain.registry.model import ACTIVE, CLOSED, UPLOADING, Model
+from chain.registry.model import ACTIVE, AGGREGATE, CLOSED, UPLOADING, Model
+from chain.secagg.masks import MAX_MASKED_BYTES
 from chain.results import BlockContext, Event
 from chain.scoring.spec import count_params, linear_layers, load_spec, spec_hash
 from chain.scoring.weights import load_weights
@@ -59,6 +60,7 @@ def process_register_model(state, ctx: BlockContext, signer: bytes, msg: MsgRegi
     if msg.bond.denom != native or msg.deposit.denom != native:
         raise WrongEscrowDenom(f"bond and deposit are paid in the native denom {native}")
     bounty, bond = msg.bounty.validate(), msg.bond.validate()
+    _check_privacy(params, spec, msg)
     if len(keeper.open_models_of(state, signer, params.max_open_models_per_owner)) >= params.max_open_models_per_owner:
         raise TooManyOpenModels(f"{to_bech32(signer)} already holds {params.max_open_models_per_owner} open models "
                                 f"(registry param max_open_models_per_owner): close one first")
@@ -77,7 +79,8 @@ def process_register_model(state, ctx: BlockContext, signer: bytes, msg: MsgRegi
                   round_blocks=msg.round_blocks, reveal_blocks=msg.reveal_blocks,
                   min_improvement=msg.min_improvement, target_score=msg.target_score, metric=msg.metric,
                   reward_curve=[[p.progress_bps, p.payout_bps] for p in msg.reward_curve],
-                  expiry_height=msg.expiry_height, registered_height=ctx.height, max_regression=msg.max_regression)
+                  expiry_height=msg.expiry_height, registered_height=ctx.height, max_regression=msg.max_regression,
+                  privacy=msg.privacy_mode, cohort_size=msg.cohort_size)
     keeper.put_spec(state, model_id, msg.spec)
     keeper.put_model(state, model)
     keeper.index_expiry(state, model)
@@ -85,7 +88,21 @@ def process_register_model(state, ctx: BlockContext, signer: bytes, msg: MsgRegi
     return (Event("register_model", (("model_id", str(model_id)), ("owner", to_bech32(signer)),
                                      ("bounty", coin_text(msg.bounty.denom, bounty)), ("bond", coin_text(native, bond)),
                                      ("chunks", str(model.chunk_count)), ("chunk_size", str(model.chunk_size)),
-                                     ("registration_fee", coin_text(native, fee)))),)
+                                     ("registration_fee", coin_text(native, fee)),
+                                     ("privacy", model.privacy), ("cohort_size", str(model.cohort_size)))),)
+
+
+def _check_privacy(params, spec, msg: MsgRegisterModel) -> None:
+    """Aggregate mode: k within the registry params' bounds, and a masked update (8 bytes per parameter)
+    that fits in one tx."""
+    if msg.privacy_mode != AGGREGATE:
+        return
+    if not params.min_cohort_size <= msg.cohort_size <= params.max_cohort_size:
+        raise InvalidModelTerms(f"cohort_size must be {params.min_cohort_size}..{params.max_cohort_size} "
+                                f"(registry params min_cohort_size, max_cohort_size), got {msg.cohort_size}")
+    if 8 * count_params(spec) > MAX_MASKED_BYTES:
+        raise InvalidModelTerms(f"an aggregate-mode model has at most {MAX_MASKED_BYTES // 8} parameters (a masked "
+                                f"update of 8 bytes each travels in one tx); this one has {count_params(spec)}")
 
 
 def _rejected(error: ChainError, model: Model) -> ChainError:

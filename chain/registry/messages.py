@@ -5,6 +5,7 @@ from chain.tx.coins import Coin
 from chain.tx.errors import InvalidAmount
 from chain.registry.errors import InvalidModelTerms, InvalidRewardCurve, UnknownModel, WrongChunkSize
 from chain.tx.wire import Field, Message, message
+from chain.registry.model import AGGREGATE, OPEN, PRIVACY_MODES
 
 HASH_LEN = 32
 BPS = 10_000                 # reward curves are in basis points: progress and payout both run 0..10000
@@ -64,15 +65,29 @@ class MsgRegisterModel(Message):
     expiry_height: int = 0          # from this height on the model can be closed; it is closed automatically
     max_regression: int = 0         # score units an update may fall below its parent before it is harmful
                                     # (forfeits its deposit); 0 means min_improvement
+    privacy: str = ""               # "open" (the default when empty) or "aggregate" (docs/privacy.md)
+    cohort_size: int = 0            # aggregate mode: k, cohorts hold k..2k-1 members (registry params bound it)
     SCHEMA = (Field(1, "spec", "bytes"), Field(2, "weights_hash", "bytes"), Field(3, "weights_size", "uint64"),
               Field(4, "shard_root", "bytes"), Field(5, "shard_count", "uint64"), Field(6, "bounty", "message", Coin),
               Field(7, "bond", "message", Coin), Field(8, "round_blocks", "uint64"),
               Field(9, "reveal_blocks", "uint64"), Field(10, "min_improvement", "uint64"),
               Field(11, "deposit", "message", Coin), Field(12, "target_score", "uint64"), Field(13, "metric", "string"),
               Field(14, "reward_curve", "message", CurvePoint, repeated=True), Field(15, "expiry_height", "uint64"),
-              Field(16, "max_regression", "uint64"))
+              Field(16, "max_regression", "uint64"), Field(17, "privacy", "string"),
+              Field(18, "cohort_size", "uint64"))
+
+    @property
+    def privacy_mode(self) -> str:
+        return self.privacy or OPEN
 
     def validate_basic(self) -> None:
+        if self.privacy_mode not in PRIVACY_MODES:
+            raise InvalidModelTerms(f"privacy must be one of {PRIVACY_MODES}, got {self.privacy!r}")
+        if self.privacy_mode == OPEN and self.cohort_size:
+            raise InvalidModelTerms("cohort_size is for privacy \"aggregate\" only")
+        if self.privacy_mode == AGGREGATE and self.round_blocks < 2:
+            raise InvalidModelTerms("an aggregate-mode round needs round_blocks >= 2: a join phase and a masked "
+                                    "submission phase")
         if not self.spec:
             raise InvalidModelTerms("spec is required")
         if len(self.weights_hash) != HASH_LEN or len(self.shard_root) != HASH_LEN:

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, replace
 from chain.scoring.kernel import Score
 
 UPLOADING, ACTIVE, CLOSED = "uploading", "active", "closed"
+OPEN, AGGREGATE = "open", "aggregate"      # privacy modes
+PRIVACY_MODES = (OPEN, AGGREGATE)
 ACCURACY_SCALE = 1_000_000  # accuracy in score units: parts per million of samples correct
 
 
@@ -48,6 +50,19 @@ class Model:
     # the last new head, paid once a later round's shard confirms its gain (chain/rounds/settle.py):
     # {"version", "base", "round", "gain", "weights": [[seq, weight], ...]}
     pending: dict | None = None
+    # privacy mode, chosen at registration (docs/privacy.md): "open" opens and publishes every update;
+    # "aggregate" publishes only the sums of cohorts of cohort_size..2*cohort_size-1 masked updates
+    privacy: str = "open"
+    cohort_size: int = 0
+
+    @property
+    def aggregate(self) -> bool:
+        return self.privacy == AGGREGATE
+
+    def join_end(self, round_: int) -> int:
+        """Aggregate mode: the first height of round `round_` that takes masked updates instead of joins.
+        Joins take the first half of the window, masked updates the rest."""
+        return join_end(self.activated_height, self.round_blocks, round_)
 
     @property
     def owner_bytes(self) -> bytes:
@@ -121,3 +136,9 @@ def score_value(metric: str, score: Score) -> int:
     if metric == "accuracy":
         return score.correct * ACCURACY_SCALE // score.total
     return score.loss // score.total
+
+
+def join_end(activated_height: int, round_blocks: int, round_: int) -> int:
+    """Aggregate mode: round `round_` takes joins at [window_start, join_end) and masked updates at
+    [join_end, window_end); round_blocks >= 2 (checked at registration) leaves both phases a block."""
+    return window_start(activated_height, round_blocks, round_) + max(1, round_blocks // 2)

@@ -25,7 +25,8 @@ class ModelRecord(Record):
               F("reward_curve", list_of(pair(U64, U64))), F("expiry_height", U64), F("registered_height", U64),
               F("activated_height", U64), F("head_version", U64), F("version_count", U64),
               F("revealed_count", U64), F("max_regression", INT), F("initial_score", null(INT)),
-              F("gained", INT), F("paid", DEC), F("pending", null(rec(Pending))))
+              F("gained", INT), F("paid", DEC), F("pending", null(rec(Pending))),
+              F("privacy", STR, opt=True), F("cohort_size", U64, opt=True))
 
 
 class Version(Record):

@@ -78,3 +78,20 @@ class PayloadPruned(ChainError):
 class WithholdingWindowClosed(ChainError):
     """A withholding proof came too late: it must land before the void height + payload_retention_blocks, after which the round's payloads are pruned."""
     codespace, code = "rounds", 21
+
+
+class WrongPrivacyMode(ChainError):
+    """The message is for the other privacy mode: a sealed update to an aggregate-mode model, or a join or
+    masked update to an open-mode one."""
+    codespace, code = "rounds", 22
+
+
+class NotCohortMember(ChainError):
+    """A masked update from an account that did not join the round, has no cohort, or already submitted."""
+    codespace, code = "rounds", 23
+
+
+class AlreadyJoined(ChainError):
+    """The account already joined this round of this aggregate-mode model (one join per account per round)."""
+    codespace, code = "rounds", 24
+

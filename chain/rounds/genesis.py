@@ -10,6 +10,7 @@ from dataclasses import asdict
 from chain.bank import keeper as bank
 from chain.tx.errors import InvalidGenesis
 from chain.registry import keeper as registry
+from chain.rounds import aggregate_mode as agg
 from chain.rounds import keeper, keys
 from chain.rounds import params as rparams
 from chain.rounds import scoring_queue
@@ -33,6 +34,12 @@ def import_genesis(state, section: dict) -> None:
         model_id, round_ = int(entry.pop("model_id")), int(entry.pop("round"))
         if keeper.get_round(state, model_id, round_) is None:
             raise InvalidGenesis(f"submission {entry.get('seq')} of model {model_id} round {round_} has no round record")
+        if "members" in entry:         # an aggregate-mode cohort's sum: no envelope, no indexes
+            update = entry.pop("update", None)
+            keeper.put_submission(state, model_id, round_, entry)
+            if update is not None:
+                keeper.put_update(state, model_id, round_, entry["seq"], base64.b64decode(update, validate=True))
+            continue
         if "pruned_height" in entry:   # its payloads are gone; the record and its indexes stay
             if {"envelope", "released", "update"} & entry.keys():
                 raise InvalidGenesis(f"submission {entry.get('seq')} of model {model_id}: pruned, yet it carries payloads")
@@ -49,11 +56,68 @@ def import_genesis(state, section: dict) -> None:
             keeper.put_share(state, model_id, round_, entry["seq"], int(index), base64.b64decode(share, validate=True))
         if update is not None:
             keeper.put_update(state, model_id, round_, entry["seq"], base64.b64decode(update, validate=True))
+    _import_aggregate(state, section)
     _import_jobs(state, section)
     _rebuild_indexes(state)
     held, owed = dict(bank.balances(state, keeper.ESCROW)), keeper.held_deposits(state)
     if held != owed:
         raise InvalidGenesis(f"rounds escrow {to_bech32(keeper.ESCROW)} holds {held} but held deposits add up to {owed}")
+
+
+def _b64(text: str) -> bytes:
+    return base64.b64decode(text, validate=True)
+
+
+def _import_aggregate(state, section: dict) -> None:
+    """Aggregate mode: members with their sealed secrets, masked vectors and released shares (until their
+    cohort is unmasked or void), and cohorts."""
+    for entry in section.get("members", []):
+        entry = dict(entry)
+        model_id, round_ = int(entry.pop("model_id")), int(entry.pop("round"))
+        if keeper.get_round(state, model_id, round_) is None:
+            raise InvalidGenesis(f"member {entry.get('seq')} of model {model_id} round {round_} has no round record")
+        payloads = {k: entry.pop(k) for k in ("key_envelope", "seed_envelope", "masked", "released") if k in entry}
+        agg.put_member(state, model_id, round_, entry)
+        seq = entry["seq"]
+        state.set(keys.joined_key(bytes.fromhex(entry["member"]), model_id, round_), keys.u64(seq))
+        for kind, name in ((agg.KEY, "key_envelope"), (agg.SEED, "seed_envelope")):
+            if name in payloads:
+                state.set(keys.member_secret_key(model_id, round_, seq, kind), _b64(payloads[name]))
+        if "masked" in payloads:
+            state.set(keys.masked_key(model_id, round_, seq), _b64(payloads["masked"]))
+        for kind, shares in payloads.get("released", {}).items():
+            for index, share in shares.items():
+                agg.put_member_share(state, model_id, round_, seq, int(kind), int(index), _b64(share))
+    for entry in section.get("cohorts", []):
+        entry = dict(entry)
+        model_id, round_ = int(entry.pop("model_id")), int(entry.pop("round"))
+        agg.put_cohort(state, model_id, round_, entry)
+
+
+def _export_aggregate(state, rounds: list[dict]) -> dict:
+    members, cohorts = [], []
+    for record in rounds:
+        if record.get("privacy") != "aggregate":
+            continue
+        m, r = record["model_id"], record["round"]
+        for member in agg.members(state, m, r):
+            entry = {"model_id": m, "round": r, **member}
+            seq = member["seq"]
+            for kind, name in ((agg.KEY, "key_envelope"), (agg.SEED, "seed_envelope")):
+                raw = agg.secret_envelope(state, m, r, seq, kind)
+                if raw is not None:
+                    entry[name] = base64.b64encode(raw).decode()
+            masked = agg.get_masked(state, m, r, seq)
+            if masked is not None:
+                entry["masked"] = base64.b64encode(masked).decode()
+            released = {str(kind): {str(i): base64.b64encode(v).decode()
+                                    for i, v in sorted(agg.member_shares(state, m, r, seq, kind).items())}
+                        for kind in (agg.KEY, agg.SEED) if agg.member_shares(state, m, r, seq, kind)}
+            if released:
+                entry["released"] = released
+            members.append(entry)
+        cohorts += [{"model_id": m, "round": r, **c} for c in agg.cohorts(state, m, r)]
+    return {"members": members, "cohorts": cohorts} if members or cohorts else {}
 
 
 def _import_jobs(state, section: dict) -> None:
@@ -77,9 +141,24 @@ def _rebuild_indexes(state) -> None:
         m, r = record["model_id"], record["round"]
         if "closed_height" not in record and registry.get_reveal(state, m, r) is not None:
             index_close(state, m, r)
+        _rebuild_phase(state, record)
         for s in keeper.submissions(state, m, r):
+            if "members" in s:         # cohort sums are never copies of anything
+                continue
             if "update_hash" in s and keeper.first_with_plaintext(state, m, bytes.fromhex(s["update_hash"])) is None:
                 keeper.record_plaintext(state, m, bytes.fromhex(s["update_hash"]), r, s["seq"])
+
+
+def _rebuild_phase(state, record: dict) -> None:
+    """An aggregate-mode round's next phase change follows from its records: cohorts not formed yet, or
+    cohorts still taking masked updates."""
+    if record.get("privacy") != "aggregate" or "settled_height" in record:
+        return
+    model = registry.get_model(state, record["model_id"])
+    if "cohorts" not in record:
+        agg.index_phase(state, model.join_end(record["round"]) - 1, model.id, record["round"])
+    elif any(c["status"] == agg.MASKING for c in agg.cohorts(state, model.id, record["round"])):
+        agg.index_phase(state, model.round_end(record["round"]) - 1, model.id, record["round"])
 
 
 def export_genesis(state) -> dict | None:
@@ -96,6 +175,13 @@ def export_genesis(state) -> dict | None:
                 submissions.append({"model_id": m, "round": r, **s})
                 continue
             raw = keeper.get_envelope(state, m, r, s["seq"])
+            if "members" in s:      # a cohort's sum (aggregate mode): no envelope
+                entry = {"model_id": m, "round": r, **s}
+                update = keeper.get_update(state, m, r, s["seq"])
+                if update is not None:
+                    entry["update"] = base64.b64encode(update).decode()
+                submissions.append(entry)
+                continue
             entry = {"model_id": m, "round": r, **s, "envelope": base64.b64encode(raw).decode()}
             released = keeper.released_shares(state, m, r, s["seq"])
             if released:
@@ -106,6 +192,6 @@ def export_genesis(state) -> dict | None:
             submissions.append(entry)
     params = {"params": asdict(rparams.load(state))} if state.get(keys.PARAMS) is not None else {}
     queue_cursor = {"queue_cursor": cursor} if cursor is not None else {}
-    return {**params, "rounds": rounds, "submissions": submissions,
+    return {**params, "rounds": rounds, "submissions": submissions, **_export_aggregate(state, rounds),
             "next_job_seq": scoring_queue.next_job_seq(state), **queue_cursor,
             "jobs": [{"height": h, "seq": s, **job} for h, s, job in jobs]}

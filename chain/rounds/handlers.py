@@ -4,7 +4,7 @@ from __future__ import annotations
 from chain.bank import keeper as bank
 from chain.registry.errors import ModelClosed, ModelNotActive
 from chain.rounds.errors import (DuplicateSubmission, RoundFull, RoundNotOpen, StaleParent, SubmitterRoundFull,
-                                 UnknownParent)
+                                 UnknownParent, WrongPrivacyMode)
 from chain.registry import keeper as registry
 from chain.registry.model import ACTIVE, CLOSED
 from chain.results import BlockContext, Event
@@ -22,6 +22,9 @@ def process_submit_update(state, ctx: BlockContext, signer: bytes, msg: MsgSubmi
         raise ModelClosed(f"model {model.id} is closed")
     if model.status != ACTIVE:
         raise ModelNotActive(f"model {model.id} is still uploading its weights")
+    if model.aggregate:
+        raise WrongPrivacyMode(f"model {model.id} is an aggregate-mode model: join the round (MsgJoinRound) and "
+                               f"submit a masked update (MsgSubmitMasked); the SDK's train_and_submit does both")
     start, end = model.round_start(msg.round), model.round_end(msg.round)
     if not start <= ctx.height < end:
         raise RoundNotOpen(f"round {msg.round} of model {model.id} takes submissions at heights {start}..{end - 1}; "
@@ -81,18 +84,18 @@ def process_submit_update(state, ctx: BlockContext, signer: bytes, msg: MsgSubmi
 
 
 def end_block(state, ctx: BlockContext) -> tuple[Event, ...]:
-    """Settle the rounds whose release deadline (the end of their reveal window) has come: a submission
-    still sealed is INVALID (deposit to the community pool) if validators with >= 2/3 of the sealing set's
-    power released shares for other submissions of the round, so the trainer sealed badly; otherwise the
-    validators failed and it is VOID (deposit refunded). A round that reached its deadline without a
-    revealed shard is void (chain/rounds/settle.py). Then every revealed round that is ready closes: new
-    head, payouts, deposits; then the payloads of rounds past their retention window are pruned, within
-    the per-block cap (chain/rounds/prune.py). Writes nothing when no deadline or prune is due and no
-    round waits."""
-    from chain.rounds import settle
+    """Aggregate-mode rounds whose join phase or window ends here form their cohorts or mark their
+    members' secrets for release (chain/rounds/aggregate_mode.py). Rounds whose release deadline (the end
+    of their reveal window) has come settle: a submission still sealed, or a cohort still unmasking, is
+    VOID and refunded; a round without a revealed shard is void (chain/rounds/settle.py). Then every
+    revealed round that is ready closes: new head, payouts, deposits; then the payloads of rounds past their
+    retention window are pruned, within the per-block cap (chain/rounds/prune.py). Writes nothing when no
+    phase, deadline or prune is due and no round waits."""
+    from chain.rounds import aggregate_mode, settle, unmask
     from chain.rounds.release import settle_round
-    events: tuple[Event, ...] = ()
+    events: tuple[Event, ...] = aggregate_mode.end_block(state, ctx)   # cohorts formed, releases marked
     for deadline, model_id, round_ in keeper.due_deadlines(state, ctx.height):
+        events += unmask.release_deadline(state, ctx, model_id, round_)
         events += settle_round(state, ctx, model_id, round_)
         keeper.clear_deadline(state, deadline, model_id, round_)
         events += settle.void_unrevealed(state, ctx, model_id, round_)

@@ -2,7 +2,7 @@
 `rounds_escrow` (never mint or burn). Records are canonical JSON; amounts are decimal strings."""
 from __future__ import annotations
 
-from chain.rounds.records import Round, Submission
+from chain.rounds.records import Member, Round, Submission
 from chain.auth.ante import FEE_COLLECTOR
 from chain.bank import capabilities as bank_capabilities
 from chain.rounds import keys
@@ -17,6 +17,8 @@ ESCROW = module_address("rounds_escrow")  # holds every held submission's deposi
 BANK = bank_capabilities.escrow("rounds_escrow")  # the rounds module's own bank writes
 SEALED, OPENED, INVALID, VOID, SETTLED = "sealed", "opened", "invalid", "void", "settled"
 HELD_STATUSES = (SEALED, OPENED)          # statuses whose deposit is still in the escrow
+JOINED, SUBMITTED, DROPPED = "joined", "submitted", "dropped"   # aggregate mode: a member's held statuses
+MEMBER_HELD = (JOINED, SUBMITTED, DROPPED)
 
 
 def _iterate(state, prefix: bytes):
@@ -119,6 +121,11 @@ def count_submissions_by(state, address: bytes, model_id: int, round_: int, limi
     return count
 
 
+def all_members(state) -> list[dict]:
+    """Every aggregate-mode member record (chain/rounds/aggregate_mode.py)."""
+    return [Member.decode(v) for _, v in _iterate(state, keys.MEMBER)]
+
+
 def all_submissions(state) -> list[dict]:
     return [Submission.decode(v) for _, v in _iterate(state, keys.SUBMISSION)]
 
@@ -197,6 +204,10 @@ def held_deposits(state) -> dict[str, int]:
             add(s.get("scoring_fee_denom"), s.get("scoring_fee"))
     for r in all_rounds(state):
         add(r.get("scoring_reserve_denom"), r.get("scoring_reserve"))
+    for m in all_members(state):   # aggregate mode's members, until their cohort settles
+        if m["status"] in MEMBER_HELD:
+            add(m["deposit_denom"], m["deposit"])
+            add(m["scoring_fee_denom"], m["scoring_fee"])
     return dict(sorted(owed.items()))
 
 

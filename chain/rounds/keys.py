@@ -17,6 +17,14 @@ QUEUE = b"rnd/q/"        # + model id + enqueue height + job sequence -> scoring
 NEXT_JOB_SEQ = b"rnd/next_job_seq"  # -> the next job's sequence number, big-endian unsigned
 QUEUE_CURSOR = b"rnd/queue_cursor"  # -> the model served last by the queue's round-robin, big-endian unsigned
 DEADLINE = b"rnd/d/"     # + release deadline height + model id + round -> b"\x01" until the round is settled
+# aggregate mode (chain/rounds/aggregate_mode.py, unmask.py)
+MEMBER = b"rnd/j/"       # + model id + round + join seq -> member record (round public key, status, cohort)
+MEMBER_SECRET = b"rnd/je/"  # + model id + round + join seq + kind byte -> a sealed secret's envelope bytes
+MEMBER_SHARE = b"rnd/jx/"   # + model id + round + join seq + kind byte + validator index -> released share
+MASKED = b"rnd/jm/"      # + model id + round + join seq -> the member's masked update (u64 LE), until unmasked
+JOINED = b"rnd/ja/"      # + address + model id + round -> join seq (one join per account per round)
+COHORT = b"rnd/k/"       # + model id + round + cohort -> cohort record (members, status, its sum's seq)
+PHASE = b"rnd/f/"        # + height + model id + round -> b"\x01": an aggregate round's phase change is due
 PRUNE = b"rnd/g/"        # + prune height + model id + round -> b"\x01" until the round's payloads are deleted
 
 
@@ -82,3 +90,40 @@ def queue_key(model_id: int, height: int, seq: int) -> bytes:
 
 def prune_key(height: int, model_id: int, round_: int) -> bytes:
     return PRUNE + u64(height) + u64(model_id) + u64(round_)
+
+
+def member_key(model_id: int, round_: int, seq: int) -> bytes:
+    return MEMBER + u64(model_id) + u64(round_) + u64(seq)
+
+
+def members_prefix(model_id: int, round_: int) -> bytes:
+    return MEMBER + u64(model_id) + u64(round_)
+
+
+def member_secret_key(model_id: int, round_: int, seq: int, kind: int) -> bytes:
+    return MEMBER_SECRET + u64(model_id) + u64(round_) + u64(seq) + bytes([kind])
+
+
+def member_shares_prefix(model_id: int, round_: int, seq: int, kind: int) -> bytes:
+    return MEMBER_SHARE + u64(model_id) + u64(round_) + u64(seq) + bytes([kind])
+
+
+def masked_key(model_id: int, round_: int, seq: int) -> bytes:
+    return MASKED + u64(model_id) + u64(round_) + u64(seq)
+
+
+def joined_key(address: bytes, model_id: int, round_: int) -> bytes:
+    return JOINED + address + u64(model_id) + u64(round_)
+
+
+def cohort_key(model_id: int, round_: int, cohort: int) -> bytes:
+    return COHORT + u64(model_id) + u64(round_) + u64(cohort)
+
+
+def cohorts_prefix(model_id: int, round_: int) -> bytes:
+    return COHORT + u64(model_id) + u64(round_)
+
+
+def phase_key(height: int, model_id: int, round_: int) -> bytes:
+    return PHASE + u64(height) + u64(model_id) + u64(round_)
+

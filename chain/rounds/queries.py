@@ -2,14 +2,16 @@
 
     /rounds/params                          JSON params
     /rounds/round       model id + round    JSON round: window, sealing set (snapshot, or the current set
-                                            if the round has no submission yet), share plan, submissions
+                                            if the round has no submission yet), share plan, submissions;
+                                            aggregate mode: join_end, member_list, cohort_list
     /rounds/submission  model id + round + seq   JSON submission record
     /rounds/envelope    model id + round + seq   raw envelope bytes, empty if none (provable); rounds/12
                                             PayloadPruned once the settled round's retention window passed
     /rounds/update      model id + round + seq   raw opened update plaintext, empty until opened (provable);
                                             rounds/12 PayloadPruned likewise
     /rounds/leaderboard model id            JSON trainers ranked by what they earned, and each closed round
-    /rounds/earnings    address (20 bytes)  JSON what one trainer earned per denom, and each submission
+    /rounds/earnings    address (20 bytes)  JSON what one trainer earned per denom, and each submission (and
+                                            aggregate-mode membership)
     /rounds/queue       -                   JSON {"jobs": [...], "last_served_model"}: the scoring queue by
                                             model, FIFO within a model, and the round-robin's cursor
 """
@@ -21,7 +23,8 @@ from chain.registry.errors import UnknownModel
 from chain.rounds.errors import PayloadPruned, UnknownSubmission
 from chain.tx.errors import InvalidQuery, UnknownQuery
 from chain.registry import keeper as registry
-from chain.rounds import keeper, keys
+from chain.rounds import aggregate_mode, keeper, keys
+from chain.store.kv import prefix_end
 from chain.rounds import params as rparams
 from chain.rounds import scoring_queue
 from chain.tx.address import to_bech32
@@ -81,7 +84,16 @@ def round_view(state, model_id: int, round_: int) -> dict:
             "submission_list": [_submission_view(s) for s in keeper.submissions(state, model_id, round_)]}
     view["sealing_set"] = [{**member, "operator": to_bech32(bytes.fromhex(member["operator"]))}
                            for member in view["sealing_set"]]
+    view["privacy"] = model.privacy
+    if model.aggregate:   # joins, cohorts and their outcomes; never a member's update (there is none stored)
+        view.update(cohort_size=model.cohort_size, join_end=model.join_end(round_),
+                    member_list=[_member_view(m) for m in aggregate_mode.members(state, model_id, round_)],
+                    cohort_list=aggregate_mode.cohorts(state, model_id, round_))
     return view
+
+
+def _member_view(record: dict) -> dict:
+    return {**record, "member": to_bech32(bytes.fromhex(record["member"]))}
 
 
 def _counts(sub: dict) -> dict:
@@ -130,8 +142,27 @@ def earnings(state, address: bytes) -> dict:
                      "outcome": sub.get("outcome"), "payout": sub.get("payout", "0"),
                      "payout_denom": sub.get("payout_denom"), "deposit": sub["deposit"],
                      "deposit_denom": sub["deposit_denom"], "reason": sub.get("reason")})
+    for model_id, round_, member in _memberships(state, address):   # aggregate mode: payouts go to members
+        payout = int(member.get("payout", "0"))
+        if payout:
+            earned[member["payout_denom"]] = earned.get(member["payout_denom"], 0) + payout
+        if member["status"] == keeper.INVALID:
+            forfeited[member["deposit_denom"]] = forfeited.get(member["deposit_denom"], 0) + int(member["deposit"])
+        subs.append({"model_id": model_id, "round": round_, "join_seq": member["seq"], "cohort": member.get("cohort"),
+                     "status": member["status"], "outcome": member.get("outcome"), "payout": member.get("payout", "0"),
+                     "payout_denom": member.get("payout_denom"), "deposit": member["deposit"],
+                     "deposit_denom": member["deposit_denom"], "reason": member.get("reason")})
     return {"address": to_bech32(address), "earned": {d: str(a) for d, a in sorted(earned.items())},
             "forfeited": {d: str(a) for d, a in sorted(forfeited.items())}, "submissions": subs}
+
+
+def _memberships(state, address: bytes) -> list[tuple[int, int, dict]]:
+    prefix = keys.JOINED + address
+    out = []
+    for key, raw in state.iterate(prefix, prefix_end(prefix)):
+        model_id, round_ = (int.from_bytes(key[len(prefix) + 8 * i:len(prefix) + 8 * i + 8], "big") for i in range(2))
+        out.append((model_id, round_, aggregate_mode.get_member(state, model_id, round_, int.from_bytes(raw, "big"))))
+    return out
 
 
 def query(state, path: str, data: bytes) -> bytes:

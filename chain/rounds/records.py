@@ -28,7 +28,9 @@ class Round(Record):
               F("payout_pending", BOOL, opt=True), F("confirmed_round", U64, opt=True),
               F("confirmed_gain", null(INT), opt=True), F("paid_height", U64, opt=True),
               F("scoring_reserve", DEC, opt=True), F("scoring_reserve_denom", STR, opt=True),
-              F("prune_height", U64, opt=True), F("pruned_height", U64, opt=True))
+              F("prune_height", U64, opt=True), F("pruned_height", U64, opt=True),
+              F("privacy", STR, opt=True), F("joins", U64, opt=True), F("cohort_seed", HEX, opt=True),
+              F("cohorts", U64, opt=True))
 
 
 class Submission(Record):
@@ -45,7 +47,27 @@ class Submission(Record):
               F("withheld_by", list_of(U64), opt=True), F("withholding_proved_height", U64, opt=True),
               F("scoring_fee", DEC, opt=True), F("scoring_fee_denom", STR, opt=True),
               F("scoring_fee_due", DEC, opt=True), F("scoring_fee_refund", DEC, opt=True),
-              F("pruned_height", U64, opt=True))
+              F("pruned_height", U64, opt=True), F("cohort", U64, opt=True), F("members", list_of(U64), opt=True))
+
+
+class Member(Record):
+    """rnd/j/: one account that joined an aggregate-mode round: its fresh round public key, the hashes of
+    its two sealed secrets (round key, self seed), its deposit and prepayment, and how it ended."""
+    FIELDS = (F("seq", U64), F("height", U64), F("member", HEX), F("parent", U64), F("round_pubkey", HEX),
+              F("key_envelope_hash", HEX), F("seed_envelope_hash", HEX), F("deposit", DEC), F("deposit_denom", STR),
+              F("scoring_fee", DEC), F("scoring_fee_denom", STR), F("status", STR),
+              F("cohort", U64, opt=True), F("masked_hash", HEX, opt=True), F("submitted_height", U64, opt=True),
+              F("release", STR, opt=True), F("outcome", STR, opt=True), F("reason", STR, opt=True),
+              F("deposit_returned", BOOL, opt=True), F("payout", DEC, opt=True), F("payout_denom", STR, opt=True),
+              F("scoring_fee_refund", DEC, opt=True), F("compensation", DEC, opt=True),
+              F("settled_height", U64, opt=True), F("payout_pending", BOOL, opt=True))
+
+
+class Cohort(Record):
+    """rnd/k/: one cohort of an aggregate-mode round: its members (join seqs), who submitted, and its sum's
+    submission once unmasked."""
+    FIELDS = (F("cohort", U64), F("members", list_of(U64)), F("status", STR), F("submitted", list_of(U64), opt=True),
+              F("submission", U64, opt=True), F("reason", STR, opt=True), F("height", U64, opt=True))
 
 
 class Job(Record):

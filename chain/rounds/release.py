@@ -29,7 +29,8 @@ from chain.sealing.errors import (EphemeralKeyMismatch, KeyCommitmentMismatch, P
 from chain.tx.errors import ChainError, TxDecodeError
 from chain.registry import keeper as registry
 from chain.results import Event
-from chain.rounds import keeper
+from chain.rounds import aggregate_mode as agg
+from chain.rounds import keeper, unmask
 from chain.rounds.candidates import candidate
 from chain.rounds.scoring_queue import enqueue_update_job
 from chain.sealing.envelope import decode_envelope, seal_context
@@ -57,12 +58,14 @@ class ReleasedShare(Message):
     seq: int = 0
     validator_index: int = 0
     share: bytes = b""
+    kind: int = 0       # 0: a sealed update's key (seq = submission); aggregate mode: 1 a member's round key,
+                        # 2 its self seed (seq = join seq; chain/rounds/unmask.py)
     SCHEMA = (Field(1, "model_id", "uint64"), Field(2, "round", "uint64"), Field(3, "seq", "uint64"),
-              Field(4, "validator_index", "uint64"), Field(5, "share", "bytes"))
+              Field(4, "validator_index", "uint64"), Field(5, "share", "bytes"), Field(6, "kind", "uint64"))
 
     @property
-    def slot(self) -> tuple[int, int, int, int]:
-        return self.model_id, self.round, self.seq, self.validator_index
+    def slot(self) -> tuple[int, int, int, int, int]:
+        return self.model_id, self.round, self.seq, self.validator_index, self.kind
 
 
 @message
@@ -97,6 +100,15 @@ def extension(state, height: int, private_key: bytes) -> bytes:
     not yet on chain. Entries that do not decrypt (the trainer sealed badly) are left out."""
     mine = _pubkey(private_key)
     shares, size = [], 0
+
+    def add(released: ReleasedShare) -> bool:
+        nonlocal size
+        size += len(released.encode()) + _SHARE_FRAMING
+        if len(shares) == MAX_RELEASED_PER_TX or size > MAX_RELEASE_BYTES:
+            return False                                           # the rest goes out at later heights
+        shares.append(released)
+        return True
+
     for record, sub in closed_pending(state, height):
         indices = [m["index"] for m in record["sealing_set"] if m["encryption_pubkey"] == mine]
         if not indices:
@@ -110,11 +122,19 @@ def extension(state, height: int, private_key: bytes) -> bytes:
                 share = decrypt_share(private_key, envelope, index)
             except ChainError:
                 continue
-            released = ReleasedShare(model_id=m, round=r, seq=seq, validator_index=index, share=share)
-            size += len(released.encode()) + _SHARE_FRAMING
-            if len(shares) == MAX_RELEASED_PER_TX or size > MAX_RELEASE_BYTES:
-                return ShareRelease(shares=tuple(shares)).encode()   # the rest goes out at later heights
-            shares.append(released)
+            if not add(ReleasedShare(model_id=m, round=r, seq=seq, validator_index=index, share=share)):
+                return ShareRelease(shares=tuple(shares)).encode()
+    for record, member, kind in unmask.pending_secrets(state, height):   # aggregate mode's member secrets
+        m, r, seq = record["model_id"], record["round"], member["seq"]
+        for index in [e["index"] for e in record["sealing_set"] if e["encryption_pubkey"] == mine]:
+            if agg.has_member_share(state, m, r, seq, kind, index):
+                continue
+            try:
+                share = unmask.decrypt_secret_share(state, private_key, record, member, kind, index)
+            except ChainError:
+                continue
+            if not add(ReleasedShare(model_id=m, round=r, seq=seq, validator_index=index, share=share, kind=kind)):
+                return ShareRelease(shares=tuple(shares)).encode()
     return ShareRelease(shares=tuple(shares)).encode() if shares else b""
 
 
@@ -128,6 +148,11 @@ def check_release(state, height: int, release: ShareRelease, operator: bytes | N
         if s.slot in seen:
             raise ShareMismatch(f"share {s.slot} listed twice")
         seen.add(s.slot)
+        if s.kind in (agg.KEY, agg.SEED):
+            unmask.check_secret_share(state, height, s, operator)
+            continue
+        if s.kind != 0:
+            raise ShareMismatch(f"unknown share kind {s.kind}")
         sub = keeper.get_submission(state, s.model_id, s.round, s.seq)
         model = registry.get_model(state, s.model_id)
         if sub is None or model is None:
@@ -138,7 +163,7 @@ def check_release(state, height: int, release: ShareRelease, operator: bytes | N
         member = next((m for m in record["sealing_set"] if m["index"] == s.validator_index), None)
         if member is None or (operator is not None and bytes.fromhex(member["operator"]) != operator):
             raise ShareMismatch(f"validator index {s.validator_index} is not the signer's in round {s.round}")
-        if keeper.has_share(state, *s.slot):
+        if keeper.has_share(state, *s.slot[:4]):
             raise ShareMismatch(f"share {s.slot} is already on chain")
         envelope = decode_envelope(keeper.get_envelope(state, s.model_id, s.round, s.seq), max_payload_bytes=1 << 62)
         check_share(envelope, s.validator_index, s.share)
@@ -221,14 +246,22 @@ def apply_release(state, ctx, raw: bytes) -> tuple[Event, ...]:
     """FinalizeBlock: record the release's shares, then open what reached the threshold."""
     release = decode_release(raw[len(RELEASE_PREFIX):])
     check_release(state, ctx.height, release)
-    touched = []
+    touched, cohorts = [], []
     for s in release.shares:
-        keeper.put_share(state, *s.slot, s.share)
+        if s.kind:
+            agg.put_member_share(state, s.model_id, s.round, s.seq, s.kind, s.validator_index, s.share)
+            cohort = (s.model_id, s.round, agg.get_member(state, s.model_id, s.round, s.seq)["cohort"])
+            if cohort not in cohorts:
+                cohorts.append(cohort)
+            continue
+        keeper.put_share(state, *s.slot[:4], s.share)
         if s.slot[:3] not in touched:
             touched.append(s.slot[:3])
     events = [Event("release_shares", (("shares", str(len(release.shares))),))]
     for m, r, seq in touched:
         events += try_open(state, ctx, m, r, seq)
+    for m, r, c in cohorts:
+        events += unmask.try_unmask(state, ctx, m, r, c)
     return tuple(events)
 
 

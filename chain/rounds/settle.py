@@ -29,7 +29,7 @@ from chain.registry import keeper as registry
 from chain.registry import params as registry_params
 from chain.registry.model import CLOSED, Model
 from chain.results import Event
-from chain.rounds import fees, keeper, keys, reward, scoring_queue
+from chain.rounds import aggregate_mode, fees, keeper, keys, reward, scoring_queue
 from chain.rounds import params as rparams
 from chain.rounds.candidates import aggregate_candidate, candidate
 from chain.rounds.delta import decode_delta
@@ -99,6 +99,9 @@ def try_close(state, ctx, model_id: int, round_: int) -> tuple[Event, ...]:
     subs = keeper.submissions(state, model_id, round_)
     if any(s["status"] == keeper.SEALED for s in subs):
         return ()                   # shares still coming, or the release deadline settles them
+    if model.aggregate and any(c["status"] in (aggregate_mode.MASKING, aggregate_mode.UNMASKING)
+                               for c in aggregate_mode.cohorts(state, model_id, round_)):
+        return ()                   # a cohort's sum is not in yet (chain/rounds/unmask.py)
     opened = [s for s in subs if s["status"] == keeper.OPENED]
     if any("score" not in s for s in opened):
         return ()
@@ -185,6 +188,10 @@ def _pay_pending(state, ctx, model: Model, gain: int, how: dict) -> tuple[Model,
         sub = keeper.get_submission(state, model.id, pending["round"], seq)
         keeper.put_submission(state, model.id, pending["round"], {**sub, "payout": str(parts.get(seq, 0)),
                                                                   "payout_pending": False, **how})
+        for member_seq in sub.get("members", []):   # a cohort paid nothing: its members wait no longer
+            member = aggregate_mode.get_member(state, model.id, pending["round"], member_seq)
+            if member.get("payout_pending"):
+                aggregate_mode.put_member(state, model.id, pending["round"], {**member, "payout_pending": False})
     record = keeper.get_round(state, model.id, pending["round"])
     keeper.put_round(state, {**record, "paid": str(amount), "payout_pending": False, "paid_height": ctx.height,
                              **how})
@@ -220,12 +227,45 @@ def _pay(state, model: Model, round_: int, weights: list[tuple[int, int]], gain:
         parts = reward.split(amount, weights)
         for seq in sorted(parts):
             sub = keeper.get_submission(state, model.id, round_, seq)
+            if "members" in sub:    # a cohort's sum: its submitters share its part equally
+                events += _pay_cohort(state, model, round_, sub, parts[seq])
+                continue
             if parts[seq]:
                 registry.BANK.pay(state, bytes.fromhex(sub["submitter"]), [(model.bounty_denom, parts[seq])])
             events.append(Event("payout", _attrs(model.id, round_, ("seq", str(seq)),
                                                  ("trainer", to_bech32(bytes.fromhex(sub["submitter"]))),
                                                  ("amount", f"{parts[seq]}{model.bounty_denom}"))))
     return model, amount, parts, events
+
+
+def _pay_cohort(state, model: Model, round_: int, sub: dict, amount: int) -> list[Event]:
+    """A cohort's part of a payout, split equally among the members whose updates are in its sum (the sum
+    reveals nothing finer to split by), the rounding remainder to the earliest joiner."""
+    shares = reward.split(amount, [(seq, 1) for seq in sub["members"]]) if amount else {}
+    events = []
+    for seq in sub["members"]:
+        member = aggregate_mode.get_member(state, model.id, round_, seq)
+        part = shares.get(seq, 0)
+        if part:
+            registry.BANK.pay(state, bytes.fromhex(member["member"]), [(model.bounty_denom, part)])
+        aggregate_mode.put_member(state, model.id, round_, {**member, "payout": str(part), "payout_pending": False,
+                                                            "payout_denom": model.bounty_denom})
+        events.append(Event("payout", _attrs(model.id, round_, ("seq", str(sub["seq"])), ("member", str(seq)),
+                                             ("trainer", to_bech32(bytes.fromhex(member["member"]))),
+                                             ("amount", f"{part}{model.bounty_denom}"))))
+    return events
+
+
+def _settle_members(state, ctx, model: Model, round_: int, sub: dict, outcome: str, accepted: bool) -> list[Event]:
+    """A cohort sum settles its submitters: deposits back whatever the outcome (no one member can be
+    blamed for a sum), the cohort's scoring job charged to them in equal parts."""
+    due = int(sub.get("scoring_fee_due", "0")) if "score" in sub else 0
+    n = len(sub["members"])
+    parts = reward.split(due, [(seq, 1) for seq in sub["members"]]) if due else {}
+    return [aggregate_mode.settle_member(state, ctx, model.id, round_,
+                                         aggregate_mode.get_member(state, model.id, round_, seq), outcome,
+                                         parts.get(seq, 0) if n else 0, pending=accepted)
+            for seq in sub["members"]]
 
 
 def _settle_deposit(state, ctx, model: Model, round_: int, sub: dict, head_gain: int, parent_value: int,
@@ -242,6 +282,9 @@ def _settle_deposit(state, ctx, model: Model, round_: int, sub: dict, head_gain:
         **sub, "status": keeper.SETTLED, "outcome": outcome, "gain": head_gain, "parent_gain": parent_gain,
         "payout": "0", "payout_denom": model.bounty_denom, "payout_pending": accepted,
         "deposit_returned": not harmful, "settled_height": ctx.height})
+    if "members" in sub:
+        return _settle_members(state, ctx, model, round_, sub, outcome, accepted) + [Event("update_settled", _attrs(
+            model.id, round_, ("seq", str(sub["seq"])), ("cohort", str(sub["cohort"])), ("outcome", outcome)))]
     return [Event("update_settled", _attrs(model.id, round_, ("seq", str(sub["seq"])),
                                            ("trainer", to_bech32(trainer)), ("outcome", outcome),
                                            ("forfeited" if harmful else "refunded", f"{deposit}{denom}")))]
@@ -291,11 +334,37 @@ def void_unrevealed(state, ctx, model_id: int, round_: int) -> tuple[Event, ...]
         events.append(Event("update_void", _attrs(model_id, round_, ("seq", str(sub["seq"])),
                                                   ("refunded", f"{deposit}{sub['deposit_denom']}"),
                                                   ("compensation", f"{compensation}{model.bond_denom}"))))
+    if model.aggregate:
+        bond, member_events = _void_members_compensated(state, ctx, model, round_, bond)
+        events += member_events
     registry.put_model(state, model.with_(bond=str(bond)))
     keeper.put_round(state, {**schedule_prune(state, ctx, record), "void": True, "closed_height": ctx.height})
     events.append(Event("round_void", _attrs(model_id, round_, ("compensation",
                                                                 f"{int(model.bond) - bond}{model.bond_denom}"))))
     return tuple(events)
+
+
+def _void_members_compensated(state, ctx, model: Model, round_: int, bond: int) -> tuple[int, list[Event]]:
+    """A void round of an aggregate-mode model: every held member is refunded, and each submitter of a
+    cohort whose valid sum changes its parent is compensated like an open-mode update (could_have_scored),
+    in join order while the bond lasts."""
+    scored = set()
+    for sub in keeper.submissions(state, model.id, round_):
+        update = keeper.get_update(state, model.id, round_, sub["seq"])
+        if sub["status"] == keeper.OPENED and "members" in sub and update is not None and \
+                any(bool(d.any()) for d in decode_delta(update)):
+            scored |= set(sub["members"])
+    events = []
+    for member in aggregate_mode.members(state, model.id, round_):
+        if member["status"] not in aggregate_mode.MEMBER_HELD:
+            continue
+        compensation = min(int(member["deposit"]), bond) if member["seq"] in scored else 0
+        bond -= compensation
+        if compensation:
+            registry.BANK.pay(state, bytes.fromhex(member["member"]), [(model.bond_denom, compensation)])
+        events.append(aggregate_mode.void_member(state, ctx, model.id, round_, member,
+                                                 "the owner did not reveal the round's shard", compensation))
+    return bond, events
 
 
 def model_closed(state, ctx, model_id: int) -> tuple[Event, ...]:
@@ -321,6 +390,7 @@ def model_closed(state, ctx, model_id: int) -> tuple[Event, ...]:
                                                             "reason": "the model closed"})
             events.append(Event("update_void", _attrs(model_id, round_, ("seq", str(sub["seq"])),
                                                       ("refunded", f"{deposit}{sub['deposit_denom']}"))))
+        events += aggregate_mode.void_held_members(state, ctx, model_id, round_, "the model closed")
         state.delete(keys.close_key(model_id, round_))
         if "settled_height" not in record:
             keeper.clear_deadline(state, record["release_deadline"], model_id, round_)

@@ -32,6 +32,9 @@ from chain.secagg.errors import SecaggError
 INFO_PAIR = b"gradchain/secagg/v1/pair\x00"
 INFO_SELF = b"gradchain/secagg/v1/self\x00"
 SEED_BYTES = 32
+# A masked update travels in one tx as 8 bytes per parameter; CometBFT's mempool refuses txs over 1 MiB
+# (max_tx_bytes), so an aggregate-mode model has at most MAX_MASKED_BYTES / 8 parameters.
+MAX_MASKED_BYTES = 800_000
 _ZERO_BLOCK = bytes(16)
 
 
@@ -67,6 +70,14 @@ def self_key(seed: bytes, ctx: bytes, index: int) -> bytes:
 def public_key(private_key: bytes) -> bytes:
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
     return X25519PrivateKey.from_private_bytes(private_key).public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def check_public_key(public: bytes) -> None:
+    """A round public key must give a shared secret: a low-order point (all-zero secret) or a wrong length
+    is refused, so no member's pair masks can be known to everyone."""
+    if len(public) != 32:
+        raise SecaggError("a round public key is 32 bytes")
+    _shared(bytes(31) + b"\x40", public)
 
 
 def _shared(private_key: bytes, peer_public: bytes) -> bytes:
@@ -142,3 +153,21 @@ def unmask_sum(masked: Mapping[int, np.ndarray], self_seeds: Mapping[int, bytes]
         for i in submitters:   # member i added its pair mask with j; derive it from j's side and take it out
             total = total - _pair_mask(dropout_keys[j], pubkeys[i], ctx, i, j, n)
     return total.view(np.int64)
+
+
+def decode_vector(raw: bytes) -> np.ndarray:
+    """A masked vector's canonical bytes (little-endian uint64, 8 per parameter) as uint64."""
+    if len(raw) % 8:
+        raise SecaggError("a masked vector is 8 bytes per value")
+    return np.frombuffer(raw, dtype="<u8").astype(np.uint64)
+
+
+def mean_of_sum(total: np.ndarray, n: int) -> np.ndarray:
+    """total / n element-wise, rounded half to even: FedAvg's rounding (chain/rounds/delta.mean_half_even)
+    applied to a sum that secure aggregation produced whole."""
+    total = total.astype(np.int64)
+    q = total // n
+    r = total - q * n                              # 0 <= r < n
+    up = (2 * r > n) | ((2 * r == n) & (q % 2 == 1))
+    return q + up.astype(np.int64)
+

@@ -203,7 +203,8 @@ def test_queries(setup):
     model, _, _, shards = setup
     chain = RegistryChain()
     model_id = activate(chain, model, shards)
-    assert chain.query_json("/registry/params") == {**REGISTRY, "max_open_models_per_owner": 16, "registration_fee": 0}
+    assert chain.query_json("/registry/params") == {**REGISTRY, "max_open_models_per_owner": 16, "registration_fee": 0,
+                                                   "min_cohort_size": 3, "max_cohort_size": 16}
     rows = chain.query_json("/registry/models")["models"]
     assert rows == [{"id": 1, "owner": ALICE.address, "status": "active", "metric": "accuracy",
                      "bounty": f"100000{VOUCHER}", "head_version": 0, "expiry_height": 200}]
