@@ -1,12 +1,15 @@
 """In-process chain helpers for unit tests: an Application over the in-memory store."""
 from __future__ import annotations
 
+import base64
 import json
 
 from chain.app import Application
 from chain.invariants import check_all
 from chain.results import BlockContext
 from chain.store.kv import MemoryKV
+from chain.tx.address import to_bech32
+from chain.validators.keeper import BONDED_POOL
 from client.txbuilder import coins, sign_tx
 from chain.bank.messages import MsgSend
 from client.wallet import Wallet
@@ -71,6 +74,33 @@ class Chain:
         problems = check_all(self.app.store)
         assert not problems, problems
         return result
+
+
+# Validator-set fixtures (tests/chain/test_validators.py, test_validators_boundaries.py): two genesis
+# validators V1, V2 with consensus keys C1, C2 (C3 free for a joiner), bonding BOND each.
+V1, V2 = Wallet.from_seed(b"\x11" * 32), Wallet.from_seed(b"\x12" * 32)  # operators
+C1, C2, C3 = (Wallet.from_seed(bytes([0x20 + i]) * 32).public_key for i in range(3))  # consensus keys
+ENC = b"\x07" * 32
+BOND = 10_000_000
+VALIDATOR_PARAMS = {"bond_denom": "ugrad", "power_reduction": 1_000_000, "min_self_bond": 1_000_000,
+                    "unbonding_blocks": 3, "slash_fraction_bps": 500, "max_validators": 3}
+
+
+def validator_genesis(bonds: tuple[int, int] = (BOND, BOND), **params) -> dict:
+    """genesis() plus V1 and V2 bonding `bonds` (the bonded pool holds their sum), VALIDATOR_PARAMS with
+    `params` over them; Alice can afford a bond and each operator can pay fees."""
+    g = genesis()
+    g["bank"]["balances"][0]["coins"][1]["amount"] = "100000000"  # Alice can afford a bond
+    g["bank"]["balances"].append({"address": to_bech32(BONDED_POOL),
+                                  "coins": [{"denom": "ugrad", "amount": str(sum(bonds))}]})
+    for operator in (V1, V2):  # operators pay fees
+        g["bank"]["balances"].append({"address": operator.address, "coins": [{"denom": "ugrad", "amount": "100000"}]})
+    g["bank"]["balances"].sort(key=lambda b: b["address"])
+    g["validators"] = {"params": {**VALIDATOR_PARAMS, **params}, "validators": [
+        {"operator": w.address, "consensus_pubkey": base64.b64encode(c).decode(),
+         "encryption_pubkey": base64.b64encode(ENC).decode(), "bond": str(b)}
+        for w, c, b in ((V1, C1, bonds[0]), (V2, C2, bonds[1]))]}
+    return g
 
 
 def send_tx(wallet: Wallet, to: Wallet, amount: dict, sequence: int, fee: int = 2000,

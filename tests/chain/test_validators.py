@@ -11,33 +11,14 @@ from chain.genesis import export_genesis
 from chain.results import BlockContext, Misbehavior
 from chain.store.kv import MemoryKV
 from chain.tx.coins import Coin
-from chain.tx.address import to_bech32
 from chain.validators.messages import MsgCreateValidator, MsgUnbond
 from chain.validators import keeper
 from chain.validators.keeper import BONDED_POOL, COMMUNITY_POOL
-from chainutil import ALICE, BOB, CAROL, CHAIN_ID, Chain, genesis
+from chainutil import (ALICE, BOB, BOND, C1, C2, C3, CHAIN_ID, ENC, V1, V2, VALIDATOR_PARAMS, Chain,
+                       validator_genesis)
 from client.txbuilder import sign_tx
-from client.wallet import Wallet
 
-V1, V2 = Wallet.from_seed(b"\x11" * 32), Wallet.from_seed(b"\x12" * 32)  # operators
-C1, C2, C3 = (Wallet.from_seed(bytes([0x20 + i]) * 32).public_key for i in range(3))  # consensus keys
-ENC = b"\x07" * 32
-BOND = 10_000_000
-PARAMS = {"bond_denom": "ugrad", "power_reduction": 1_000_000, "min_self_bond": 1_000_000,
-          "unbonding_blocks": 3, "slash_fraction_bps": 500, "max_validators": 3}
-
-
-def vgenesis():
-    g = genesis()
-    g["bank"]["balances"][0]["coins"][1]["amount"] = "100000000"  # Alice can afford a bond
-    g["bank"]["balances"].append({"address": to_bech32(BONDED_POOL), "coins": [{"denom": "ugrad", "amount": str(2 * BOND)}]})
-    for operator in (V1, V2):  # operators pay fees
-        g["bank"]["balances"].append({"address": operator.address, "coins": [{"denom": "ugrad", "amount": "100000"}]})
-    g["bank"]["balances"].sort(key=lambda b: b["address"])
-    g["validators"] = {"params": PARAMS, "validators": [
-        {"operator": w.address, "consensus_pubkey": base64.b64encode(c).decode(),
-         "encryption_pubkey": base64.b64encode(ENC).decode(), "bond": str(BOND)} for w, c in ((V1, C1), (V2, C2))]}
-    return g
+PARAMS, vgenesis = VALIDATOR_PARAMS, validator_genesis
 
 
 def tx(wallet, seq, msg):
