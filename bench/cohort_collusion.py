@@ -21,7 +21,9 @@ so the published cohort sum minus theirs is the honest member's update plus its 
 variance sigma^2 / k (privatize(..., noise_share=k)), i.e. noise multiplier z / sqrt(k) instead of z.
 Epsilon by client.dp.PrivacyAccountant (dp-accounting's RDP accountant, GaussianDpEvent per round,
 add_remove adjacency: what client/dp.py and client/privacy_ledger.py record), for bench/dp_accuracy.py's
-digits setting: clip 1.0, noise multiplier 1.1, 10 rounds, delta 1e-5.
+digits setting: clip 1.0, noise multiplier 1.1, 10 rounds, delta 1e-5. Also for a single curious member
+of a cohort of k honest members: subtracting its own update and noise leaves each other member under
+(k - 1) sigma^2 / k, noise multiplier z sqrt((k - 1) / k).
 """
 from __future__ import annotations
 
@@ -115,6 +117,9 @@ def main() -> None:
         e, e1 = epsilon(z, ROUNDS), epsilon(z, 1)
         print(f"  k = {k}, only own share (z = {z:.3f}): epsilon {e:7.2f}  (1 round: {e1:.2f}), {e / full:.2f}x full; "
               f"exposed in 1 of {ROUNDS} rounds: {epsilon(z, 1, ROUNDS - 1):.2f}")
+        zm = NOISE * math.sqrt((k - 1) / k)
+        print(f"  k = {k}, one curious cohort-mate subtracts its own (z = {zm:.3f} for each other member): "
+              f"epsilon {epsilon(zm, ROUNDS):.2f}")
         print(f"ratio epsilon_colluded_vs_full_k{k} {e / full:.3f}")
 
 
