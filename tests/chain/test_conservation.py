@@ -7,7 +7,7 @@ an in-process chain with four validators, after every step:
   balances of all accounts, module accounts included, add up to it;
 - the registry escrow covers every open model's unspent bounty and bond;
 - a model never pays out more than its bounty: paid + unspent == what was escrowed for it (registration
-  plus funding), and the payout events add up to `paid`;
+  plus funding), and the payout events add up to `paid`; its bond only shrinks (void-round compensation);
 - the state round-trips through a genesis export: imported into a fresh chain it has the same app hash
   and exports the same genesis.
 
@@ -78,6 +78,7 @@ class Driver:
         self.supply = dict(bank.all_supply(self.chain.app.store))
         self.funded: dict[int, int] = {}     # model id -> bounty escrowed for it (registration + funding)
         self.paid: dict[int, int] = {}       # model id -> the sum of its payout events
+        self.bonds: dict[int, int] = {}      # model id -> its bond at registration (void rounds spend it)
         self.revealed: dict[int, set] = {}   # model id -> shard indices revealed
         self.outcomes: set[str] = set()      # which messages passed and failed (hypothesis statistics)
 
@@ -93,8 +94,8 @@ class Driver:
         proposal = chain.app.prepare_proposal(height, list(txs), exts)
         assert chain.app.process_proposal(height, proposal)
         result = chain.block(proposal)
-        for event in [e for r in result.tx_results for e in r.events] + list(result.events):
-            self.record(event)
+        for emitted in [e for r in result.tx_results for e in r.events] + list(result.events):
+            self.record(emitted)
         return result.tx_results[len(proposal) - len(txs):]
 
     def run(self, wallet, msg):
@@ -106,6 +107,7 @@ class Driver:
         attrs = dict(event.attributes)
         if event.type == "register_model":
             self.funded[int(attrs["model_id"])] = amount_of(attrs["bounty"])
+            self.bonds[int(attrs["model_id"])] = amount_of(attrs["bond"])
         elif event.type == "fund_bounty":
             self.funded[int(attrs["model_id"])] += amount_of(attrs["amount"])
         elif event.type == "payout":
@@ -207,6 +209,7 @@ class Driver:
             else:
                 assert model.status in (UPLOADING, ACTIVE)
                 assert paid + unspent == self.funded[model.id], (model.id, paid, unspent, self.funded[model.id])
+                assert 0 <= int(model.bond) <= self.bonds[model.id]
                 for denom, amount in registry.owed(model):
                     owed[denom] = owed.get(denom, 0) + amount
         held = dict(bank.balances(state, registry.ESCROW))
@@ -236,7 +239,8 @@ def round_key(model_id: int, round_: int) -> bytes:
 wallet = st.sampled_from(WALLETS)
 model_index = st.integers(0, 3)
 play_round = st.tuples(st.just("play_rounds"), model_index,
-                       st.lists(st.tuples(wallet, st.sampled_from(["a", "a", "b", "b", "poison", "zero"])), min_size=1, max_size=3),
+                       st.lists(st.tuples(wallet, st.sampled_from(["a", "a", "b", "b", "poison", "zero"])),
+                                min_size=1, max_size=3),
                        st.sampled_from([True, True, True, False]),       # the owner reveals, mostly
                        st.integers(1, 3))                                # rounds in a row (a head is paid later)
 actions = st.one_of(
