@@ -208,7 +208,7 @@ def test_registry_boundary_registration_fee_and_escrow_exactly_covered(setup):
     assert event(result, "register_model") == (
         ("model_id", str(model_id)), ("owner", DAVE.address), ("bounty", f"100000{VOUCHER}"), ("bond", "50000ugrad"),
         ("chunks", str(chunk_count)), ("chunk_size", str(REGISTRY["max_chunk_bytes"])),
-        ("registration_fee", f"{FEE}ugrad"))
+        ("registration_fee", f"{FEE}ugrad"), ("privacy", "open"), ("cohort_size", "0"))
 
 
 @pytest.mark.parametrize("short", [{NATIVE: 1}, {VOUCHER: 1}])
