@@ -137,6 +137,7 @@ class Owner:
                  expiry_height: int | None = None, expiry_blocks: int | None = None, round_blocks: int = 100,
                  reveal_blocks: int = 20, min_improvement: int = 0, max_regression: int = 0, metric: str = "accuracy",
                  reward_curve=LINEAR_CURVE, input_shape=None, formats: Formats = Formats(),
+                 privacy: str = "open", cohort_size: int = 0,
                  progress: bool = True) -> Registration:
         """Convert `net` (a torch.nn.Sequential, or a ChainModel), cut (X, y) into validation shards, register
         with their Merkle root, escrow `bounty` + `bond`, then upload the weights in chunks (progress bar).
@@ -145,7 +146,10 @@ class Owner:
         million of samples correct; "loss" is the mean per-sample loss at the spec's loss scale
         (docs/registry.md). An update scoring more than max_regression (0: min_improvement) below its
         parent on the round's shard is harmful and forfeits its deposit: leave room for honest trainers
-        whose private data is skewed."""
+        whose private data is skewed.
+
+        privacy "aggregate" with cohort_size k: the chain never opens a single update, only the means of
+        cohorts of k..2k-1 masked updates (docs/privacy.md); trainers' SDK calls are the same."""
         params = registry_params(self.client)
         if isinstance(net, ChainModel):
             chain_model = net
@@ -173,7 +177,7 @@ class Owner:
             bounty=coin(bounty), bond=coin(bond), round_blocks=round_blocks, reveal_blocks=reveal_blocks,
             min_improvement=min_improvement, deposit=coin(deposit), target_score=target_score, metric=metric,
             reward_curve=tuple(CurvePoint(progress_bps=p, payout_bps=q) for p, q in reward_curve),
-            expiry_height=expiry_height, max_regression=max_regression)
+            expiry_height=expiry_height, max_regression=max_regression, privacy=privacy, cohort_size=cohort_size)
         model_id = _registered_id(self.client.submit(self.wallet, [msg]))
         self.upload(model_id, raw_weights, progress=progress)
         return Registration(model_id, shards)

@@ -36,12 +36,14 @@ FINAL_STATUSES = ("settled", "invalid", "void")   # a submission in one of these
 
 
 class Submitted(NamedTuple):
-    """Where a submitted update lives on chain: /rounds/submission model_id ‖ round ‖ seq."""
+    """Where a submitted update lives on chain: /rounds/submission model_id ‖ round ‖ seq; for an
+    aggregate-mode model (`member`), seq is the join seq of the member record in /rounds/round."""
     model_id: int
     round: int
     seq: int
     parent: int
     receipt: Receipt
+    member: bool = False
 
 
 def submitted(receipt: Receipt) -> Submitted:
@@ -163,6 +165,9 @@ class Trainer:
         record = self.client.query_json("/registry/model", u64(model_id))
         if record.get("current_round") is None:
             raise GradchainError(f"model {model_id} is not taking submissions (status {record['status']})")
+        if record.get("privacy") == "aggregate":
+            from client.aggregate import join_and_submit
+            return join_and_submit(self, record, X, y, train, dp, accountant, round_, min_blocks_left, progress)
         head = self.head(model_id)
         if train is None:   # client.training's loop: 5 epochs of SGD with momentum, the model's own loss
             from client.training import train as default_loop
@@ -194,6 +199,9 @@ class Trainer:
         (`payout_pending`) until a later round's fresh shard confirms its gain; with `paid=True` wait for
         that too (it needs a later round with submissions, or the model's close). A progress bar shows the
         status as it moves sealed -> opened -> scored -> settled."""
+        if sub.member:
+            from client.aggregate import wait_for_member
+            return wait_for_member(self, sub, timeout, poll, progress, paid)
         from tqdm import tqdm
         steps = ["sealed", "opened", "scored", "final"]
         deadline = time.monotonic() + timeout

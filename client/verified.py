@@ -27,7 +27,7 @@ from chain.registry import keys as reg_keys
 from chain.registry.records import ModelRecord, Version
 from chain.rounds import keys as rnd_keys
 from chain.rounds.params import RoundsParams, RoundsParamsRecord
-from chain.rounds.records import Round, Submission
+from chain.rounds.records import Cohort, Member, Round, Submission
 from chain.tx.errors import ChainError
 from chain.sealing.valset import TWO_THIRDS, share_plan
 from chain.tx.address import from_bech32
@@ -126,6 +126,31 @@ class VerifiedState:
 
     def submission(self, model_id: int, round_: int, seq: int) -> dict | None:
         return self._record(rnd_keys.submission_key(model_id, round_, seq), Submission)
+
+    # --- aggregate mode: a cohort's members and their round public keys (a node that swapped a peer's key
+    # for its own could compute that pair's mask, so the keys a trainer masks against are proven) ----------
+    def member(self, model_id: int, round_: int, seq: int) -> dict | None:
+        return self._record(rnd_keys.member_key(model_id, round_, seq), Member)
+
+    def cohort(self, model_id: int, round_: int, cohort: int) -> dict | None:
+        return self._record(rnd_keys.cohort_key(model_id, round_, cohort), Cohort)
+
+    def cohort_pubkeys(self, model_id: int, round_: int, cohort: int) -> dict[int, bytes]:
+        """join seq -> round public key of every member of the cohort, all proven at one height."""
+        record = self.cohort(model_id, round_, cohort)
+        if record is None:
+            raise GradchainError(f"round {round_} of model {model_id} has no cohort {cohort}")
+        keys = [rnd_keys.member_key(model_id, round_, seq) for seq in record["members"]]
+        values, _ = self.get_all(keys)
+        out = {}
+        for seq, key in zip(record["members"], keys):
+            if values[key] is None:
+                raise ProofInvalid(f"member {seq} of cohort {cohort} is proven absent")
+            member = _decode(Member, values[key])
+            if member.get("cohort") != cohort:
+                raise ProofInvalid(f"member {seq} is proven to be in cohort {member.get('cohort')}, not {cohort}")
+            out[seq] = bytes.fromhex(member["round_pubkey"])
+        return out
 
     def weights(self, model_id: int, version: int) -> bytes:
         """The weight bytes of a version: fetched from the node, checked against the proven version record."""

@@ -111,9 +111,15 @@ def _say(quiet: bool, *args) -> None:
 
 
 def run(url: str, owner_wallet: Wallet, *, rounds: int = 5, epochs: int = 40, round_blocks: int = 10,
-        clients: list | None = None, quiet: bool = False) -> dict:
+        clients: list | None = None, quiet: bool = False, privacy: str = "open", dropout_round: int = 1) -> dict:
     """Drive the demo against a running chain; returns what happened (for the test and the summary).
-    `clients`: one Client per trainer (default: a new connection each), so a test can watch their traffic."""
+    `clients`: one Client per trainer (default: a new connection each), so a test can watch their traffic.
+    privacy "aggregate": the model publishes only cohort means (cohorts of k = 3); nobody poisons (inside a
+    sum one poisoner would drag its honest cohort-mates down: docs/privacy.md), and in round
+    `dropout_round` the last trainer joins but never submits, so the others' sum needs its round key."""
+    aggregate = privacy == "aggregate"
+    if aggregate:   # the join phase (half the window) must fit the trainers' local training
+        round_blocks = max(round_blocks, 40)
     data = load_data()
     central = central_accuracy(data)
     with Client(url) as chain:
@@ -125,7 +131,8 @@ def run(url: str, owner_wallet: Wallet, *, rounds: int = 5, epochs: int = 40, ro
                              min_improvement=10_000, max_regression=100_000,
                              reward_curve=((0, 0), (5000, 7000), (10_000, 10_000)),
                              expiry_blocks=round_blocks * (rounds + 4) * 3, round_blocks=round_blocks,
-                             reveal_blocks=round_blocks, progress=not quiet)
+                             reveal_blocks=round_blocks, progress=not quiet,
+                             **({"privacy": "aggregate", "cohort_size": 3} if aggregate else {}))
         model_id = reg.model_id
         wallets = [Wallet.generate() for _ in FAVOURITES]
         for w in wallets:
@@ -134,15 +141,18 @@ def run(url: str, owner_wallet: Wallet, *, rounds: int = 5, epochs: int = 40, ro
             chain.send(owner_wallet, w.address, {"ugrad": 12_000_000})
         clients = clients or [Client(url) for _ in wallets]
         trainers = [Trainer(c, w) for c, w in zip(clients, wallets)]
-        names = [f"t{k + 1} likes {','.join(map(str, fav))}" + (" POISONS" if k == POISONER else "")
+        poisoner = None if aggregate else POISONER
+        names = [f"t{k + 1} likes {','.join(map(str, fav))}" + (" POISONS" if k == poisoner else "")
                  for k, fav in enumerate(FAVOURITES)]
         _say(quiet, f"model {model_id}: bounty {BOUNTY}uusdc, deposit {DEPOSIT}ugrad per update, target 95%, "
                     f"a new head must gain 1 pp, an update more than 10 pp below its parent forfeits; "
                     f"trainers' private samples: {[len(p) for p in data.parts]}")
         history = []
         with owner.auto_reveal(model_id, reg.shards), ThreadPoolExecutor(len(trainers)) as pool:
-            for _ in range(rounds):
-                history.append(_one_round(chain, model_id, trainers, names, data, epochs, pool, quiet))
+            for i in range(rounds):
+                dropout = len(trainers) - 1 if aggregate and i == dropout_round else None
+                history.append(_one_round(chain, model_id, trainers, names, data, epochs, pool, quiet,
+                                          poisoner=poisoner, aggregate=aggregate, dropout=dropout))
         head = Trainer(chain, owner_wallet).head(model_id)
         final = accuracy(head, data.X_test, data.y_test)
         board = chain.query_json("/rounds/leaderboard", u64(model_id))
@@ -162,21 +172,32 @@ def run(url: str, owner_wallet: Wallet, *, rounds: int = 5, epochs: int = 40, ro
             "names": names}
 
 
-def _one_round(chain, model_id, trainers, names, data, epochs, pool, quiet) -> dict:
+def _one_round(chain, model_id, trainers, names, data, epochs, pool, quiet, poisoner=POISONER, aggregate=False,
+               dropout=None) -> dict:
+    from chain.registry.model import join_end, window_start
+    from client.aggregate import join
     record = chain.query_json("/registry/model", u64(model_id))
     round_ = record["current_round"]
     end = round_end(record, round_)
-    if end - chain.rpc.latest_height() < 4:       # too little of this window left for four trainers
+    # too little of this window (aggregate mode: of its join phase) left for four trainers to train
+    last = join_end(record["activated_height"], record["round_blocks"], round_) if aggregate else end
+    if last - chain.rpc.latest_height() < (12 if aggregate else 4):
         round_ += 1
-        chain.rpc.wait_for_height(end - 1, timeout=120)
+        chain.rpc.wait_for_height(window_start(record["activated_height"], record["round_blocks"], round_) - 1,
+                                  timeout=120)
     head = trainers[0].head(model_id)
     head_acc = accuracy(head, data.X_test, data.y_test)
     t0 = time.monotonic()
 
     def work(k):
         X, y = data.X_train[data.parts[k]], data.y_train[data.parts[k]]
-        if k == POISONER:
+        if k == poisoner:
             y = (y + 1) % 10
+        if k == dropout:   # joins the cohort, then goes away: its masks must be removed from the others' sum
+            info = trainers[k].round(model_id, round_)
+            joined = join(trainers[k], chain.query_json("/registry/model", u64(model_id)), round_,
+                          info["base_version"], info)
+            return trainers[k].wait_for_result(joined.sub, timeout=300, progress=False)
         sub = trainers[k].train_and_submit(model_id, X, y, train=lambda net, X_, y_: fit(net, X_, y_, epochs),
                                            round_=round_, progress=False)
         return trainers[k].wait_for_result(sub, timeout=300, progress=False)
@@ -187,7 +208,16 @@ def _one_round(chain, model_id, trainers, names, data, epochs, pool, quiet) -> d
     after = trainers[0].head(model_id)
     after_acc = accuracy(after, data.X_test, data.y_test)
     winners = info.get("winners") or []
-    how = ("aggregate of " + ",".join(f"t{i + 1}" for i in _trainer_indices(info, winners, trainers))
+    if aggregate:
+        how = ("the mean of cohort " + ",".join(f"t{i + 1}" for i in _trainer_indices(info, winners, trainers))
+               if winners else "no cohort mean beat the head")
+        _say(quiet, f"   chain holds for round {round_}: {len(info['member_list'])} joins (round public keys, hashes of "
+                    f"the masked updates), {len(info['cohort_list'])} cohort(s) "
+                    f"{[(c['status'], len(c.get('submitted', []))) for c in info['cohort_list']]}, "
+                    f"{len(info['submission_list'])} cohort mean(s); no single update was ever opened or stored")
+    else:
+        how = None
+    how = how or ("aggregate of " + ",".join(f"t{i + 1}" for i in _trainer_indices(info, winners, trainers))
            if len(winners) > 1 else f"t{_trainer_indices(info, winners, trainers)[0] + 1}'s update" if winners
            else "no candidate beat the head")
     _say(quiet, f"\nround {round_}: head v{record['head_version']} ({head_acc:.1%} test) -> "
@@ -199,7 +229,8 @@ def _one_round(chain, model_id, trainers, names, data, epochs, pool, quiet) -> d
     for name, r in zip(names, results):
         score = r.get("score")
         shard_acc = f"{score['correct'] / score['total']:.0%}" if score else "-"
-        deposit = "forfeited" if r["status"] == "invalid" or r.get("outcome") == "harmful" else "returned"
+        forfeited = r["status"] == "invalid" or (r.get("outcome") == "harmful" and not r.get("deposit_returned"))
+        deposit = "forfeited" if forfeited else "returned"
         _say(quiet, f"   {name:<24} {r.get('outcome', r['status']):<10} shard acc {shard_acc:>4}  deposit {deposit}")
     return {"round": round_, "head_before": head_acc, "head_after": after_acc, "info": info, "results": results}
 
@@ -219,9 +250,15 @@ def _confirmation(chain, model_id, round_, trainers, names) -> str:
 
 
 def _trainer_indices(info: dict, seqs: list, trainers) -> list[int]:
+    """The trainers behind submissions `seqs`: its submitter, or every member in a cohort's sum."""
     addresses = [t.wallet.address for t in trainers]
-    by_seq = {s["seq"]: s["submitter"] for s in info["submission_list"]}
-    return [addresses.index(by_seq[s]) for s in seqs]
+    members = {m["seq"]: m["member"] for m in info.get("member_list", [])}
+    out = []
+    for s in info["submission_list"]:
+        if s["seq"] in seqs:
+            out += [addresses.index(members[m]) for m in s["members"]] if "members" in s else \
+                [addresses.index(s["submitter"])]
+    return out
 
 
 def main() -> None:
@@ -230,9 +267,10 @@ def main() -> None:
     parser.add_argument("keyring")
     parser.add_argument("key")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--privacy", choices=("open", "aggregate"), default="open")
     args = parser.parse_args()
     wallet = Keyring(args.keyring).load(args.key, os.environ["GRADCHAIN_PASSWORD"])
-    result = run(args.url, wallet, rounds=args.rounds)
+    result = run(args.url, wallet, rounds=args.rounds, privacy=args.privacy)
     if result["final_accuracy"] < 0.95 * result["central_accuracy"]:
         sys.exit("the chain-trained model did not reach 95% of the central accuracy")
 
