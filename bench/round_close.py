@@ -335,7 +335,9 @@ def make_data(n_updates: int, shard_samples: int, seed: int = 0) -> Data:
     return Data(head, shards, updates, shard_samples)
 
 
-def register(chain: BenchChain, data: Data, round_blocks: int, reveal_blocks: int) -> int:
+def register(chain: BenchChain, data: Data, round_blocks: int, reveal_blocks: int, **terms) -> int:
+    """Register and upload the head; `terms` are more MsgRegisterModel fields (bench/aggregate_close.py:
+    privacy, cohort_size)."""
     raw = data.head.weights_bytes
     msg = MsgRegisterModel(
         spec=data.head.spec_bytes, weights_hash=hashlib.sha256(raw).digest(), weights_size=len(raw),
@@ -344,7 +346,7 @@ def register(chain: BenchChain, data: Data, round_blocks: int, reveal_blocks: in
         min_improvement=MIN_IMPROVEMENT, deposit=Coin.of(DENOM, DEPOSIT), target_score=990_000, metric="accuracy",
         reward_curve=tuple(CurvePoint(progress_bps=p, payout_bps=q)
                            for p, q in ((0, 0), (5000, 7000), (10_000, 10_000))),
-        expiry_height=1_000_000)
+        expiry_height=1_000_000, **terms)
     b = chain.block([chain.sign(OWNER, msg)], "register")
     model_id = int(next(dict(e.attributes)["model_id"] for e in b.events if e.type == "register_model"))
     chunk = 262_144

@@ -14,7 +14,11 @@ from chain.rounds.delta import decode_delta
 
 def first_layer_rows(delta: bytes, spec) -> list[np.ndarray]:
     """x estimates dW[i,:] / db[i] in real units, rows ordered by |db[i]| (largest, most accurate, first)."""
-    arrays = decode_delta(delta)
+    return rows_of_arrays(decode_delta(delta), spec)
+
+
+def rows_of_arrays(arrays, spec) -> list[np.ndarray]:
+    """first_layer_rows of a delta's tensors already decoded (or of any int vector cut to its shapes)."""
     dW = arrays[0].astype(np.float64) / 2.0 ** spec.weight_format.frac_bits
     db = arrays[1].astype(np.float64) / 2.0 ** (spec.weight_format.frac_bits + spec.input_format.frac_bits)
     order = [i for i in np.argsort(-np.abs(db)) if db[i] != 0]
