@@ -82,11 +82,37 @@ def query_round(ctx, model_id, round_):
     if info.get("aggregate"):
         agg = info["aggregate"]
         lines.append(f"aggregate of updates {', '.join(map(str, agg['of']))}: {_score(agg.get('score'))}")
-    if info["submission_list"]:
+    if info.get("privacy") == "aggregate":
+        lines += _aggregate_lines(info)
+    elif info["submission_list"]:
         lines += ["", _table(SUBMISSION_HEADER, _submission_rows(info["submission_list"]))]
     else:
         lines.append("no submissions")
     emit(ctx, info, "\n".join(lines))
+
+
+def _aggregate_lines(info: dict) -> list[str]:
+    """Aggregate mode: the joins, the cohorts and their means' outcomes; never a member's update (the chain
+    holds none)."""
+    lines = [f"aggregate mode, cohorts of {info['cohort_size']}..{2 * info['cohort_size'] - 1}: joins at heights "
+             f"{info['window_start']}..{info['join_end'] - 1}, masked updates at {info['join_end']}.."
+             f"{info['window_end'] - 1}"]
+    means = {s["seq"]: s for s in info["submission_list"]}
+    for c in info["cohort_list"]:
+        mean = means.get(c.get("submission"))
+        how = (f"mean = update {mean['seq']}: {mean.get('outcome') or mean['status']}, {_score(mean.get('score'))}"
+               if mean else c.get("reason") or "-")
+        lines.append(f"cohort {c['cohort']}: members {', '.join(map(str, c['members']))}; submitted "
+                     f"{len(c.get('submitted', []))}; {c['status']}; {how}")
+    if info["member_list"]:
+        rows = [[m["seq"], m["member"], m.get("cohort", "-"), m["status"], m.get("outcome") or m.get("reason") or "-",
+                 _payout(m), f"{m['deposit']}{m['deposit_denom']}" + ("" if m.get("deposit_returned", True)
+                                                                      else " (forfeited)")]
+                for m in info["member_list"]]
+        lines += ["", _table(["join", "trainer", "cohort", "status", "outcome", "payout", "deposit"], rows)]
+    else:
+        lines.append("no joins")
+    return lines
 
 
 @query.command("submission")

@@ -173,7 +173,7 @@ def train_cmd(ctx, model_id, data_path, from_key, epochs, lr, optimizer, batch_s
         trainer = Trainer(c, wallet)
         sub = trainer.train_and_submit(model_id, X, y, train=loop, dp=dp, ledger=privacy_ledger(ctx),
                                        round_=round_, progress=progress)
-        event = receipt_event(sub.receipt, "submit_update")
+        event = receipt_event(sub.receipt, "join_round" if sub.member else "submit_update")
         data = {"model_id": model_id, "round": sub.round, "seq": sub.seq, "parent": sub.parent,
                 "tx_hash": sub.receipt.tx_hash, "height": sub.receipt.height, "deposit": event.get("deposit"),
                 "envelope_hash": event.get("envelope_hash"), "submitter": wallet.address,
@@ -195,14 +195,21 @@ def train_cmd(ctx, model_id, data_path, from_key, epochs, lr, optimizer, batch_s
                 + (f" clipped to {report.norm_clipped:.4g}" if report.clipped else " (within the clip)")
                 + f", noise std {report.sigma:.4g}; epsilon {eps} at delta {dp.target_delta:g} over your "
                   f"{report.rounds} DP update(s) to this model (privacy ledger)")
-        say(f"submitted: update {sub.seq} of round {sub.round} of model {model_id} (parent v{sub.parent}), sealed, "
-            f"in block {sub.receipt.height}; deposit {data['deposit']} held (tx {sub.receipt.tx_hash})")
+        if sub.member:   # aggregate mode: the chain never sees the update alone, only its cohort's mean
+            data["member"] = True
+            say(f"joined round {sub.round} of model {model_id} as member {sub.seq} (parent v{sub.parent}) in block "
+                f"{sub.receipt.height}, then submitted the masked update; deposit {data['deposit']} held "
+                f"(tx {sub.receipt.tx_hash})")
+        else:
+            say(f"submitted: update {sub.seq} of round {sub.round} of model {model_id} (parent v{sub.parent}), "
+                f"sealed, in block {sub.receipt.height}; deposit {data['deposit']} held (tx {sub.receipt.tx_hash})")
+        later = (f"gradchain query round {model_id} {sub.round}" if sub.member
+                 else f"gradchain query submission {model_id} {sub.round} {sub.seq}")
         if not wait:
-            emit(ctx, data, f"check the result later: gradchain query submission {model_id} {sub.round} {sub.seq}")
+            emit(ctx, data, f"check the result later: {later}")
             return
         say("waiting for the round to close and the update to be scored (Ctrl-C stops waiting; the update "
             "stays submitted)...")
-        later = f"gradchain query submission {model_id} {sub.round} {sub.seq}"
         try:
             result = trainer.wait_for_result(sub, timeout=timeout, progress=progress)
         except KeyboardInterrupt:

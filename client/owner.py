@@ -232,8 +232,8 @@ class Owner:
 
     def reveal_due(self, model_id: int, shard_set: ShardSet) -> list[Receipt]:
         """Reveal, with the next unused shard, every round whose submissions have closed, that took at least
-        one submission and has no shard yet, while its reveal window is open. Rounds nobody submitted to
-        are skipped: they need no shard, and shards are finite. Returns the reveals sent (oldest first)."""
+        one submission (aggregate mode: a cohort that sums) and has no shard yet, while its reveal window is
+        open. Rounds nobody submitted to are skipped: they need no shard, and shards are finite. Returns the reveals sent (oldest first)."""
         record = self.model(model_id)
         if record["status"] != "active":
             return []
@@ -253,7 +253,9 @@ class Owner:
                 self._next_round[model_id] = round_ + 1     # done, or too late to reveal
                 continue
             info = self.client.query_json("/rounds/round", u64(model_id, round_))
-            if not info["submissions"]:
+            # aggregate mode: a cohort's mean appears a few blocks after the window, once unmasked
+            summing = any(c["status"] in ("unmasking", "unmasked") for c in info.get("cohort_list", []))
+            if not info["submissions"] and not summing:
                 self._next_round[model_id] = round_ + 1
                 continue
             if not free:

@@ -101,6 +101,9 @@ def _counts(sub: dict) -> dict:
             "harmful": int(sub.get("outcome") == "harmful"), "invalid": int(sub["status"] == keeper.INVALID)}
 
 
+_EMPTY_ROW = {"earned": 0, "submissions": 0, "accepted": 0, "harmful": 0, "invalid": 0, "forfeited": 0}
+
+
 def leaderboard(state, model_id: int) -> dict:
     model = registry.get_model(state, model_id)
     if model is None:
@@ -111,9 +114,18 @@ def leaderboard(state, model_id: int) -> dict:
         rounds.append({k: record.get(k) for k in ("round", "submissions", "closed_height", "new_version", "winners",
                                                    "paid", "payout_pending", "confirmed_round", "confirmed_gain",
                                                    "head_gain", "void")})
+        for member in aggregate_mode.members(state, model_id, record["round"]):   # aggregate mode: per member
+            row = trainers.setdefault(member["member"], dict(_EMPTY_ROW))
+            row["submissions"] += 1
+            row["accepted"] += int(member.get("outcome") == "accepted")
+            row["invalid"] += int(member["status"] == keeper.INVALID)
+            row["earned"] += int(member.get("payout", "0"))
+            if member["status"] == keeper.INVALID:
+                row["forfeited"] += int(member["deposit"])
         for sub in keeper.submissions(state, model_id, record["round"]):
-            row = trainers.setdefault(sub["submitter"], {"earned": 0, "submissions": 0, "accepted": 0, "harmful": 0,
-                                                         "invalid": 0, "forfeited": 0})
+            if "members" in sub:      # a cohort's mean: its members are counted above
+                continue
+            row = trainers.setdefault(sub["submitter"], dict(_EMPTY_ROW))
             for k, v in _counts(sub).items():
                 row[k] += v
             row["earned"] += int(sub.get("payout", "0"))
