@@ -48,6 +48,22 @@ echo "# Updates are sealed until each window closes, opened by the validators' v
 echo "# bit for bit by all 4 validators with their FedAvg aggregate; the best becomes the new head and pays."
 run python scripts/demo_training.py "$N0" "$ROOT/keyring" alice
 
+echo; echo "# private rounds: the same task on a model registered in aggregate mode (cohorts of 3). Trainers"
+echo "# join with a fresh round key, mask their updates so that only each cohort's sum can be recovered, and"
+echo "# the validators release one secret per member; in round 2 a trainer drops out after joining. No single"
+echo "# update is ever opened or stored: the chain holds only the cohort means (docs/privacy.md)."
+run python scripts/demo_training.py "$N0" "$ROOT/keyring" alice --privacy aggregate --rounds 3
+AGG_ROUND=$(python - "$N0" <<'EOF'
+import sys
+from chain.codec import u64
+from client import Client
+with Client(sys.argv[1]) as c:
+    print(next(r for r in range(1000) if c.query_json("/rounds/round", u64(2, r)).get("cohort_list")))
+EOF
+)
+echo; echo "# what the chain holds for an aggregate-mode round: joins, cohorts and the mean; no member's update"
+run gradchain --node "$N3" query round 2 "$AGG_ROUND"
+
 echo; echo "# kill -9 validator node2: the other three (30 of 40 power) keep committing"
 kill -9 "$(cat "$ROOT/node2/node.pid")"
 h=$(height "$N0"); wait_height "$N0" $((h + 3))

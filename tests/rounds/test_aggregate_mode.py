@@ -236,3 +236,63 @@ def test_aggregate_mode_shares_below_two_thirds_cannot_unmask(setup):
     info = round_info(chain, model_id, 0)
     assert info["cohort_list"][0]["status"] == "unmasking" and info["submission_list"] == []
     release_until(chain, lambda: round_info(chain, model_id, 0)["cohort_list"][0]["status"] == "unmasked")
+
+
+def test_aggregate_mode_cli_query_round_lists_cohorts_and_joins_never_an_update(setup, tmp_path):
+    """`gradchain query round` on an aggregate-mode round: the cohort, who submitted, its mean's fate, and
+    every join with its status; the text never shows an update."""
+    import client.client
+    from click.testing import CliRunner
+    from cli.main import main
+    from registryutil import InProcessRPC
+    model, shards = setup
+    chain, model_id = new_chain(model, shards)
+    wallets = TRAINERS[:4]
+    play_aggregate_round(chain, model_id, 0, updates_for(model, wallets, [1, 2, 3, 4]), dropouts=(wallets[3],))
+    original = client.client.Client
+
+    def in_process(url="", timeout=30.0, **anchor):
+        c = original("http://in-process")
+        c.rpc.close()
+        c.rpc = InProcessRPC(chain)
+        return c
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(client.client, "Client", in_process)
+        result = CliRunner().invoke(main, ["--home", str(tmp_path), "-o", "text", "query", "round", str(model_id), "0"])
+    assert result.exit_code == 0, result.output
+    text = result.output
+    assert "aggregate mode, cohorts of 3..5" in text
+    assert "cohort 0: members 0, 1, 2, 3; submitted 3; unmasked; mean = update 0" in text
+    assert all(w.address in text for w in wallets) and "dropout" in text
+
+
+def test_tamper_aggregate_mode_swapped_cohort_round_key_is_refused_before_masking(setup):
+    """A node that answers a peer's member record with its own round key (so it could remove that pair's
+    mask) is caught: the SDK reads the cohort's keys with proofs against a light-verified header."""
+    import base64
+    from chain.rounds.records import Member
+    from client.errors import ProofInvalid
+    from registryutil import InProcessRPC, in_process_client
+    model, shards = setup
+    chain, model_id = new_chain(model, shards)
+    wallets = TRAINERS[:3]
+    info = round_info(chain, model_id, 0)
+    chain.until(info["window_start"] - 1)
+    run_all_ok(chain, [(w, join_msg(chain, w, model_id, 0)) for w in wallets])
+    chain.until(info["join_end"])
+    honest = in_process_client(chain)
+    keys = honest.verified.cohort_pubkeys(model_id, 0, 0)
+    assert keys == {m["seq"]: bytes.fromhex(m["round_pubkey"]) for m in round_info(chain, model_id, 0)["member_list"]}
+
+    class Swapping(InProcessRPC):
+        def abci_query(self, path, data, height=0, prove=False):
+            answer = super().abci_query(path, data, height=height, prove=prove)
+            if path == "/store" and data.startswith(b"rnd/j/") and answer["value"]:
+                record = {**Member.decode(base64.b64decode(answer["value"])),
+                          "round_pubkey": "11" * 32}      # the node's own key in place of the peer's
+                answer["value"] = base64.b64encode(Member(record).encode()).decode()
+            return answer
+    lying = in_process_client(chain)
+    lying.rpc = Swapping(chain)
+    with pytest.raises(ProofInvalid):
+        lying.verified.cohort_pubkeys(model_id, 0, 0)
