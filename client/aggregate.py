@@ -25,6 +25,7 @@ from chain.scoring.spec import LOSS_NAMES
 from chain.secagg import masks
 from client import secagg
 from client.errors import GradchainError
+from client.updates import Submitted, delta_from_torch
 
 FINAL = ("settled", "void", "invalid")
 
@@ -49,7 +50,6 @@ def _joined_seq(receipt) -> int:
 
 def join_and_submit(trainer, record, X, y, train, dp, accountant, round_, min_blocks_left, progress):
     from client.model import from_chain
-    from client.trainer import delta_from_torch
     from client.training import head_model
     client, model_id = trainer.client, record["id"]
     if round_ is None:
@@ -79,7 +79,6 @@ class Joined:
 
 def join(trainer, record, round_: int, parent: int, info: dict) -> Joined:
     """MsgJoinRound with a fresh round key; the round key and a self seed sealed to the proven set."""
-    from client.trainer import Submitted
     client, model_id = trainer.client, record["id"]
     if client.rpc.latest_height() + 1 >= info["join_end"]:
         raise GradchainError(f"round {round_} of model {model_id} stopped taking joins at height {info['join_end']}: "

@@ -16,43 +16,20 @@ key shares. Submitting escrows the model's per-update deposit.
 from __future__ import annotations
 
 import time
-from typing import Callable, NamedTuple
+from typing import Callable
 
 from chain.codec import u64
-from chain.tx.errors import ChainError
 from chain.registry.model import window_end
-from chain.rounds.delta import make_delta as _delta_of_arrays
-from chain.scoring.spec import LOSS_NAMES, ModelSpec
-from chain.scoring.weights import load_weights
+from chain.scoring.spec import LOSS_NAMES
 from chain.rounds.messages import MsgProveWithholding, MsgSubmitUpdate
 from client.client import Client, Receipt
 from client.errors import GradchainError
 from chain.sealing.envelope import envelope_hash
 from client.seal import seal_context, seal_with_key
+from client.updates import FINAL_STATUSES, Submitted, delta_from_torch, make_delta, submitted
 from client.wallet import Wallet
 
 
-FINAL_STATUSES = ("settled", "invalid", "void")   # a submission in one of these will not change again
-
-
-class Submitted(NamedTuple):
-    """Where a submitted update lives on chain: /rounds/submission model_id ‖ round ‖ seq; for an
-    aggregate-mode model (`member`), seq is the join seq of the member record in /rounds/round."""
-    model_id: int
-    round: int
-    seq: int
-    parent: int
-    receipt: Receipt
-    member: bool = False
-
-
-def submitted(receipt: Receipt) -> Submitted:
-    """Read the submit_update event of a committed MsgSubmitUpdate tx."""
-    for event in receipt.events:
-        if event.get("type") == "submit_update":
-            a = {x["key"]: x["value"] for x in event.get("attributes", [])}
-            return Submitted(int(a["model_id"]), int(a["round"]), int(a["seq"]), int(a["parent"]), receipt)
-    raise GradchainError(f"tx {receipt.tx_hash} submitted no update (no submit_update event)")
 
 
 def round_info(client: Client, model_id: int, round_: int) -> dict:
@@ -69,31 +46,6 @@ def sealing_set(info: dict) -> list[tuple[int, bytes, int]]:
     """The members listed in a round_info answer, UNVERIFIED (the node's word; tools and in-process tests).
     To seal for real use client.verified.sealing_set, as Trainer.seal does."""
     return [(m["index"], bytes.fromhex(m["encryption_pubkey"]), m["power"]) for m in info["sealing_set"]]
-
-
-def make_delta(parent_weights: bytes, new_weights: bytes, spec: ModelSpec) -> bytes:
-    """The canonical delta bytes (new - parent) between two chain-format weight encodings of `spec`."""
-    try:
-        parent, new = load_weights(parent_weights, spec), load_weights(new_weights, spec)
-    except ChainError as e:
-        raise GradchainError(f"weights do not fit the model's spec: {type(e).__name__}: {e}") from None
-    return _delta_of_arrays(parent, new)
-
-
-def delta_from_torch(parent, net, formats=None) -> bytes:
-    """The delta taking `parent` (a client.model.ChainModel, e.g. the head version) to the torch net `net`
-    after local training, quantized with the parent's fixed-point formats (client/model.py)."""
-    from client.model import Formats, to_chain
-    spec = parent.spec
-    if formats is None:
-        formats = Formats(input_frac=spec.input_format.frac_bits, input_bits=spec.input_format.bits,
-                          weight_frac=spec.weight_format.frac_bits, weight_bits=spec.weight_format.bits,
-                          act_frac=spec.activation_format.frac_bits, act_bits=spec.activation_format.bits,
-                          bias_bits=spec.bias_bits, loss=LOSS_NAMES[spec.loss])
-    trained = to_chain(net, spec.input_shape, formats)
-    if trained.spec != spec:
-        raise GradchainError("the trained network's spec differs from the parent's (layers or formats changed)")
-    return _delta_of_arrays(parent.weights, trained.weights)
 
 
 class Trainer:
