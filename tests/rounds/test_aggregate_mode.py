@@ -296,3 +296,53 @@ def test_tamper_aggregate_mode_swapped_cohort_round_key_is_refused_before_maskin
     lying.rpc = Swapping(chain)
     with pytest.raises(ProofInvalid):
         lying.verified.cohort_pubkeys(model_id, 0, 0)
+
+
+def test_aggregate_mode_error_path_member_whose_round_key_does_not_match_forfeits_others_refunded(setup):
+    """A member seals a round key that is not its public key's and drops out: once released, the key
+    provably is not its own; that member forfeits its deposit, nothing is unmasked, the others get
+    theirs back."""
+    from client.secagg import new_member
+    from chain.validators.keeper import COMMUNITY_POOL
+    model, shards = setup
+    chain, model_id = new_chain(model, shards)
+    wallets = TRAINERS[:4]
+    cheat = wallets[3]
+    info = round_info(chain, model_id, 0)
+    chain.until(info["window_start"] - 1)
+    pool_before = bank.balance(chain.app.store, COMMUNITY_POOL, "ugrad")
+    msgs = [(w, join_msg(chain, w, model_id, 0)) for w in wallets[:3]]
+    honest_key, other = new_member(), new_member()
+    from dataclasses import replace
+    bad = replace(join_msg(chain, cheat, model_id, 0, member=other), round_pubkey=honest_key.round_public)
+    run_all_ok(chain, msgs + [(cheat, bad)])
+    chain.until(info["join_end"] - 1)
+    updates = updates_for(model, wallets[:3], [1, 2, 3])
+    run_all_ok(chain, [(w, masked_msg(chain, w, model_id, 0, updates[w])) for w in wallets[:3]])
+    chain.until(info["window_end"] - 1)
+    release_until(chain, lambda: round_info(chain, model_id, 0)["cohort_list"][0]["status"] != "unmasking")
+    info = round_info(chain, model_id, 0)
+    assert info["cohort_list"][0]["status"] == "invalid" and info["submission_list"] == []
+    by = {m["member"]: m for m in info["member_list"]}
+    assert by[cheat.address]["status"] == "invalid" and not by[cheat.address]["deposit_returned"]
+    assert all(by[w.address]["status"] == "void" and by[w.address]["deposit_returned"] for w in wallets[:3])
+    assert bank.balance(chain.app.store, COMMUNITY_POOL, "ugrad") == pool_before + 100   # the cheat's deposit
+    assert keeper.held_deposits(chain.app.store) == {}
+
+
+def test_aggregate_mode_error_path_out_of_range_mean_voids_the_cohort_nobody_blamed(setup):
+    """A member masks a delta far outside the spec's range: the mean is not a valid delta; the cohort is
+    invalid, every member refunded (nobody can tell whose update it was)."""
+    model, shards = setup
+    chain, model_id = new_chain(model, shards)
+    wallets = TRAINERS[:3]
+    arrays = [np.zeros_like(w) for w in model.weights]
+    arrays[0].flat[0] = 1 << 40
+    from chain.scoring.weights import encode_weights
+    updates = {wallets[0]: encode_weights(arrays), wallets[1]: delta(model, 1), wallets[2]: delta(model, 2)}
+    info = play_aggregate_round(chain, model_id, 0, updates)
+    assert info["cohort_list"][0]["status"] == "invalid"
+    [sub] = info["submission_list"]
+    assert sub["status"] == "invalid" and sub["reason"] == "rounds/9"
+    assert all(m["status"] == "void" and m["deposit_returned"] for m in info["member_list"])
+    assert keeper.held_deposits(chain.app.store) == {}
