@@ -16,6 +16,7 @@ cohort's sum carries the configured sigma (distributed DP; docs/privacy.md).
 from __future__ import annotations
 
 import time
+import warnings
 
 from chain.registry.model import join_end as join_end_of
 from chain.registry.model import window_start
@@ -28,6 +29,10 @@ from client.errors import GradchainError
 from client.updates import Submitted, delta_from_torch
 
 FINAL = ("settled", "void", "invalid")
+
+
+class PrivacyWarning(UserWarning):
+    """Submitting in a way that protects less than a trainer may assume."""
 
 
 def _pick_round(trainer, record: dict, min_blocks_left: int) -> int:
@@ -62,7 +67,11 @@ def join_and_submit(trainer, record, X, y, train, dp, accountant, round_, min_bl
         loss = LOSS_NAMES[base.spec.loss]
         train = lambda net, X_, y_: default_loop(net, (X_, y_), loss=loss, progress=progress)  # noqa: E731
     update = delta_from_torch(base, train(from_chain(base).float(), X, y))
-    if dp is not None:   # this member's share of the noise: the cohort's sum carries sigma
+    if dp is None:
+        warnings.warn("aggregate mode without DP hides whose update is whose, not the samples: a cohort's mean of "
+                      "small-batch updates can be inverted (docs/privacy.md); pass dp=DPConfig(...)", PrivacyWarning,
+                      stacklevel=3)
+    else:                # this member's share of the noise: the cohort's sum carries sigma
         from client.dp import encode_delta, privatize
         arrays, trainer.last_dp_report = privatize(update, base, dp, accountant, noise_share=record["cohort_size"])
         update = encode_delta(arrays)
