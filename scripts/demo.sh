@@ -52,6 +52,7 @@ echo; echo "# private rounds: the same task on a model registered in aggregate m
 echo "# join with a fresh round key, mask their updates so that only each cohort's sum can be recovered, and"
 echo "# the validators release one secret per member; in round 2 a trainer drops out after joining. No single"
 echo "# update is ever opened or stored: the chain holds only the cohort means (docs/privacy.md)."
+run gradchain --node "$N0" tx bank send faucet alice 100000000ugrad,1000000uusdc
 run python scripts/demo_training.py "$N0" "$ROOT/keyring" alice --privacy aggregate --rounds 3
 AGG_ROUND=$(python - "$N0" <<'EOF'
 import sys
