@@ -211,12 +211,12 @@ def _one_round(chain, model_id, trainers, names, data, epochs, pool, quiet, pois
     if aggregate:
         how = ("the mean of cohort " + ",".join(f"t{i + 1}" for i in _trainer_indices(info, winners, trainers))
                if winners else "no cohort mean beat the head")
-        _say(quiet, f"   chain holds for round {round_}: {len(info['member_list'])} joins (round public keys, hashes of "
-                    f"the masked updates), {len(info['cohort_list'])} cohort(s) "
-                    f"{[(c['status'], len(c.get('submitted', []))) for c in info['cohort_list']]}, "
-                    f"{len(info['submission_list'])} cohort mean(s); no single update was ever opened or stored")
+        holds = (f"chain holds for round {round_}: {len(info['member_list'])} joins (round public keys, hashes of "
+                 f"the masked updates), cohorts (status, submitted) "
+                 f"{[(c['status'], len(c.get('submitted', []))) for c in info['cohort_list']]}, "
+                 f"{len(info['submission_list'])} cohort mean(s); no single update was ever opened or stored")
     else:
-        how = None
+        how, holds = None, ""
     how = how or ("aggregate of " + ",".join(f"t{i + 1}" for i in _trainer_indices(info, winners, trainers))
            if len(winners) > 1 else f"t{_trainer_indices(info, winners, trainers)[0] + 1}'s update" if winners
            else "no candidate beat the head")
@@ -224,6 +224,8 @@ def _one_round(chain, model_id, trainers, names, data, epochs, pool, quiet, pois
                 f"v{info['head_version'] if info.get('new_version') is None else info['new_version']} "
                 f"({after_acc:.1%} test): {how}" + ("; paid once a later round confirms it" if winners else "")
                 + f" [{time.monotonic() - t0:.1f} s]")
+    if holds:
+        _say(quiet, "   " + holds)
     if confirmed:
         _say(quiet, "   " + confirmed)
     for name, r in zip(names, results):
