@@ -244,8 +244,17 @@ def _confirmation(chain, model_id, round_, trainers, names) -> str:
         if r.get("confirmed_round") == round_:
             earlier = chain.query_json("/rounds/round", u64(model_id, r["round"]))
             by_seq = {s["seq"]: s for s in earlier["submission_list"]}
-            who = ", ".join(f"{names[_trainer_indices(earlier, [seq], trainers)[0]].split()[0]} "
-                            f"{by_seq[seq]['payout']}uusdc" for seq in r["winners"])
+            addresses = [t.wallet.address for t in trainers]
+            members = {m["seq"]: m for m in earlier.get("member_list", [])}
+            parts = []
+            for seq in r["winners"]:
+                if "members" in by_seq[seq]:   # a cohort's mean: each member's equal share
+                    parts += [f"{names[addresses.index(members[m]['member'])].split()[0]} {members[m]['payout']}uusdc"
+                              for m in by_seq[seq]["members"]]
+                else:
+                    parts.append(f"{names[_trainer_indices(earlier, [seq], trainers)[0]].split()[0]} "
+                                 f"{by_seq[seq]['payout']}uusdc")
+            who = ", ".join(parts)
             return (f"this round's shard confirms round {r['round']}'s head: {r['confirmed_gain'] / 10_000:+.0f} pp "
                     f"over the version it replaced -> paid {r['paid']}uusdc ({who})")
     return ""
