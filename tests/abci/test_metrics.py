@@ -128,3 +128,26 @@ def test_metrics_port_setting(tmp_path):
         load_settings(tmp_path)
     (tmp_path / "gradchain.toml").write_text('abci_port = 26658\n')   # a home from before: metrics off
     assert load_settings(tmp_path).metrics_port == 0
+
+
+def test_testnet_init_turns_on_both_metrics_endpoints(tmp_path):
+    """`gradchain testnet init`: node i's CometBFT metrics on base+10i+4, the app's on base+10i+5."""
+    import tomllib
+
+    import tomlkit
+
+    from abci_app.settings import cometbft_home
+    from abci_app.testnet import init_testnet
+    from client.wallet import Wallet
+    from nodeutil import ROOT
+
+    preset = tomllib.loads((ROOT / "config/local.toml").read_text())
+    operators = [Wallet.from_seed(bytes([0x71 + i]) * 32).address_bytes for i in range(2)]
+    manifest = init_testnet(tmp_path, 2, "metrics-1", preset, operators, Wallet.from_seed(b"\x7f" * 32).address_bytes,
+                            port_base=30000)
+    for i, node in enumerate(manifest["nodes"]):
+        assert (node["prometheus"], node["metrics"]) == (30000 + 10 * i + 4, 30000 + 10 * i + 5)
+        config = tomlkit.parse((cometbft_home(tmp_path / node["name"]) / "config" / "config.toml").read_text())
+        assert config["instrumentation"]["prometheus"] is True
+        assert config["instrumentation"]["prometheus_listen_addr"] == f"127.0.0.1:{node['prometheus']}"
+        assert load_settings(tmp_path / node["name"]).metrics_port == node["metrics"]
