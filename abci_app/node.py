@@ -65,7 +65,10 @@ def find_cometbft() -> Path:
 def init_node(home: Path, moniker: str, chain_id: str, app_state: dict, *, ports: Ports = Ports(),
               timeout_commit: str = "1s", create_empty_blocks: bool = True, prometheus: bool = False,
               log_level: str = "info") -> NodeSettings:
-    """Create a node home: CometBFT keys, config and genesis, plus gradchain.toml. Refuses to overwrite."""
+    """Create a node home: CometBFT keys, config and genesis, plus gradchain.toml. Refuses to overwrite.
+
+    prometheus=True turns on both metrics endpoints: CometBFT's on ports.prometheus and the app's on
+    ports.metrics (both loopback only). Off by default so tests on random ports need no extra ones."""
     home = Path(home)
     if not chain_id or len(chain_id) > 50:
         raise NodeError(f"chain id must be 1 to 50 characters (CometBFT's limit), got {chain_id!r}")
@@ -104,7 +107,8 @@ def init_node(home: Path, moniker: str, chain_id: str, app_state: dict, *, ports
     _set(config, "instrumentation.prometheus_listen_addr", f"127.0.0.1:{ports.prometheus}")
     config_path.write_text(tomlkit.dumps(config))
 
-    settings = NodeSettings(abci_host="127.0.0.1", abci_port=ports.abci, log_level=log_level)
+    settings = NodeSettings(abci_host="127.0.0.1", abci_port=ports.abci, log_level=log_level,
+                            metrics_port=ports.metrics if prometheus else 0)
     save_settings(home, settings)
     return settings
 
@@ -241,6 +245,7 @@ async def _run(home: Path, settings: NodeSettings, cometbft: Path, encryption_ke
         kv.close()
         log.error("cannot listen for CometBFT", extra={"address": server.address, "error": str(e)})
         return 1
+    _serve_metrics(server.metrics, settings.metrics_port)
     serving = asyncio.create_task(server.serve())
 
     cometbft_log = cometbft_log_path(home)
@@ -280,9 +285,22 @@ async def _run(home: Path, settings: NodeSettings, cometbft: Path, encryption_ke
         task.cancel()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.remove_signal_handler(sig)
+    server.metrics.stop()
     kv.close()
     log.info("node stopped", extra={"exit_code": code})
     return code
+
+
+def _serve_metrics(metrics, port: int) -> None:
+    # A busy metrics port costs the operator a dashboard, not the validator its blocks: log and go on.
+    if not port:
+        return
+    try:
+        metrics.serve(port)
+        log.info("metrics listening", extra={"address": f"http://127.0.0.1:{port}/metrics"})
+    except OSError as e:
+        log.error("cannot serve metrics; the node runs without them",
+                  extra={"address": f"127.0.0.1:{port}", "error": str(e)})
 
 
 async def _stop_process(proc: asyncio.subprocess.Process) -> None:

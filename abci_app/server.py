@@ -15,7 +15,8 @@ import asyncio
 import logging
 import time
 
-from abci_app import convert
+from abci_app import convert, eventlog
+from abci_app.metrics import Metrics, block_events
 from chain.tx.wire import encode_varint  # the same unsigned varint as protobuf's
 from abci_app.proto.tendermint.abci import types_pb2 as abci
 from chain.tx.errors import ChainError
@@ -70,11 +71,21 @@ def _tx_size_in_block(tx: bytes) -> int:
     return 1 + len(encode_varint(len(tx))) + len(tx)
 
 
+def _observe(report, *args) -> None:
+    # Metrics and event logs must never stop a validator: an exception here would reach _dispatch, which
+    # treats it as the app failing and drops CometBFT. Log it and go on.
+    try:
+        report(*args)
+    except Exception:
+        log.exception("metrics or event log failed", extra={"report": getattr(report, "__qualname__", str(report))})
+
+
 # --- server --------------------------------------------------------------------------------------
 class AbciServer:
     def __init__(self, app, chain_id: str, host: str = "127.0.0.1", port: int = 26658,
-                 encryption_key: bytes | None = None):
+                 encryption_key: bytes | None = None, metrics: Metrics | None = None):
         self.app = app
+        self.metrics = metrics or Metrics()  # served over HTTP only if the node asks (abci_app/node.py)
         self.encryption_key = encryption_key  # this validator's X25519 private key: releases its key shares
         self.chain_id = chain_id
         self.host, self.port = host, port
@@ -212,19 +223,28 @@ class AbciServer:
         return convert.init_chain_response(result)
 
     def _check_tx(self, req: abci.RequestCheckTx) -> abci.ResponseCheckTx:
-        return convert.check_tx_response(self.app.check_tx(req.tx, req.type == abci.RECHECK))
+        started = time.perf_counter()
+        recheck = req.type == abci.RECHECK
+        result = self.app.check_tx(req.tx, recheck)
+        _observe(self.metrics.observe_check_tx, result, recheck, time.perf_counter() - started)
+        return convert.check_tx_response(result)
 
     def _finalize_block(self, req: abci.RequestFinalizeBlock) -> abci.ResponseFinalizeBlock:
         started = time.perf_counter()
         result = self.app.finalize_block(convert.block_context(req, self.chain_id), list(req.txs))
         response = convert.finalize_block_response(result, len(req.txs))
-        log.info("finalized block", extra={
-            "height": req.height, "txs": len(req.txs), "app_hash": result.app_hash.hex(),
-            "ms": round((time.perf_counter() - started) * 1000, 1)})
+        seconds = time.perf_counter() - started
+        _observe(self.metrics.observe_block, req.height, result, seconds)
+        _observe(eventlog.log_block, req.height, result)
+        log.log(logging.DEBUG if eventlog.is_empty(result) else logging.INFO, "finalized block", extra={
+            "height": req.height, "txs": len(req.txs), "events": len(block_events(result)),
+            "app_hash": result.app_hash.hex(), "ms": round(seconds * 1000, 1)})
         return response
 
     def _commit(self, req: abci.RequestCommit) -> abci.ResponseCommit:
+        started = time.perf_counter()
         self.app.commit()
+        _observe(self.metrics.observe_commit, time.perf_counter() - started)
         return abci.ResponseCommit()  # retain_height 0: CometBFT keeps every block
 
     def _query(self, req: abci.RequestQuery) -> abci.ResponseQuery:

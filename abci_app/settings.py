@@ -25,15 +25,18 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Ports:
-    """Loopback ports of one node. `from_base` spaces nodes so several fit on one machine."""
+    """Loopback ports of one node. `from_base` spaces nodes so several fit on one machine.
+    prometheus is CometBFT's own metrics endpoint; metrics is the app's (abci_app/metrics.py)."""
     p2p: int = 26656
     rpc: int = 26657
     abci: int = 26658
     prometheus: int = 26660
+    metrics: int = 26661
 
     @classmethod
     def from_base(cls, base: int) -> "Ports":
-        return cls(p2p=base, rpc=base + 1, abci=base + 2, prometheus=base + 4)
+        # base + 3 stays free: CometBFT's pprof convention (rpc.pprof_laddr, off by default)
+        return cls(p2p=base, rpc=base + 1, abci=base + 2, prometheus=base + 4, metrics=base + 5)
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,8 @@ class NodeSettings:
     # owner-only file with the password of encryption_key.json (abci_app/node_key.py); relative to the home
     # unless absolute. Empty: $GRADCHAIN_NODE_PASSWORD, or the password `gradchain start` asks for.
     encryption_key_password_file: str = ""
+    # the app's Prometheus endpoint, always on 127.0.0.1 (abci_app/metrics.py); 0 turns it off
+    metrics_port: int = 0
 
     @property
     def abci_address(self) -> str:
@@ -92,4 +97,6 @@ def load_settings(home: Path) -> NodeSettings:
         raise SettingsError(f"{path}: log_level must be one of {LOG_LEVELS}, not {settings.log_level!r}")
     if not isinstance(settings.abci_port, int) or not 0 < settings.abci_port < 65536:
         raise SettingsError(f"{path}: abci_port must be a port number, not {settings.abci_port!r}")
+    if not isinstance(settings.metrics_port, int) or not 0 <= settings.metrics_port < 65536:
+        raise SettingsError(f"{path}: metrics_port must be a port number or 0 (off), not {settings.metrics_port!r}")
     return settings

@@ -27,7 +27,7 @@ from abci_app.node_key import write_password_file
 from abci_app.settings import Ports, load_settings, save_settings
 
 MANIFEST = "testnet.json"
-PORT_STRIDE = 10  # node i uses base + 10*i + {0: p2p, 1: rpc, 2: abci, 4: metrics}
+PORT_STRIDE = 10  # node i uses base + 10*i + {0: p2p, 1: rpc, 2: abci, 4: CometBFT metrics, 5: app metrics}
 _REPO = Path(__file__).resolve().parent.parent
 
 
@@ -66,11 +66,10 @@ def init_testnet(root: Path, validators: int, chain_id: str, preset: dict, opera
     nodes, homes = [], []
     for i in range(validators):
         home, ports = root / f"node{i}", Ports.from_base(port_base + PORT_STRIDE * i)
-        init_node(home, f"node{i}", chain_id, {}, ports=ports, timeout_commit=timeout_commit)
+        init_node(home, f"node{i}", chain_id, {}, ports=ports, timeout_commit=timeout_commit, prometheus=True)
         _node_key_password(root, home)
         homes.append(home)
-        nodes.append({"name": f"node{i}", "home": str(home), "p2p": ports.p2p, "rpc": ports.rpc,
-                      "abci": ports.abci, "validator": True})
+        nodes.append({"name": f"node{i}", "home": str(home), **_port_fields(ports), "validator": True})
     bond, spendable = int(preset["operators"]["bond"]), int(preset["operators"]["spendable"])
     denom = preset["auth"]["fee_denom"]
     balances = {faucet: {d: int(a) for d, a in preset["faucet"]["coins"].items()}}
@@ -96,16 +95,21 @@ def add_full_node(root: Path) -> dict:
     manifest = load_manifest(root)
     i = len(manifest["nodes"])
     home, ports = Path(root) / f"node{i}", Ports.from_base(manifest["port_base"] + PORT_STRIDE * i)
-    init_node(home, f"node{i}", manifest["chain_id"], {}, ports=ports, timeout_commit=manifest["timeout_commit"])
+    init_node(home, f"node{i}", manifest["chain_id"], {}, ports=ports, timeout_commit=manifest["timeout_commit"],
+              prometheus=True)
     _node_key_password(Path(root), home)
     ensure_encryption_key(home)
     write_genesis(home, read_genesis(Path(manifest["nodes"][0]["home"])))
     set_persistent_peers(home, [f"{node_id(Path(n['home']))}@127.0.0.1:{n['p2p']}" for n in manifest["nodes"]])
-    node = {"name": f"node{i}", "home": str(home), "p2p": ports.p2p, "rpc": ports.rpc, "abci": ports.abci,
-            "validator": False}
+    node = {"name": f"node{i}", "home": str(home), **_port_fields(ports), "validator": False}
     manifest["nodes"].append(node)
     _save_manifest(root, manifest)
     return node
+
+
+def _port_fields(ports: Ports) -> dict:
+    return {"p2p": ports.p2p, "rpc": ports.rpc, "abci": ports.abci, "prometheus": ports.prometheus,
+            "metrics": ports.metrics}
 
 
 def _node_key_password(root: Path, home: Path) -> None:

@@ -12,7 +12,8 @@ from cli.common import emit, friendly, keyring, load_preset, parse_coins, passwo
 @click.option("--chain-id", default=None, help="Defaults to the preset's chain id.")
 @click.option("--moniker", default="node0", show_default=True)
 @click.option("--port-base", type=int, default=None,
-              help="Ports BASE (p2p), BASE+1 (RPC), BASE+2 (ABCI), BASE+4 (metrics) instead of 26656-26660.")
+              help="Ports BASE (p2p), BASE+1 (RPC), BASE+2 (ABCI), BASE+4 (CometBFT metrics), BASE+5 (app "
+                   "metrics) instead of 26656-26661.")
 @click.option("--preset", default="local", show_default=True, help="A file config/<preset>.toml.")
 @click.option("--account", "accounts", multiple=True, metavar="ADDRESS_OR_KEY=COINS",
               help="Extra genesis balance, e.g. grad1...=100ugrad,5uusdc. Repeatable.")
@@ -50,7 +51,7 @@ def init(ctx, chain_id, moniker, port_base, preset, accounts):
     chain_id = chain_id or settings["chain"]["chain_id"]
     home = Path(ctx.obj["home"])
     init_node(home, moniker, chain_id, {}, ports=Ports.from_base(port_base) if port_base else Ports(),
-              timeout_commit=settings["consensus"]["timeout_commit"])
+              timeout_commit=settings["consensus"]["timeout_commit"], prometheus=True)
     # the node's own validator, bonded at genesis and operated by the `operator` key
     # the X25519 key is encrypted with $GRADCHAIN_NODE_PASSWORD, or else the keyring password
     node_password = os.environ.get("GRADCHAIN_NODE_PASSWORD") or secret or password(ctx)

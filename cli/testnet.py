@@ -26,7 +26,7 @@ def testnet(ctx, root):
 @testnet.command("init")
 @click.option("--validators", "-n", default=4, show_default=True, type=click.IntRange(1, 20))
 @click.option("--chain-id", default="gradchain-testnet", show_default=True)
-@click.option("--port-base", default=27000, show_default=True, help="Node i uses ports BASE+10*i ... +4.")
+@click.option("--port-base", default=27000, show_default=True, help="Node i uses ports BASE+10*i ... +5.")
 @click.option("--timeout-commit", default=None, help="CometBFT block interval, e.g. 500ms (preset: 1s).")
 @click.option("--preset", default="local", show_default=True)
 @click.pass_context
@@ -45,7 +45,8 @@ def testnet_init(ctx, validators, chain_id, port_base, timeout_commit, preset):
                             wallets[names[-1]].address_bytes, port_base, timeout_commit)
     emit(ctx, {"root": str(root), **manifest, "faucet": wallets[names[-1]].address},
          f"testnet {chain_id} with {validators} validators in {root}\n"
-         + "\n".join(f"  {n['name']}: rpc http://127.0.0.1:{n['rpc']}  p2p {n['p2p']}" for n in manifest["nodes"])
+         + "\n".join(f"  {n['name']}: rpc http://127.0.0.1:{n['rpc']}  p2p {n['p2p']}  metrics "
+                     f"{n['metrics']} (app), {n['prometheus']} (cometbft)" for n in manifest["nodes"])
          + f"\nfaucet: {wallets[names[-1]].address} (key {names[-1]!r} in {root / 'keyring'})"
          + f"\nnext: gradchain testnet --root {root} start")
 

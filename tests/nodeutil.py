@@ -36,8 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_node_ports() -> Ports:
-    p2p, rpc, abci, prometheus = free_ports(4)
-    return Ports(p2p=p2p, rpc=rpc, abci=abci, prometheus=prometheus)
+    p2p, rpc, abci, prometheus, metrics = free_ports(5)
+    return Ports(p2p=p2p, rpc=rpc, abci=abci, prometheus=prometheus, metrics=metrics)
 
 
 def rpc_url(home: Path) -> str:

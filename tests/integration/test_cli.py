@@ -22,7 +22,7 @@ def cli(home, *args, check=True):
 
 def test_cli_end_to_end(tmp_path):
     home = tmp_path / "home"
-    base = free_port_base(5)
+    base = free_port_base(6)
     init = cli(home, "init", "--chain-id", "cli-1", "--port-base", str(base))
     faucet = json.loads(init.stdout)["faucet"]
     node = f"http://127.0.0.1:{base + 1}"
@@ -77,7 +77,7 @@ def test_cli_send_to_module_account_refused(tmp_path):
     from chain.tx.address import module_address, to_bech32
     from nodeutil import height
     home = tmp_path / "home"
-    base = free_port_base(5)
+    base = free_port_base(6)
     cli(home, "init", "--chain-id", "caps-1", "--port-base", str(base))
     node = f"http://127.0.0.1:{base + 1}"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "GRADCHAIN_PASSWORD": "test-password"}  # unlocks the node key
