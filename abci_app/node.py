@@ -203,7 +203,7 @@ def _open_application(home: Path, settings: NodeSettings):
     except Exception as e:  # plyvel.IOError when another process holds the LOCK
         raise NodeError(f"cannot open the state database {path}: {e}. Is another node running on this home?") from None
     try:
-        return Application(kv), kv
+        return Application(kv, query_retention=settings.query_retention_blocks), kv
     except BaseException:
         kv.close()
         raise

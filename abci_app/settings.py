@@ -50,6 +50,9 @@ class NodeSettings:
     encryption_key_password_file: str = ""
     # the app's Prometheus endpoint, always on 127.0.0.1 (abci_app/metrics.py); 0 turns it off
     metrics_port: int = 0
+    # how many recent heights stay queryable, with proofs, through `--height` (chain/store/history.py);
+    # 0: the latest only. Not consensus: nodes may differ. Costs one stored version per changed key.
+    query_retention_blocks: int = 1000
 
     @property
     def abci_address(self) -> str:
@@ -99,4 +102,7 @@ def load_settings(home: Path) -> NodeSettings:
         raise SettingsError(f"{path}: abci_port must be a port number, not {settings.abci_port!r}")
     if not isinstance(settings.metrics_port, int) or not 0 <= settings.metrics_port < 65536:
         raise SettingsError(f"{path}: metrics_port must be a port number or 0 (off), not {settings.metrics_port!r}")
+    if not isinstance(settings.query_retention_blocks, int) or not 0 <= settings.query_retention_blocks <= 10**7:
+        raise SettingsError(f"{path}: query_retention_blocks must be 0..10000000 (heights kept for queries), "
+                            f"not {settings.query_retention_blocks!r}")
     return settings

@@ -32,8 +32,10 @@ def error_result(e: ChainError, gas: int = 0) -> TxResult:
 
 
 class Application:
-    def __init__(self, kv):
-        self.store = CommittedStore(kv)
+    def __init__(self, kv, query_retention: int = 0):
+        # query_retention: how many recent heights stay queryable with proofs (an operator setting, not
+        # consensus: it changes no app hash)
+        self.store = CommittedStore(kv, history_blocks=query_retention)
         self._block: Overlay | None = None      # the block being executed (or genesis), until Commit
         self._pending = None                    # PendingCommit prepared by FinalizeBlock
         self._pending_height = 0
@@ -86,6 +88,16 @@ class Application:
         self.store.commit(self._pending, self._pending_height)
         self._block, self._pending = None, None
         self._check = Overlay(self.store)  # CometBFT rechecks the remaining mempool txs against this
+
+    def _state_at(self, height: int):
+        """The committed state to answer a query at `height` (0: the latest)."""
+        if height in (0, self.store.height):
+            return self.store
+        oldest = self.store.oldest_height()
+        if not oldest <= height <= self.store.height:
+            raise HeightNotAvailable(f"height {height} is not kept: this node answers heights {oldest}.."
+                                     f"{self.store.height} (its query_retention_blocks setting)")
+        return self.store.at(height)
 
     # --- vote extensions and proposals: key-share release (chain.rounds.release) ----------------
     def extend_vote(self, height: int, encryption_private_key: bytes | None) -> bytes:
@@ -178,16 +190,15 @@ class Application:
     # --- queries ---------------------------------------------------------------------------
     def query(self, path: str, data: bytes, height: int = 0, prove: bool = False) -> QueryResult:
         try:
-            if height not in (0, self.store.height):
-                raise HeightNotAvailable(f"only the latest height ({self.store.height}) can be queried")
+            state = self._state_at(height)
             key = provable_key(path, data)
             if key is None:
-                return QueryResult(value=json_query(self.store, path, data), height=self.store.height)
-            check_provable(self.store, path, data)
+                return QueryResult(value=json_query(state, path, data), height=state.height)
+            check_provable(state, path, data)
             if prove:
-                value, proof = self.store.prove(key)
+                value, proof = state.prove(key)
             else:
-                value, proof = self.store.get(key), None
-            return QueryResult(key=key, value=value or b"", proof=proof, height=self.store.height)
+                value, proof = state.get(key), None
+            return QueryResult(key=key, value=value or b"", proof=proof, height=state.height)
         except ChainError as e:
             return QueryResult(code=e.code, codespace=e.codespace, log=str(e), height=self.store.height)

@@ -87,17 +87,25 @@ class Client:
             self._params = self.query_json("/auth/params")
         return self._params
 
-    def query_json(self, path: str, data: bytes = b"") -> dict:
-        response = self.rpc.abci_query(path, data)
+    def query_json(self, path: str, data: bytes = b"", height: int = 0) -> dict:
+        """A JSON query, at the latest height or at `height` (within the node's query_retention_blocks;
+        outside it TxFailed query/3 names the oldest height kept). Not verified: the node's word."""
+        response = self._query(path, data, height)
+        return json.loads(base64.b64decode(response.get("value") or ""))
+
+    def _query(self, path: str, data: bytes, height: int = 0, prove: bool = False) -> dict:
+        response = self.rpc.abci_query(path, data, height=height, prove=prove)
         if int(response.get("code", 0)):
             raise TxFailed(response.get("codespace", ""), int(response["code"]), response.get("log", ""))
-        return json.loads(base64.b64decode(response.get("value") or ""))
+        if height and int(response.get("height", 0)) != height:
+            raise ProofInvalid(f"asked for height {height}, the node answered for {response.get('height')}")
+        return response
 
     def sequence(self, address: str | bytes) -> int:
         return self.query_json("/auth/account", _addr(address))["sequence"]
 
-    def balances(self, address: str | bytes) -> dict[str, int]:
-        reply = self.query_json("/bank/balances", _addr(address))
+    def balances(self, address: str | bytes, height: int = 0) -> dict[str, int]:
+        reply = self.query_json("/bank/balances", _addr(address), height=height)
         return {b["denom"]: int(b["amount"]) for b in reply["balances"]}
 
     def supply(self) -> dict[str, int]:
@@ -106,14 +114,13 @@ class Client:
     def validators(self) -> list[dict]:
         return self.query_json("/validators")["validators"]
 
-    def balance(self, address: str | bytes, denom: str, prove: bool = True) -> int:
-        """One balance. With prove=True (default) the answer is checked with a Merkle proof against the app
-        hash of a header verified by validator signatures (self.light); a bad proof raises ProofInvalid, a
-        header that does not verify a LightClientError."""
+    def balance(self, address: str | bytes, denom: str, prove: bool = True, height: int = 0) -> int:
+        """One balance, at the latest height or at `height` (within the node's retention). With prove=True
+        (default) the answer is checked with a Merkle proof against the app hash of a header verified by
+        validator signatures (self.light; header height + 1); a bad proof raises ProofInvalid, a header
+        that does not verify a LightClientError."""
         address = _addr(address)
-        response = self.rpc.abci_query("/bank/balance", address + denom.encode(), prove=prove)
-        if int(response.get("code", 0)):
-            raise TxFailed(response.get("codespace", ""), int(response["code"]), response.get("log", ""))
+        response = self._query("/bank/balance", address + denom.encode(), height=height, prove=prove)
         key = base64.b64decode(response.get("key") or "")
         value = base64.b64decode(response.get("value") or "")
         if key != BALANCE_PREFIX + address + denom.encode():

@@ -61,10 +61,12 @@ class VerifiedState:
         self.client = client
 
     # --- one key ----------------------------------------------------------------------------------------
-    def _query(self, key: bytes) -> tuple[dict, bytes | None]:
-        response = self.client.rpc.abci_query("/store", key, prove=True)
+    def _query(self, key: bytes, height: int = 0) -> tuple[dict, bytes | None]:
+        response = self.client.rpc.abci_query("/store", key, height=height, prove=True)
         if int(response.get("code", 0)):
             raise TxFailed(response.get("codespace", ""), int(response["code"]), response.get("log", ""))
+        if height and int(response.get("height", 0)) != height:
+            raise ProofInvalid(f"asked for height {height}, the node answered for {response.get('height')}")
         try:
             answered = base64.b64decode(response.get("key") or "")
             value = base64.b64decode(response.get("value") or "")
@@ -94,8 +96,10 @@ class VerifiedState:
             raise ProofInvalid(f"proof does not verify against verified header {height + 1}'s app hash: {e}") from None
         return height
 
-    def get(self, key: bytes) -> Proven:
-        response, value = self._query(key)
+    def get(self, key: bytes, height: int = 0) -> Proven:
+        """One state key at the latest height or at `height` (within the node's query_retention_blocks),
+        proven against the light-verified header height + 1."""
+        response, value = self._query(key, height)
         return Proven(value, self.check(response, key, value))
 
     def get_all(self, keys: list[bytes]) -> tuple[dict[bytes, bytes | None], int]:
@@ -111,21 +115,21 @@ class VerifiedState:
         raise ProofInvalid(f"node answered {len(keys)} reads at different heights {SAME_HEIGHT_ATTEMPTS} times")
 
     # --- records --------------------------------------------------------------------------------------------
-    def _record(self, key: bytes, kind) -> dict | None:
-        value = self.get(key).value
+    def _record(self, key: bytes, kind, height: int = 0) -> dict | None:
+        value = self.get(key, height).value
         return None if value is None else _decode(kind, value)
 
-    def model(self, model_id: int) -> dict | None:
-        return self._record(reg_keys.model_key(model_id), ModelRecord)
+    def model(self, model_id: int, height: int = 0) -> dict | None:
+        return self._record(reg_keys.model_key(model_id), ModelRecord, height)
 
-    def version(self, model_id: int, version: int) -> dict | None:
-        return self._record(reg_keys.version_key(model_id, version), Version)
+    def version(self, model_id: int, version: int, height: int = 0) -> dict | None:
+        return self._record(reg_keys.version_key(model_id, version), Version, height)
 
-    def round(self, model_id: int, round_: int) -> dict | None:
-        return self._record(rnd_keys.round_key(model_id, round_), Round)
+    def round(self, model_id: int, round_: int, height: int = 0) -> dict | None:
+        return self._record(rnd_keys.round_key(model_id, round_), Round, height)
 
-    def submission(self, model_id: int, round_: int, seq: int) -> dict | None:
-        return self._record(rnd_keys.submission_key(model_id, round_, seq), Submission)
+    def submission(self, model_id: int, round_: int, seq: int, height: int = 0) -> dict | None:
+        return self._record(rnd_keys.submission_key(model_id, round_, seq), Submission, height)
 
     # --- aggregate mode: a cohort's members and their round public keys (a node that swapped a peer's key
     # for its own could compute that pair's mask, so the keys a trainer masks against are proven) ----------

@@ -53,10 +53,10 @@ class Chain:
     """Drives an Application block by block, checking invariants after every commit (and, at the end of
     the test, that its state round-trips through a genesis export)."""
 
-    def __init__(self, kv=None, app_state: dict | None = None):
+    def __init__(self, kv=None, app_state: dict | None = None, query_retention: int = 0):
         LIVE_CHAINS.append(self)
         self.kv = kv or MemoryKV()
-        self.app = Application(self.kv)
+        self.app = Application(self.kv, query_retention=query_retention)
         self.height = self.app.info()[0]
         self.app_hashes: dict[int, bytes] = {}   # height -> app hash after it (what header height + 1 carries)
         if self.height == 0:

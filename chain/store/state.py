@@ -5,6 +5,8 @@ Every database key the chain writes is named here:
     n/ + node hash      -> node encoding         the Merkle tree (chain.store.smt)
     m/height            -> 8-byte big-endian     last committed height
     m/app_hash          -> 32 bytes              tree root of the last committed state
+    v/, c/, r/, m/history_start                  recent heights' values and roots, if the node keeps them
+                                                 for historical queries (chain.store.history)
 
 Nothing reaches the backend before `CommittedStore.commit`, which writes a block's state changes, its
 new tree nodes, the height and the app hash in one atomic write. A crash before it simply replays the
@@ -18,6 +20,7 @@ from bisect import bisect_left, insort
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
+from chain.store.history import History
 from chain.store.kv import KVStore, prefix_end
 from chain.store.smt import CorruptStore, SparseMerkleTree
 from chain.tx.proof import EMPTY, HASH_LEN
@@ -46,8 +49,10 @@ class PendingCommit:
 class CommittedStore:
     """The last committed state, over a KVStore, with its Merkle root as the app hash."""
 
-    def __init__(self, kv: KVStore):
+    def __init__(self, kv: KVStore, history_blocks: int = 0):
         self._kv = kv
+        # the last `history_blocks` heights stay readable with proofs (0: latest only)
+        self.history = History(kv, history_blocks) if history_blocks > 0 else None
         # OrderedDict, not dict: evicting the oldest entry of a plain dict scans past the deleted
         # slots at its front (tens of microseconds per eviction once the cache is full).
         self._node_cache: OrderedDict[bytes, bytes] = OrderedDict()
@@ -86,6 +91,10 @@ class CommittedStore:
         puts.update((NODE + h, node) for h, node in pending.nodes.items())
         puts[META_HEIGHT] = height.to_bytes(8, "big")
         puts[META_APP_HASH] = pending.app_hash
+        if self.history is not None:
+            more_puts, more_deletes = self.history.commit_writes(pending.changes, height, pending.app_hash, self.get)
+            puts.update(more_puts)
+            deletes += more_deletes
         self._kv.write(puts, deletes)
         self.height, self.app_hash = height, pending.app_hash
         for node_hash, node in pending.nodes.items():
@@ -94,6 +103,17 @@ class CommittedStore:
     def prove(self, key: bytes) -> tuple[bytes | None, bytes]:
         """The value at the last committed height and its proof (inclusion, or absence if None)."""
         return self.get(key), self._tree.prove(self.app_hash, key)
+
+    # --- earlier heights (chain.store.history) ------------------------------------------------
+    def oldest_height(self) -> int:
+        """The oldest height whose state this store can still read (the latest if it keeps no history)."""
+        return self.history.oldest(self.height) if self.history is not None else self.height
+
+    def at(self, height: int) -> "HistoricalView":
+        """A read-only view of the state after block `height`, oldest_height() <= height <= height."""
+        if not self.oldest_height() <= height <= self.height:
+            raise ValueError(f"height {height} is outside [{self.oldest_height()}, {self.height}]")
+        return HistoricalView(self, height)
 
     def _get_node(self, node_hash: bytes) -> bytes | None:
         node = self._node_cache.get(node_hash)
@@ -109,6 +129,30 @@ class CommittedStore:
         if node_hash not in self._node_cache and len(self._node_cache) >= NODE_CACHE_SIZE:
             self._node_cache.popitem(last=False)  # oldest insertion first
         self._node_cache[node_hash] = node
+
+
+class HistoricalView:
+    """The committed state as it was after an earlier block: reads, range scans and proofs against that
+    block's app hash. For queries only; it cannot be written."""
+
+    def __init__(self, store: CommittedStore, height: int):
+        self._store, self.height = store, height
+        self.app_hash = store.app_hash if height == store.height else store.history.root(height)
+        if self.app_hash is None:
+            raise CorruptStore(f"no root recorded for height {height}")
+
+    def get(self, key: bytes) -> bytes | None:
+        if self.height == self._store.height:
+            return self._store.get(key)
+        return self._store.history.get(key, self.height, self._store.get)
+
+    def iterate(self, start: bytes, end: bytes | None) -> Iterator[tuple[bytes, bytes]]:
+        if self.height == self._store.height:
+            return self._store.iterate(start, end)
+        return self._store.history.iterate(start, end, self.height, self._store.iterate, self._store.get)
+
+    def prove(self, key: bytes) -> tuple[bytes | None, bytes]:
+        return self.get(key), self._store._tree.prove(self.app_hash, key)
 
 
 class Overlay:

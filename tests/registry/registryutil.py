@@ -42,8 +42,8 @@ def registry_genesis(**registry_params) -> dict:
 class RegistryChain(Chain):
     """A Chain whose txs are signed with the minimum fee and the signer's next sequence."""
 
-    def __init__(self, app_state: dict | None = None, **registry_params):
-        super().__init__(app_state=app_state or registry_genesis(**registry_params))
+    def __init__(self, app_state: dict | None = None, query_retention: int = 0, **registry_params):
+        super().__init__(app_state=app_state or registry_genesis(**registry_params), query_retention=query_retention)
         self.params = app_state["auth"]["params"] if app_state else AUTH
 
     def sign(self, wallet, *msgs, seq: int | None = None) -> bytes:
