@@ -50,6 +50,23 @@ def test_transfer_committed_and_proven(node_home):
         assert c.balance(bob.address, "ugrad") == 1235
 
 
+def test_historical_query_on_a_real_node_is_proven_at_that_height(node_home):
+    """After two transfers, the balance as of the first one's block, with its proof checked against that
+    height's light-verified header; the latest answers the new balance."""
+    bob = Wallet.generate()
+    with running_node(node_home) as node, Client(node.rpc) as c:
+        wait_for_height(node.rpc, 2, proc=node.proc)
+        first = c.send(FAUCET, bob.address, {"ugrad": 1000})
+        c.send(FAUCET, bob.address, {"ugrad": 1})
+        assert c.balance(bob.address, "ugrad") == 1001
+        assert c.balance(bob.address, "ugrad", height=first.height) == 1000         # proven at that height
+        assert c.balances(bob.address, height=first.height - 1) == {}               # before it: nothing
+        assert c.verified.get(b"no such key", height=first.height).value is None   # proven absent then
+        with pytest.raises(TxFailed) as e:
+            c.balances(bob.address, height=first.height + 10_000)
+        assert (e.value.codespace, e.value.code) == ("query", 3)
+
+
 def test_tampered_proof_or_value_rejected(node_home):
     bob = Wallet.generate()
     with running_node(node_home) as node, Client(node.rpc) as c:
