@@ -17,17 +17,21 @@ The service is plaintext and unauthenticated, like the socket: it listens on loo
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
+import os
 import threading
 from concurrent import futures
 
-import grpc
+# The node forks CometBFT (which execs at once) after the server started: grpcio's fork handlers are of no
+# use there and only log "Other threads are currently calling into gRPC, skipping fork() handlers".
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+import grpc  # noqa: E402
 
-from abci_app.metrics import Metrics
+from abci_app.metrics import Metrics  # noqa: E402
 from abci_app.proto.tendermint.abci import types_pb2 as abci
 from abci_app.proto.tendermint.abci import types_pb2_grpc
 from abci_app.server import AbciHandlers, AppCrashed
+from abci_app.settings import is_loopback
 
 log = logging.getLogger("gradchain.abci")
 
@@ -43,15 +47,6 @@ RPC_KINDS = {
 _MAX_MESSAGE_BYTES = 2**31 - 1
 _WORKERS = 4            # one per CometBFT connection; the app lock lets one in at a time
 _STOP_GRACE_S = 5
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _rpc(kind: str):
