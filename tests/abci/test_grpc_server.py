@@ -152,3 +152,22 @@ def test_grpc_server_listens_on_loopback_only_and_reports_a_busy_port():
         server = GrpcAbciServer(object(), CHAIN_ID, "127.0.0.1", busy.getsockname()[1])
         with pytest.raises(OSError):
             server.start_in_thread()
+
+
+def test_grpc_transport_setting_is_checked_and_its_proxy_app_is_a_bare_host_port(tmp_path):
+    from abci_app.node import proxy_app_address
+    from abci_app.settings import NodeSettings, SettingsError, load_settings
+    assert load_settings(_saved(tmp_path / "a", NodeSettings(abci="grpc"))).abci == "grpc"
+    assert NodeSettings().abci == "socket"
+    with pytest.raises(SettingsError, match="abci must be one of"):
+        load_settings(_saved(tmp_path / "b", NodeSettings(abci="quic")))
+    # CometBFT v0.38's gRPC client cannot dial a tcp:// target; its socket client takes either
+    assert proxy_app_address("grpc", "127.0.0.1", 26658) == "127.0.0.1:26658"
+    assert proxy_app_address("socket", "127.0.0.1", 26658) == "tcp://127.0.0.1:26658"
+
+
+def _saved(home, settings):
+    from abci_app.settings import save_settings
+    home.mkdir()
+    save_settings(home, settings)
+    return home
