@@ -7,6 +7,7 @@ app while it shuts down), then the server, then the database.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -19,8 +20,8 @@ from pathlib import Path
 
 import tomlkit
 
-from abci_app.settings import (NodeSettings, Ports, SettingsError, app_log_path, cometbft_home,
-                               cometbft_log_path, db_path, load_settings, save_settings)
+from abci_app.settings import (ABCI_TRANSPORTS, NodeSettings, Ports, SettingsError, app_log_path, cometbft_home,
+                               cometbft_log_path, db_path, is_loopback, load_settings, save_settings)
 
 __all__ = ["COMETBFT_VERSION", "NodeError", "find_cometbft", "init_node", "run_node", "read_genesis",
            "write_genesis", "node_id", "set_persistent_peers", "configure_logging"]
@@ -64,8 +65,10 @@ def find_cometbft() -> Path:
 # --- node home -----------------------------------------------------------------------------------
 def init_node(home: Path, moniker: str, chain_id: str, app_state: dict, *, ports: Ports = Ports(),
               timeout_commit: str = "1s", create_empty_blocks: bool = True, prometheus: bool = False,
-              log_level: str = "info") -> NodeSettings:
+              log_level: str = "info", abci: str = "socket") -> NodeSettings:
     """Create a node home: CometBFT keys, config and genesis, plus gradchain.toml. Refuses to overwrite.
+
+    abci is the transport between CometBFT and the app, "socket" or "grpc" (written to both configs).
 
     prometheus=True turns on both metrics endpoints: CometBFT's on ports.prometheus and the app's on
     ports.metrics (both loopback only). Off by default so tests on random ports need no extra ones."""
@@ -74,6 +77,7 @@ def init_node(home: Path, moniker: str, chain_id: str, app_state: dict, *, ports
         raise NodeError(f"chain id must be 1 to 50 characters (CometBFT's limit), got {chain_id!r}")
     if not isinstance(app_state, dict):
         raise NodeError(f"genesis app_state must be a JSON object, got {type(app_state).__name__}")
+    _check_transport(abci)
     if (home / "gradchain.toml").exists() or (cometbft_home(home) / "config" / "genesis.json").exists():
         raise NodeError(f"{home} is already a node home; remove it or choose another --home")
     cometbft = find_cometbft()
@@ -92,7 +96,8 @@ def init_node(home: Path, moniker: str, chain_id: str, app_state: dict, *, ports
     config_path = cometbft_home(home) / "config" / "config.toml"
     config = tomlkit.parse(config_path.read_text())
     _set(config, "moniker", moniker)
-    _set(config, "proxy_app", f"tcp://127.0.0.1:{ports.abci}")
+    _set(config, "proxy_app", proxy_app_address(abci, "127.0.0.1", ports.abci))
+    _set(config, "abci", abci)
     _set(config, "rpc.laddr", f"tcp://127.0.0.1:{ports.rpc}")
     _set(config, "p2p.laddr", f"tcp://127.0.0.1:{ports.p2p}")
     # Several nodes share 127.0.0.1 in a local testnet; CometBFT refuses that by default.
@@ -108,9 +113,21 @@ def init_node(home: Path, moniker: str, chain_id: str, app_state: dict, *, ports
     config_path.write_text(tomlkit.dumps(config))
 
     settings = NodeSettings(abci_host="127.0.0.1", abci_port=ports.abci, log_level=log_level,
-                            metrics_port=ports.metrics if prometheus else 0)
+                            metrics_port=ports.metrics if prometheus else 0, abci=abci)
     save_settings(home, settings)
     return settings
+
+
+def proxy_app_address(abci: str, host: str, port: int) -> str:
+    """CometBFT's proxy_app for the app at host:port. The gRPC client of CometBFT v0.38 dials with
+    grpc.NewClient, whose resolver cannot parse a `tcp://` target ("too many colons in address"): it
+    needs a bare host:port (CometBFT's own dialer then defaults to TCP)."""
+    return f"{host}:{port}" if abci == "grpc" else f"tcp://{host}:{port}"
+
+
+def _check_transport(abci: str) -> None:
+    if abci not in ABCI_TRANSPORTS:
+        raise NodeError(f"the ABCI transport must be one of {', '.join(ABCI_TRANSPORTS)}, not {abci!r}")
 
 
 def _set(doc, dotted: str, value) -> None:
@@ -177,14 +194,21 @@ def configure_logging(home: Path, level: str = "info") -> None:
 
 
 # --- running -------------------------------------------------------------------------------------
-def run_node(home: Path, password: str | None = None) -> int:
+def run_node(home: Path, password: str | None = None, abci: str | None = None) -> int:
     """Run the app and CometBFT until a signal (exit code 0) or a failure of either (non-zero). `password`
-    unlocks encryption_key.json when neither $GRADCHAIN_NODE_PASSWORD nor the settings name one.
+    unlocks encryption_key.json when neither $GRADCHAIN_NODE_PASSWORD nor the settings name one. `abci`
+    ("socket" or "grpc") overrides the settings' transport for this run; CometBFT gets it as `--abci`.
 
     Raises NodeError / SettingsError for set-up problems found before anything starts.
     """
     home = Path(home)
     settings = load_settings(home)
+    if abci is not None:
+        _check_transport(abci)
+        settings = dataclasses.replace(settings, abci=abci)
+    if settings.abci == "grpc" and not is_loopback(settings.abci_host):
+        raise NodeError(f"the ABCI gRPC server listens on loopback only, not abci_host {settings.abci_host!r}; "
+                        "set abci_host in gradchain.toml to 127.0.0.1")
     cometbft = find_cometbft()
     encryption_key = _encryption_private_key(home, settings, password)
     configure_logging(home, settings.log_level)
@@ -233,12 +257,14 @@ def _encryption_private_key(home: Path, settings: NodeSettings, password: str | 
 
 
 async def _run(home: Path, settings: NodeSettings, cometbft: Path, encryption_key: bytes | None) -> int:
-    from abci_app.server import AbciServer
+    if settings.abci == "grpc":
+        from abci_app.grpc_server import GrpcAbciServer as Server
+    else:
+        from abci_app.server import AbciServer as Server
 
     chain_id = read_genesis(home)["chain_id"]
     app, kv = _open_application(home, settings)
-    server = AbciServer(app, chain_id, settings.abci_host, settings.abci_port,
-                        encryption_key=encryption_key)
+    server = Server(app, chain_id, settings.abci_host, settings.abci_port, encryption_key=encryption_key)
     try:
         await server.start()
     except OSError as e:
@@ -251,11 +277,15 @@ async def _run(home: Path, settings: NodeSettings, cometbft: Path, encryption_ke
     cometbft_log = cometbft_log_path(home)
     with open(cometbft_log, "ab") as out:
         proc = await asyncio.create_subprocess_exec(
-            str(cometbft), "start", "--home", str(cometbft_home(home)), stdout=out, stderr=subprocess.STDOUT,
+            str(cometbft), "start", "--home", str(cometbft_home(home)),
+            # the transport and its address as this run uses them, whatever config.toml says
+            "--abci", settings.abci, "--proxy_app",
+            proxy_app_address(settings.abci, settings.abci_host, settings.abci_port), stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,  # a terminal's Ctrl-C reaches us only; we stop CometBFT in order
             preexec_fn=_die_with_parent)
     log.info("node started", extra={"chain_id": chain_id, "cometbft_pid": proc.pid,
-                                    "cometbft_log": str(cometbft_log), "abci": server.address})
+                                    "cometbft_log": str(cometbft_log), "abci": server.address,
+                                    "transport": settings.abci})
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -334,9 +364,10 @@ if __name__ == "__main__":
 
     parser = argparse.ArgumentParser(prog="python -m abci_app.node", description="Run a gradchain node.")
     parser.add_argument("--home", type=Path, required=True, help="node home made by init_node")
+    parser.add_argument("--abci", choices=ABCI_TRANSPORTS, help="ABCI transport (default: gradchain.toml's abci)")
     args = parser.parse_args()
     try:
-        sys.exit(run_node(args.home))
+        sys.exit(run_node(args.home, abci=args.abci))
     except (NodeError, SettingsError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

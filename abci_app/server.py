@@ -1,4 +1,5 @@
-"""ABCI 2.0 socket server for CometBFT v0.38.
+"""ABCI 2.0 request handling (AbciHandlers) and the socket server (AbciServer) for CometBFT v0.38.
+The gRPC transport (abci_app/grpc_server.py) answers through the same AbciHandlers.
 
 Wire format (cometbft abci/types/messages.go, libs/protoio): each Request and Response is an unsigned
 varint length prefix followed by that many protobuf bytes. CometBFT opens four connections (consensus,
@@ -80,20 +81,18 @@ def _observe(report, *args) -> None:
         log.exception("metrics or event log failed", extra={"report": getattr(report, "__qualname__", str(report))})
 
 
-# --- server --------------------------------------------------------------------------------------
-class AbciServer:
-    def __init__(self, app, chain_id: str, host: str = "127.0.0.1", port: int = 26658,
-                 encryption_key: bytes | None = None, metrics: Metrics | None = None):
+# --- request handling, shared by both transports -------------------------------------------------
+class AbciHandlers:
+    """One function per ABCI request type: convert in, call the app once, convert out. The socket server
+    (AbciServer, below) and the gRPC server (abci_app/grpc_server.py) both answer every request through
+    `handle`, so the app sees the same calls whichever transport CometBFT uses. The caller serializes
+    calls (one at a time, as CometBFT's connections each wait for their answers)."""
+
+    def __init__(self, app, chain_id: str, encryption_key: bytes | None = None, metrics: Metrics | None = None):
         self.app = app
         self.metrics = metrics or Metrics()  # served over HTTP only if the node asks (abci_app/node.py)
         self.encryption_key = encryption_key  # this validator's X25519 private key: releases its key shares
         self.chain_id = chain_id
-        self.host, self.port = host, port
-        self._app_lock = asyncio.Lock()
-        self._server: asyncio.Server | None = None
-        self._connections: set[asyncio.StreamWriter] = set()
-        self._tasks: set[asyncio.Task] = set()
-        self._stopped = asyncio.Event()
         self._failure: BaseException | None = None
         self._handlers = {
             "echo": lambda r: abci.ResponseEcho(message=r.message),
@@ -114,6 +113,116 @@ class AbciServer:
             "apply_snapshot_chunk": lambda r: abci.ResponseApplySnapshotChunk(
                 result=abci.ResponseApplySnapshotChunk.REJECT_SNAPSHOT),
         }
+
+    def handles(self, kind: str | None) -> bool:
+        return kind in self._handlers
+
+    def handle(self, kind: str, request):
+        """The response (e.g. ResponseCheckTx) to one request (RequestCheckTx) of type `kind` (the
+        Request oneof's field name, "check_tx"). None if the app failed, in this call or before: then
+        nothing more may be answered, and the transport stops."""
+        if self._failure is not None:
+            return None
+        try:
+            return self._handlers[kind](request)
+        except ChainError as e:  # an expected failure the app should have turned into a result
+            log.error("application rejected %s: %s", kind, e, extra={"request": kind})
+            self._fail(e)
+        except Exception as e:
+            log.exception("application crashed in %s; stopping the node", kind, extra={"request": kind})
+            self._fail(e)
+        return None
+
+    def _fail(self, exc: BaseException) -> None:
+        self._failure = exc
+
+    # --- the handlers -----------------------------------------------------------------------------
+    def _info(self, req: abci.RequestInfo) -> abci.ResponseInfo:
+        height, app_hash = self.app.info()
+        log.info("info", extra={"height": height, "app_hash": app_hash.hex(), "cometbft": req.version})
+        return convert.info_response(height, app_hash)
+
+    def _init_chain(self, req: abci.RequestInitChain) -> abci.ResponseInitChain:
+        result = self.app.init_chain(req.chain_id, req.initial_height, req.app_state_bytes, req.time.seconds)
+        log.info("init chain", extra={"chain_id": req.chain_id, "app_hash": result.app_hash.hex()})
+        return convert.init_chain_response(result)
+
+    def _check_tx(self, req: abci.RequestCheckTx) -> abci.ResponseCheckTx:
+        started = time.perf_counter()
+        recheck = req.type == abci.RECHECK
+        result = self.app.check_tx(req.tx, recheck)
+        _observe(self.metrics.observe_check_tx, result, recheck, time.perf_counter() - started)
+        return convert.check_tx_response(result)
+
+    def _finalize_block(self, req: abci.RequestFinalizeBlock) -> abci.ResponseFinalizeBlock:
+        started = time.perf_counter()
+        result = self.app.finalize_block(convert.block_context(req, self.chain_id), list(req.txs))
+        response = convert.finalize_block_response(result, len(req.txs))
+        seconds = time.perf_counter() - started
+        _observe(self.metrics.observe_block, req.height, result, seconds)
+        _observe(eventlog.log_block, req.height, result)
+        log.log(logging.DEBUG if eventlog.is_empty(result) else logging.INFO, "finalized block", extra={
+            "height": req.height, "txs": len(req.txs), "events": len(block_events(result)),
+            "app_hash": result.app_hash.hex(), "ms": round(seconds * 1000, 1)})
+        return response
+
+    def _commit(self, req: abci.RequestCommit) -> abci.ResponseCommit:
+        started = time.perf_counter()
+        self.app.commit()
+        _observe(self.metrics.observe_commit, time.perf_counter() - started)
+        return abci.ResponseCommit()  # retain_height 0: CometBFT keeps every block
+
+    def _query(self, req: abci.RequestQuery) -> abci.ResponseQuery:
+        return convert.query_response(self.app.query(req.path, req.data, req.height, req.prove))
+
+    def _prepare_proposal(self, req: abci.RequestPrepareProposal) -> abci.ResponsePrepareProposal:
+        # The app puts the key-share release tx (from the previous height's vote extensions) first.
+        # Keep mempool order and stop at the first tx that does not fit: skipping it and taking a later
+        # one could put a sender's sequence n+1 in the block without n.
+        txs, total = [], 0
+        proposed = list(req.txs)
+        if hasattr(self.app, "prepare_proposal"):  # apps without share release (test doubles) keep mempool order
+            proposed = self.app.prepare_proposal(req.height, proposed, convert.commit_extensions(req.local_last_commit))
+        for tx in proposed:
+            size = _tx_size_in_block(tx)
+            if total + size > req.max_tx_bytes:
+                if not txs and tx.startswith(RELEASE_PREFIX):
+                    continue  # an oversized share release waits (shares stay releasable); the mempool goes on
+                break
+            total += size
+            txs.append(tx)
+        return abci.ResponsePrepareProposal(txs=txs)
+
+    def _process_proposal(self, req: abci.RequestProcessProposal) -> abci.ResponseProcessProposal:
+        ok = not hasattr(self.app, "process_proposal") or self.app.process_proposal(req.height, list(req.txs))
+        return abci.ResponseProcessProposal(status=abci.ResponseProcessProposal.ACCEPT if ok
+                                            else abci.ResponseProcessProposal.REJECT)
+
+    def _extend_vote(self, req: abci.RequestExtendVote) -> abci.ResponseExtendVote:
+        if not hasattr(self.app, "extend_vote"):
+            return abci.ResponseExtendVote()
+        return abci.ResponseExtendVote(vote_extension=self.app.extend_vote(req.height, self.encryption_key))
+
+    def _verify_vote_extension(self, req: abci.RequestVerifyVoteExtension) -> abci.ResponseVerifyVoteExtension:
+        ok = not hasattr(self.app, "verify_vote_extension") or \
+            self.app.verify_vote_extension(req.height, req.validator_address, req.vote_extension)
+        return abci.ResponseVerifyVoteExtension(status=abci.ResponseVerifyVoteExtension.ACCEPT if ok
+                                                else abci.ResponseVerifyVoteExtension.REJECT)
+
+
+# --- socket server -------------------------------------------------------------------------------
+class AbciServer(AbciHandlers):
+    """The ABCI socket transport (CometBFT's default, `abci = "socket"`)."""
+
+    def __init__(self, app, chain_id: str, host: str = "127.0.0.1", port: int = 26658,
+                 encryption_key: bytes | None = None, metrics: Metrics | None = None):
+        super().__init__(app, chain_id, encryption_key, metrics)
+        self.host, self.port = host, port
+        self._app_lock = asyncio.Lock()
+        self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task] = set()
+        self._stopped = asyncio.Event()
 
     @property
     def address(self) -> str:
@@ -190,96 +299,13 @@ class AbciServer:
             log.debug("abci connection closed", extra={"peer": str(peer)})
 
     async def _dispatch(self, kind: str | None, request: abci.Request) -> abci.Response | None:
-        handler = self._handlers.get(kind)
-        if handler is None:
+        if not self.handles(kind):
             log.error("unsupported abci request", extra={"request": kind})
             return abci.Response(exception=abci.ResponseException(error=f"unsupported request {kind}"))
         async with self._app_lock:
-            if self._failure is not None:
-                return None
-            try:
-                return abci.Response(**{kind: handler(getattr(request, kind))})
-            except ChainError as e:  # an expected failure the app should have turned into a result
-                log.error("application rejected %s: %s", kind, e, extra={"request": kind})
-                self._fail(e)
-            except Exception as e:
-                log.exception("application crashed in %s; stopping the node", kind, extra={"request": kind})
-                self._fail(e)
-        return None
+            response = self.handle(kind, getattr(request, kind))
+        return None if response is None else abci.Response(**{kind: response})
 
     def _fail(self, exc: BaseException) -> None:
-        self._failure = exc
+        super()._fail(exc)
         self._stopped.set()
-
-    # --- handlers: convert in, call the app once, convert out -----------------------------------
-    def _info(self, req: abci.RequestInfo) -> abci.ResponseInfo:
-        height, app_hash = self.app.info()
-        log.info("info", extra={"height": height, "app_hash": app_hash.hex(), "cometbft": req.version})
-        return convert.info_response(height, app_hash)
-
-    def _init_chain(self, req: abci.RequestInitChain) -> abci.ResponseInitChain:
-        result = self.app.init_chain(req.chain_id, req.initial_height, req.app_state_bytes, req.time.seconds)
-        log.info("init chain", extra={"chain_id": req.chain_id, "app_hash": result.app_hash.hex()})
-        return convert.init_chain_response(result)
-
-    def _check_tx(self, req: abci.RequestCheckTx) -> abci.ResponseCheckTx:
-        started = time.perf_counter()
-        recheck = req.type == abci.RECHECK
-        result = self.app.check_tx(req.tx, recheck)
-        _observe(self.metrics.observe_check_tx, result, recheck, time.perf_counter() - started)
-        return convert.check_tx_response(result)
-
-    def _finalize_block(self, req: abci.RequestFinalizeBlock) -> abci.ResponseFinalizeBlock:
-        started = time.perf_counter()
-        result = self.app.finalize_block(convert.block_context(req, self.chain_id), list(req.txs))
-        response = convert.finalize_block_response(result, len(req.txs))
-        seconds = time.perf_counter() - started
-        _observe(self.metrics.observe_block, req.height, result, seconds)
-        _observe(eventlog.log_block, req.height, result)
-        log.log(logging.DEBUG if eventlog.is_empty(result) else logging.INFO, "finalized block", extra={
-            "height": req.height, "txs": len(req.txs), "events": len(block_events(result)),
-            "app_hash": result.app_hash.hex(), "ms": round(seconds * 1000, 1)})
-        return response
-
-    def _commit(self, req: abci.RequestCommit) -> abci.ResponseCommit:
-        started = time.perf_counter()
-        self.app.commit()
-        _observe(self.metrics.observe_commit, time.perf_counter() - started)
-        return abci.ResponseCommit()  # retain_height 0: CometBFT keeps every block
-
-    def _query(self, req: abci.RequestQuery) -> abci.ResponseQuery:
-        return convert.query_response(self.app.query(req.path, req.data, req.height, req.prove))
-
-    def _prepare_proposal(self, req: abci.RequestPrepareProposal) -> abci.ResponsePrepareProposal:
-        # The app puts the key-share release tx (from the previous height's vote extensions) first.
-        # Keep mempool order and stop at the first tx that does not fit: skipping it and taking a later
-        # one could put a sender's sequence n+1 in the block without n.
-        txs, total = [], 0
-        proposed = list(req.txs)
-        if hasattr(self.app, "prepare_proposal"):  # apps without share release (test doubles) keep mempool order
-            proposed = self.app.prepare_proposal(req.height, proposed, convert.commit_extensions(req.local_last_commit))
-        for tx in proposed:
-            size = _tx_size_in_block(tx)
-            if total + size > req.max_tx_bytes:
-                if not txs and tx.startswith(RELEASE_PREFIX):
-                    continue  # an oversized share release waits (shares stay releasable); the mempool goes on
-                break
-            total += size
-            txs.append(tx)
-        return abci.ResponsePrepareProposal(txs=txs)
-
-    def _process_proposal(self, req: abci.RequestProcessProposal) -> abci.ResponseProcessProposal:
-        ok = not hasattr(self.app, "process_proposal") or self.app.process_proposal(req.height, list(req.txs))
-        return abci.ResponseProcessProposal(status=abci.ResponseProcessProposal.ACCEPT if ok
-                                            else abci.ResponseProcessProposal.REJECT)
-
-    def _extend_vote(self, req: abci.RequestExtendVote) -> abci.ResponseExtendVote:
-        if not hasattr(self.app, "extend_vote"):
-            return abci.ResponseExtendVote()
-        return abci.ResponseExtendVote(vote_extension=self.app.extend_vote(req.height, self.encryption_key))
-
-    def _verify_vote_extension(self, req: abci.RequestVerifyVoteExtension) -> abci.ResponseVerifyVoteExtension:
-        ok = not hasattr(self.app, "verify_vote_extension") or \
-            self.app.verify_vote_extension(req.height, req.validator_address, req.vote_extension)
-        return abci.ResponseVerifyVoteExtension(status=abci.ResponseVerifyVoteExtension.ACCEPT if ok
-                                                else abci.ResponseVerifyVoteExtension.REJECT)

@@ -10,6 +10,7 @@ A node home looks like:
 """
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import tomlkit
 
 SETTINGS_FILE = "gradchain.toml"
 LOG_LEVELS = ("debug", "info", "warning", "error")
+ABCI_TRANSPORTS = ("socket", "grpc")  # CometBFT's `abci` config key / `--abci` flag
 
 
 class SettingsError(ValueError):
@@ -53,10 +55,22 @@ class NodeSettings:
     # how many recent heights stay queryable, with proofs, through `--height` (chain/store/history.py);
     # 0: the latest only. Not consensus: nodes may differ. Costs one stored version per changed key.
     query_retention_blocks: int = 1000
+    # how CometBFT reaches the app at abci_host:abci_port: "socket" (abci_app/server.py) or "grpc"
+    # (abci_app/grpc_server.py); `gradchain start --abci` overrides it for one run
+    abci: str = "socket"
 
     @property
     def abci_address(self) -> str:
         return f"tcp://{self.abci_host}:{self.abci_port}"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def cometbft_home(home: Path) -> Path:
@@ -100,6 +114,8 @@ def load_settings(home: Path) -> NodeSettings:
         raise SettingsError(f"{path}: log_level must be one of {LOG_LEVELS}, not {settings.log_level!r}")
     if not isinstance(settings.abci_port, int) or not 0 < settings.abci_port < 65536:
         raise SettingsError(f"{path}: abci_port must be a port number, not {settings.abci_port!r}")
+    if settings.abci not in ABCI_TRANSPORTS:
+        raise SettingsError(f"{path}: abci must be one of {ABCI_TRANSPORTS}, not {settings.abci!r}")
     if not isinstance(settings.metrics_port, int) or not 0 <= settings.metrics_port < 65536:
         raise SettingsError(f"{path}: metrics_port must be a port number or 0 (off), not {settings.metrics_port!r}")
     if not isinstance(settings.query_retention_blocks, int) or not 0 <= settings.query_retention_blocks <= 10**7:

@@ -65,9 +65,12 @@ def init(ctx, chain_id, moniker, port_base, preset, accounts):
 
 
 @click.command()
+@click.option("--abci", type=click.Choice(["socket", "grpc"]), default=None,
+              help="how CometBFT reaches the app: ABCI over a socket or over gRPC (CometBFT's --abci); "
+                   "default: abci in gradchain.toml (socket)")
 @click.pass_context
 @friendly
-def start(ctx):
+def start(ctx, abci):
     """Run the node (app + CometBFT) in the foreground. Ctrl-C stops both cleanly."""
     from abci_app.node import needs_password, run_node
     home = Path(ctx.obj["home"])
@@ -79,7 +82,7 @@ def start(ctx):
         except click.ClickException:
             raise click.ClickException(f"{home / 'encryption_key.json'} is encrypted: set GRADCHAIN_NODE_PASSWORD, "
                                        "or give the keyring password (--password-file or GRADCHAIN_PASSWORD)") from None
-    raise SystemExit(run_node(home, secret))
+    raise SystemExit(run_node(home, secret, abci=abci))
 
 
 @click.command()

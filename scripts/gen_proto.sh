@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Regenerate abci_app/proto/ (Python protobuf messages for ABCI) from the pinned CometBFT module's own
-# .proto files, so the wire types can never drift from the node binary we run.
+# Regenerate abci_app/proto/ (Python protobuf messages for ABCI, and the gRPC stubs of CometBFT's
+# `tendermint.abci.ABCI` service for `--abci grpc`) from the pinned CometBFT module's own .proto files, so
+# the wire types can never drift from the node binary we run.
 #
 # Reproducible: the inputs are pinned module versions in the Go module cache, the compiler is the pinned
 # grpcio-tools, the file list is sorted, and the output directory is rebuilt from scratch.
@@ -47,10 +48,13 @@ trap 'rm -rf "$TMP"' EXIT
 # `python -m grpc_tools.protoc` adds its bundled include dir, which provides google/protobuf/*.proto.
 "$PYTHON" -m grpc_tools.protoc -I "$CMT/proto" -I "$GOGO" --python_out="$TMP" \
     "${PROTOS[@]}" gogoproto/gogo.proto
+# The ABCI gRPC service (abci_app/grpc_server.py) is the only service: stubs for that one file alone, so
+# no empty *_pb2_grpc.py modules appear for the message-only files.
+"$PYTHON" -m grpc_tools.protoc -I "$CMT/proto" -I "$GOGO" --grpc_python_out="$TMP" tendermint/abci/types.proto
 
 # Generated modules import each other as top-level `tendermint.*` / `gogoproto.*`; rehome them under
 # abci_app.proto so they cannot collide with other packages' `tendermint` modules (e.g. py-abci's).
-find "$TMP" -name '*_pb2.py' -print0 | LC_ALL=C sort -z | xargs -0 sed -i -E \
+find "$TMP" \( -name '*_pb2.py' -o -name '*_pb2_grpc.py' \) -print0 | LC_ALL=C sort -z | xargs -0 sed -i -E \
     -e 's/^from (tendermint|gogoproto)([. ])/from abci_app.proto.\1\2/' \
     -e "s/^(_builder\.BuildTopDescriptorsAndMessages\(DESCRIPTOR, )'(tendermint|gogoproto)\./\1'abci_app.proto.\2./"
 find "$TMP" -mindepth 1 -type d -exec touch {}/__init__.py \;
@@ -58,4 +62,4 @@ find "$TMP" -mindepth 1 -type d -exec touch {}/__init__.py \;
 rm -rf "$OUT/tendermint" "$OUT/gogoproto"
 mkdir -p "$OUT"
 cp -r "$TMP/tendermint" "$TMP/gogoproto" "$OUT/"
-echo "generated $(find "$OUT" -name '*_pb2.py' | wc -l) modules into ${OUT#$ROOT/} (CometBFT $COMETBFT_VERSION, gogoproto $GOGO_VERSION, grpcio-tools $GRPCIO_TOOLS_VERSION)"
+echo "generated $(find "$OUT" -name '*_pb2.py' | wc -l) message modules and $(find "$OUT" -name '*_pb2_grpc.py' | wc -l) service module into ${OUT#$ROOT/} (CometBFT $COMETBFT_VERSION, gogoproto $GOGO_VERSION, grpcio-tools $GRPCIO_TOOLS_VERSION)"
