@@ -19,20 +19,17 @@ from pathlib import Path
 
 import tomlkit
 
+from abci_app.preflight import HomeLock, NodeError, check_home, check_settings, check_startable
 from abci_app.settings import (NodeSettings, Ports, SettingsError, app_log_path, cometbft_home,
                                cometbft_log_path, db_path, load_settings, save_settings)
 
 __all__ = ["COMETBFT_VERSION", "NodeError", "find_cometbft", "init_node", "run_node", "read_genesis",
-           "write_genesis", "node_id", "set_persistent_peers", "configure_logging"]
+           "write_genesis", "node_id", "set_persistent_peers", "configure_logging", "check_new_home", "check_home"]
 
 COMETBFT_VERSION = "0.38.25"
 _REPO = Path(__file__).resolve().parent.parent
 _STOP_TIMEOUT_S = 10
 log = logging.getLogger("gradchain.node")
-
-
-class NodeError(RuntimeError):
-    """A problem the operator can fix; the message says how."""
 
 
 # --- the cometbft binary -------------------------------------------------------------------------
@@ -74,8 +71,7 @@ def init_node(home: Path, moniker: str, chain_id: str, app_state: dict, *, ports
         raise NodeError(f"chain id must be 1 to 50 characters (CometBFT's limit), got {chain_id!r}")
     if not isinstance(app_state, dict):
         raise NodeError(f"genesis app_state must be a JSON object, got {type(app_state).__name__}")
-    if (home / "gradchain.toml").exists() or (cometbft_home(home) / "config" / "genesis.json").exists():
-        raise NodeError(f"{home} is already a node home; remove it or choose another --home")
+    check_new_home(home)
     cometbft = find_cometbft()
     home.mkdir(parents=True, exist_ok=True)
     done = subprocess.run([str(cometbft), "init", "--home", str(cometbft_home(home))],
@@ -111,6 +107,16 @@ def init_node(home: Path, moniker: str, chain_id: str, app_state: dict, *, ports
                             metrics_port=ports.metrics if prometheus else 0)
     save_settings(home, settings)
     return settings
+
+
+def check_new_home(home: Path) -> None:
+    """Refuse to `init` over an existing node home (a keyring alone is fine: `keys add` makes one)."""
+    home = Path(home)
+    if home.exists() and not home.is_dir():
+        raise NodeError(f"{home} is a file, not a folder: choose another --home")
+    if (home / "gradchain.toml").exists() or (cometbft_home(home) / "config").exists():
+        raise NodeError(f"{home} is already a node home: start it with `gradchain --home {home} start`, "
+                        "or choose another --home (or remove that folder to start over)")
 
 
 def _set(doc, dotted: str, value) -> None:
@@ -181,14 +187,17 @@ def run_node(home: Path, password: str | None = None) -> int:
     """Run the app and CometBFT until a signal (exit code 0) or a failure of either (non-zero). `password`
     unlocks encryption_key.json when neither $GRADCHAIN_NODE_PASSWORD nor the settings name one.
 
-    Raises NodeError / SettingsError for set-up problems found before anything starts.
+    Raises NodeError / SettingsError for set-up problems found before anything starts (abci_app/preflight.py),
+    among them a node already running on this home: the home stays locked while this one runs.
     """
     home = Path(home)
-    settings = load_settings(home)
-    cometbft = find_cometbft()
-    encryption_key = _encryption_private_key(home, settings, password)
-    configure_logging(home, settings.log_level)
-    return asyncio.run(_run(home, settings, cometbft, encryption_key))
+    settings = check_settings(home)  # first, so a missing home is not reported as a lock problem
+    with HomeLock(home):
+        check_startable(home, settings)
+        cometbft = find_cometbft()
+        encryption_key = _encryption_private_key(home, settings, password)
+        configure_logging(home, settings.log_level)
+        return asyncio.run(_run(home, settings, cometbft, encryption_key))
 
 
 def _open_application(home: Path, settings: NodeSettings):

@@ -22,12 +22,13 @@ from cli.common import emit, friendly, keyring, load_preset, parse_coins, passwo
 def init(ctx, chain_id, moniker, port_base, preset, accounts):
     """Create a node home: CometBFT config and keys, genesis with funded accounts, and a faucet key."""
     from abci_app.genesis_tools import app_state, consensus_pubkey, ensure_encryption_key
-    from abci_app.node import init_node
+    from abci_app.node import check_new_home, init_node
     from abci_app.settings import Ports
     from abci_app.testnet import share_genesis
     from chain.tx.address import to_bech32
     from client.errors import KeyringError
 
+    check_new_home(Path(ctx.obj["home"]))  # before any key is made in its keyring
     settings = load_preset(preset)
     ring = keyring(ctx)
     faucet_name, operator_name = settings["faucet"]["key"], "operator"
@@ -69,8 +70,9 @@ def init(ctx, chain_id, moniker, port_base, preset, accounts):
 @friendly
 def start(ctx):
     """Run the node (app + CometBFT) in the foreground. Ctrl-C stops both cleanly."""
-    from abci_app.node import needs_password, run_node
+    from abci_app.node import check_home, needs_password, run_node
     home = Path(ctx.obj["home"])
+    check_home(home)  # an operator's mistake (files, keys, ports, a node already running) before any password
     # unlocks encryption_key.json unless $GRADCHAIN_NODE_PASSWORD or encryption_key_password_file does
     secret = None
     if needs_password(home):
