@@ -24,7 +24,8 @@ from abci_app.settings import (NodeSettings, Ports, SettingsError, app_log_path,
                                cometbft_log_path, db_path, load_settings, save_settings)
 
 __all__ = ["COMETBFT_VERSION", "NodeError", "find_cometbft", "init_node", "run_node", "read_genesis",
-           "write_genesis", "node_id", "set_persistent_peers", "configure_logging", "check_new_home", "check_home"]
+           "write_genesis", "node_id", "set_persistent_peers", "configure_logging", "check_new_home", "check_home",
+           "installed_cometbft"]
 
 COMETBFT_VERSION = "0.38.25"
 _REPO = Path(__file__).resolve().parent.parent
@@ -56,6 +57,21 @@ def find_cometbft() -> Path:
         wrong.append(f"{path} (version {version or '?'})")
     found = f" Found only: {', '.join(wrong)}." if wrong else ""
     raise NodeError(f"cometbft {COMETBFT_VERSION} not found.{found} Run scripts/setup.sh to install it.")
+
+
+def installed_cometbft() -> tuple[Path, str] | None:
+    """(path, version) of the cometbft binary `start` would use, else of the first one found; None if none."""
+    first = None
+    for path in _candidates():
+        try:
+            version = subprocess.run([str(path), "version"], capture_output=True, text=True,
+                                     timeout=30).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if version == COMETBFT_VERSION:
+            return path, version
+        first = first or (path, version or "?")
+    return first
 
 
 # --- node home -----------------------------------------------------------------------------------

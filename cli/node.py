@@ -100,3 +100,22 @@ def status(ctx):
             "height": int(info["latest_block_height"]), "app_hash": info["latest_app_hash"],
             "catching_up": info["catching_up"], "voting_power": int(s["validator_info"]["voting_power"])}
     emit(ctx, data, "\n".join(f"{k}: {v}" for k, v in data.items()))
+
+
+@click.command()
+@click.pass_context
+def version(ctx):
+    """The app's version, its protocol version (in every block header) and the CometBFT it runs on."""
+    from abci_app.convert import APP_VERSION, SOFTWARE_VERSION
+    from abci_app.node import COMETBFT_VERSION, installed_cometbft
+    found = installed_cometbft()
+    data = {"app_version": SOFTWARE_VERSION, "app_protocol_version": APP_VERSION,
+            "cometbft_required": COMETBFT_VERSION, "cometbft_version": found[1] if found else None,
+            "cometbft_path": str(found[0]) if found else None}
+    if found is None:
+        cometbft = f"cometbft: not found (needs {COMETBFT_VERSION}; run scripts/setup.sh)"
+    elif found[1] != COMETBFT_VERSION:
+        cometbft = f"cometbft: {found[1]} at {found[0]} (needs {COMETBFT_VERSION}; run scripts/setup.sh)"
+    else:
+        cometbft = f"cometbft: {found[1]} ({found[0]})"
+    emit(ctx, data, f"gradchain {SOFTWARE_VERSION}\napp protocol version: {APP_VERSION}\n{cometbft}")

@@ -4,7 +4,8 @@ from __future__ import annotations
 import click
 
 from chain.tx.address import to_bech32
-from cli.common import client_for, emit, friendly, keyring, parse_coins, password, query, resolve_address, tx
+from cli.common import (client_for, emit, fee_note, fee_paid, friendly, keyring, parse_coins, password, query,
+                        resolve_address, tx)
 
 
 @tx.group()
@@ -27,9 +28,10 @@ def bank_send(ctx, from_key, to, amount, memo, no_wait):
     wallet = keyring(ctx).load(from_key, password(ctx))
     with client_for(ctx) as c:
         receipt = c.send(wallet, recipient, coins, memo=memo, wait=not no_wait)
-    data = {"tx_hash": receipt.tx_hash, "height": receipt.height, "gas_used": receipt.gas_used}
+    data = {"tx_hash": receipt.tx_hash, "height": receipt.height, "gas_used": receipt.gas_used,
+            "fee": fee_paid(receipt)}
     where = f"committed in block {receipt.height}" if receipt.height else "accepted into the mempool"
-    emit(ctx, data, f"{amount} -> {to_bech32(recipient)}: {where} (tx {receipt.tx_hash})")
+    emit(ctx, data, f"{amount} -> {to_bech32(recipient)}: {where} (tx {receipt.tx_hash}){fee_note(receipt)}")
 
 
 @query.group("bank")
