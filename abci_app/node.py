@@ -20,20 +20,18 @@ from pathlib import Path
 
 import tomlkit
 
+from abci_app.preflight import HomeLock, NodeError, check_home, check_settings, check_startable
 from abci_app.settings import (ABCI_TRANSPORTS, NodeSettings, Ports, SettingsError, app_log_path, cometbft_home,
                                cometbft_log_path, db_path, is_loopback, load_settings, save_settings)
 
 __all__ = ["COMETBFT_VERSION", "NodeError", "find_cometbft", "init_node", "run_node", "read_genesis",
-           "write_genesis", "node_id", "set_persistent_peers", "configure_logging"]
+           "write_genesis", "node_id", "set_persistent_peers", "configure_logging", "check_new_home", "check_home",
+           "installed_cometbft"]
 
 COMETBFT_VERSION = "0.38.25"
 _REPO = Path(__file__).resolve().parent.parent
 _STOP_TIMEOUT_S = 10
 log = logging.getLogger("gradchain.node")
-
-
-class NodeError(RuntimeError):
-    """A problem the operator can fix; the message says how."""
 
 
 # --- the cometbft binary -------------------------------------------------------------------------
@@ -62,6 +60,21 @@ def find_cometbft() -> Path:
     raise NodeError(f"cometbft {COMETBFT_VERSION} not found.{found} Run scripts/setup.sh to install it.")
 
 
+def installed_cometbft() -> tuple[Path, str] | None:
+    """(path, version) of the cometbft binary `start` would use, else of the first one found; None if none."""
+    first = None
+    for path in _candidates():
+        try:
+            version = subprocess.run([str(path), "version"], capture_output=True, text=True,
+                                     timeout=30).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if version == COMETBFT_VERSION:
+            return path, version
+        first = first or (path, version or "?")
+    return first
+
+
 # --- node home -----------------------------------------------------------------------------------
 def init_node(home: Path, moniker: str, chain_id: str, app_state: dict, *, ports: Ports = Ports(),
               timeout_commit: str = "1s", create_empty_blocks: bool = True, prometheus: bool = False,
@@ -78,8 +91,7 @@ def init_node(home: Path, moniker: str, chain_id: str, app_state: dict, *, ports
     if not isinstance(app_state, dict):
         raise NodeError(f"genesis app_state must be a JSON object, got {type(app_state).__name__}")
     _check_transport(abci)
-    if (home / "gradchain.toml").exists() or (cometbft_home(home) / "config" / "genesis.json").exists():
-        raise NodeError(f"{home} is already a node home; remove it or choose another --home")
+    check_new_home(home)
     cometbft = find_cometbft()
     home.mkdir(parents=True, exist_ok=True)
     done = subprocess.run([str(cometbft), "init", "--home", str(cometbft_home(home))],
@@ -128,6 +140,16 @@ def proxy_app_address(abci: str, host: str, port: int) -> str:
 def _check_transport(abci: str) -> None:
     if abci not in ABCI_TRANSPORTS:
         raise NodeError(f"the ABCI transport must be one of {', '.join(ABCI_TRANSPORTS)}, not {abci!r}")
+
+
+def check_new_home(home: Path) -> None:
+    """Refuse to `init` over an existing node home (a keyring alone is fine: `keys add` makes one)."""
+    home = Path(home)
+    if home.exists() and not home.is_dir():
+        raise NodeError(f"{home} is a file, not a folder: choose another --home")
+    if (home / "gradchain.toml").exists() or (cometbft_home(home) / "config").exists():
+        raise NodeError(f"{home} is already a node home: start it with `gradchain --home {home} start`, "
+                        "or choose another --home (or remove that folder to start over)")
 
 
 def _set(doc, dotted: str, value) -> None:
@@ -199,20 +221,23 @@ def run_node(home: Path, password: str | None = None, abci: str | None = None) -
     unlocks encryption_key.json when neither $GRADCHAIN_NODE_PASSWORD nor the settings name one. `abci`
     ("socket" or "grpc") overrides the settings' transport for this run; CometBFT gets it as `--abci`.
 
-    Raises NodeError / SettingsError for set-up problems found before anything starts.
+    Raises NodeError / SettingsError for set-up problems found before anything starts (abci_app/preflight.py),
+    among them a node already running on this home: the home stays locked while this one runs.
     """
     home = Path(home)
-    settings = load_settings(home)
+    settings = check_settings(home)  # first, so a missing home is not reported as a lock problem
     if abci is not None:
         _check_transport(abci)
         settings = dataclasses.replace(settings, abci=abci)
     if settings.abci == "grpc" and not is_loopback(settings.abci_host):
         raise NodeError(f"the ABCI gRPC server listens on loopback only, not abci_host {settings.abci_host!r}; "
                         "set abci_host in gradchain.toml to 127.0.0.1")
-    cometbft = find_cometbft()
-    encryption_key = _encryption_private_key(home, settings, password)
-    configure_logging(home, settings.log_level)
-    return asyncio.run(_run(home, settings, cometbft, encryption_key))
+    with HomeLock(home):
+        check_startable(home, settings)
+        cometbft = find_cometbft()
+        encryption_key = _encryption_private_key(home, settings, password)
+        configure_logging(home, settings.log_level)
+        return asyncio.run(_run(home, settings, cometbft, encryption_key))
 
 
 def _open_application(home: Path, settings: NodeSettings):

@@ -104,11 +104,14 @@ def load_settings(home: Path) -> NodeSettings:
     try:
         raw = tomlkit.parse(path.read_text()).unwrap()
     except Exception as e:
-        raise SettingsError(f"{path} is not valid TOML: {e}") from None
+        raise SettingsError(f"{path} is not valid TOML ({' '.join(str(e).split())}): fix that line and "
+                            "start again") from None
     unknown = set(raw) - set(NodeSettings.__dataclass_fields__)
     if unknown:
         raise SettingsError(f"{path}: unknown settings {sorted(unknown)}; "
                             f"known: {sorted(NodeSettings.__dataclass_fields__)}")
+    if not isinstance(raw, dict):
+        raise SettingsError(f"{path} must hold key = value settings")
     settings = NodeSettings(**raw)
     if settings.log_level not in LOG_LEVELS:
         raise SettingsError(f"{path}: log_level must be one of {LOG_LEVELS}, not {settings.log_level!r}")

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from chain.tx.address import to_bech32
-from cli.common import client_for, emit, friendly, keyring, password, query, resolve_address, tx
+from cli.common import client_for, emit, fee_note, fee_paid, friendly, keyring, password, query, resolve_address, tx
 
 
 def _hex20(text: str, what: str) -> bytes:
@@ -179,8 +179,9 @@ def withdraw(ctx, from_key, token, amount, evm_recipient):
         params = c.query_json("/bridge/params")
         receipt = c.submit(wallet, [MsgWithdraw(evm_chain_id=params["evm_chain_id"], token=token_bytes,
                                                 amount=str(amount), evm_recipient=recipient)])
-    emit(ctx, {"tx_hash": receipt.tx_hash, "height": receipt.height},
-         f"withdrawal queued in block {receipt.height}; follow it with `gradchain query bridge withdrawals`")
+    emit(ctx, {"tx_hash": receipt.tx_hash, "height": receipt.height, "fee": fee_paid(receipt)},
+         f"withdrawal queued in block {receipt.height}{fee_note(receipt)}; follow it with "
+         "`gradchain query bridge withdrawals`")
 
 
 @tx_bridge.command("cancel-withdraw")
@@ -194,7 +195,8 @@ def cancel_withdraw(ctx, from_key, withdrawal_id):
     wallet = keyring(ctx).load(from_key, password(ctx))
     with client_for(ctx) as c:
         receipt = c.submit(wallet, [MsgCancelWithdraw(withdrawal_id=withdrawal_id)])
-    emit(ctx, {"tx_hash": receipt.tx_hash, "height": receipt.height}, f"cancelled in block {receipt.height}")
+    emit(ctx, {"tx_hash": receipt.tx_hash, "height": receipt.height, "fee": fee_paid(receipt)},
+         f"cancelled in block {receipt.height}{fee_note(receipt)}")
 
 
 @tx_bridge.command("set-evm-address")
@@ -212,8 +214,9 @@ def set_evm_address(ctx, from_key, node_home):
     with client_for(ctx) as c:
         proof = key.sign(address_proof_digest(c.chain_id, wallet.address_bytes, key.address))
         receipt = c.submit(wallet, [MsgSetEvmAddress(evm_address=key.address, signature=proof)])
-    emit(ctx, {"tx_hash": receipt.tx_hash, "evm_address": key.checksum_address},
-         f"EVM address {key.checksum_address} registered in block {receipt.height}")
+    emit(ctx, {"tx_hash": receipt.tx_hash, "height": receipt.height, "evm_address": key.checksum_address,
+               "fee": fee_paid(receipt)},
+         f"EVM address {key.checksum_address} registered in block {receipt.height}{fee_note(receipt)}")
 
 
 @query.command("bridge")

@@ -42,15 +42,111 @@ def emit(ctx: click.Context, data, text: str | None = None) -> None:
         click.echo(text if text is not None else json.dumps(data, indent=2, sort_keys=True))
 
 
+def error_fields(e: BaseException) -> dict:
+    """{"name", "codespace", "code", "log"} of an error: the chain's own for a chain error (a failed tx, or
+    a ChainError raised before sending); codespace "" and code 1 for the CLI's and the node's."""
+    from client.errors import TxFailed
+    if isinstance(e, TxFailed):
+        return {"name": e.name, "codespace": e.codespace, "code": e.code, "log": e.log}
+    if isinstance(e, ChainError):
+        return {"name": type(e).__name__, "codespace": e.codespace, "code": e.code, "log": str(e)}
+    if isinstance(e, click.ClickException):
+        name = "CliError" if type(e) is click.ClickException else type(e).__name__
+        return {"name": name, "codespace": "", "code": 1, "log": e.format_message()}
+    return {"name": type(e).__name__, "codespace": "", "code": 1, "log": str(e)}
+
+
+class CliError(click.ClickException):
+    """One clear line on stderr, or under `-o json` one JSON object {"error": {name, codespace, code, log}}
+    (also on stderr, so stdout holds only results); exit code 1 (2 for usage errors)."""
+
+    def __init__(self, error: BaseException, as_json: bool):
+        super().__init__(error.format_message() if isinstance(error, click.ClickException) else str(error))
+        self.fields, self.as_json = error_fields(error), as_json
+        self.exit_code = getattr(error, "exit_code", 1) if isinstance(error, click.ClickException) else 1
+
+    def show(self, file=None) -> None:
+        if not self.as_json:
+            return super().show(file)
+        click.echo(json.dumps({"error": self.fields}, sort_keys=True), err=True)
+
+
+def _json_output() -> bool:
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx and isinstance(ctx.obj, dict) and ctx.obj.get("output") == "json")
+
+
 def friendly(fn):
-    """Turn expected failures into one clear line and exit code 1."""
+    """Turn expected failures into one clear line (or JSON under `-o json`) and exit code 1."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
+        except CliError:
+            raise
         except (GradchainError, ChainError, NodeError, NodeKeyError, SettingsError) as e:
-            raise click.ClickException(str(e)) from None
+            raise CliError(e, _json_output()) from None
+        except click.ClickException as e:
+            if not _json_output():
+                raise
+            raise CliError(e, True) from None
     return wrapper
+
+
+def node_url(url: str) -> str:
+    """--node accepts CometBFT's own spelling tcp://host:port (as in config.toml) for http://host:port."""
+    return "http://" + url[len("tcp://"):] if url.startswith("tcp://") else url
+
+
+class GlobalOptionsGroup(click.Group):
+    """The `gradchain` group: its options (--home, --node, -o, ...) are also accepted after any subcommand,
+    e.g. `gradchain query models -o json`. Each command, found when it runs, gets hidden copies of the
+    options it does not declare itself (`bridge evm-key --home` keeps its own meaning); a copy given on the
+    command line overrides the value before the subcommand. Errors under `-o json` (even click's own usage
+    errors inside a subcommand) print as JSON."""
+
+    def get_command(self, ctx, name):
+        command = super().get_command(ctx, name)
+        if command is not None:
+            _add_global_options(command, self.params)
+        return command
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except CliError:
+            raise
+        except click.ClickException as e:
+            if not (isinstance(ctx.obj, dict) and ctx.obj.get("output") == "json"):
+                raise
+            raise CliError(e, True) from None
+
+
+def _add_global_options(command: click.Command, params) -> None:
+    if getattr(command, "_gradchain_globals", False):
+        return
+    command._gradchain_globals = True
+    own = {flag for p in command.params for flag in (*p.opts, *p.secondary_opts)}
+    for param in params:
+        if isinstance(param, click.Option) and not own & set(param.opts):
+            command.params.append(click.Option(param.opts, type=param.type, default=None, hidden=True,
+                                               expose_value=False, callback=_set_global(param.name)))
+    for sub in getattr(command, "commands", {}).values():
+        _add_global_options(sub, params)
+
+
+def _set_global(name: str):
+    def callback(ctx, param, value):
+        if value is None or not isinstance(ctx.obj, dict):
+            return
+        if name == "node":
+            ctx.obj["node"] = node_url(value)
+        elif name in ("trust_height", "trust_hash"):
+            height, digest = ctx.obj.get("trust", (None, None))
+            ctx.obj["trust"] = (value, digest) if name == "trust_height" else (height, value)
+        else:
+            ctx.obj[name] = value
+    return callback
 
 
 def password(ctx: click.Context, confirm: bool = False) -> str:
@@ -84,6 +180,8 @@ def resolve_address(ctx, who: str) -> bytes:
 def client_for(ctx):
     from client.client import Client
     height, digest = ctx.obj.get("trust", (None, None))
+    if (height is None) != (digest is None):
+        raise click.UsageError("--trust-height and --trust-hash go together")
     return Client(ctx.obj["node"], trusted_height=height, trusted_hash=digest)
 
 
@@ -93,6 +191,17 @@ def receipt_event(receipt, kind: str) -> dict:
         if event.get("type") == kind:
             return {a.get("key"): a.get("value") for a in event.get("attributes", [])}
     return {}
+
+
+def fee_paid(receipt) -> str | None:
+    """The fee the chain charged for a committed tx, e.g. "1234ugrad" (its `tx` event); None before a block."""
+    return receipt_event(receipt, "tx").get("fee") if receipt.height else None
+
+
+def fee_note(receipt) -> str:
+    """What to append to a tx's one-line result."""
+    fee = fee_paid(receipt)
+    return f"; fee {fee}" if fee else "; the fee is charged when it is committed" if not receipt.height else ""
 
 
 PRESETS = Path(__file__).resolve().parent.parent / "config"

@@ -1,6 +1,11 @@
 """`gradchain keys ...`"""
 from __future__ import annotations
 
+import json
+import os
+import sys
+from pathlib import Path
+
 import click
 
 from cli.common import emit, friendly, keyring, password
@@ -36,3 +41,68 @@ def keys_list(ctx):
 def keys_show(ctx, name):
     info = keyring(ctx).info(name)
     emit(ctx, info, info["address"])
+
+
+@keys.command("delete")
+@click.argument("name")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (needed when not on a terminal).")
+@click.pass_context
+@friendly
+def keys_delete(ctx, name, yes):
+    """Delete key NAME from the keyring (for good: `keys export` it first to keep a copy)."""
+    ring = keyring(ctx)
+    info = ring.info(name)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.ClickException(f"deleting key {name!r} ({info['address']}) cannot be undone: pass --yes")
+        click.confirm(f"Delete key {name!r} ({info['address']})? This cannot be undone", abort=True)
+    ring.delete(name)
+    emit(ctx, {"deleted": name, "address": info["address"]}, f"deleted key {name}: {info['address']}")
+
+
+@keys.command("rename")
+@click.argument("old")
+@click.argument("new")
+@click.pass_context
+@friendly
+def keys_rename(ctx, old, new):
+    """Rename key OLD to NEW (its password is needed: the name is part of what is encrypted)."""
+    wallet = keyring(ctx).rename(old, new, password(ctx))
+    emit(ctx, {"name": new, "old_name": old, "address": wallet.address}, f"renamed key {old} to {new}: {wallet.address}")
+
+
+@keys.command("export")
+@click.argument("name")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True),
+              help="Write the key file here (owner-only); refuses to overwrite.")
+@click.pass_context
+@friendly
+def keys_export(ctx, name, out):
+    """Export key NAME as its encrypted key file (the keyring's own format, same password); `keys import` reads it."""
+    record = keyring(ctx).export(name)
+    path = Path(out)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise click.ClickException(f"{path} already exists: choose another --out") from None
+    with os.fdopen(fd, "w") as f:
+        json.dump(record, f, indent=2)
+    emit(ctx, {"name": name, "address": record["address"], "out": str(path)},
+         f"exported key {name} ({record['address']}) to {path}, encrypted with its keyring password")
+
+
+@keys.command("import")
+@click.argument("name")
+@click.argument("key_file", metavar="FILE", type=click.Path(dir_okay=False, exists=True))
+@click.pass_context
+@friendly
+def keys_import(ctx, name, key_file):
+    """Import FILE, a key file written by `keys export`, as key NAME. The key's password opens it."""
+    try:
+        record = json.loads(Path(key_file).read_text())
+    except ValueError:
+        raise click.ClickException(f"{key_file} is not a gradchain key file (not JSON)") from None
+    if not isinstance(record, dict):
+        raise click.ClickException(f"{key_file} is not a gradchain key file")
+    wallet = keyring(ctx).import_record(record, password(ctx), name)
+    emit(ctx, {"name": name, "address": wallet.address}, f"imported key {name}: {wallet.address}")

@@ -11,14 +11,15 @@ from __future__ import annotations
 import click
 
 from cli import bridge, keys, node, privacy, registry, rounds, testnet, train, tx, validators
-from cli.common import DEFAULT_HOME, DEFAULT_NODE, query
+from cli.common import DEFAULT_HOME, DEFAULT_NODE, GlobalOptionsGroup, node_url, query
 from cli.common import tx as tx_group
 
 
-@click.group()
+@click.group(cls=GlobalOptionsGroup)
 @click.option("--home", type=click.Path(file_okay=False), default=str(DEFAULT_HOME), show_default=True,
               help="Node home and keyring folder ($GRADCHAIN_HOME).")
-@click.option("--node", default=DEFAULT_NODE, show_default=True, help="CometBFT RPC URL ($GRADCHAIN_NODE).")
+@click.option("--node", default=DEFAULT_NODE, show_default=True,
+              help="CometBFT RPC URL: http://HOST:PORT, or tcp://HOST:PORT as in config.toml ($GRADCHAIN_NODE).")
 @click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--password-file", type=click.Path(dir_okay=False, exists=True), default=None,
               help="Read the keyring password from this file.")
@@ -29,15 +30,16 @@ from cli.common import tx as tx_group
                    "Without an anchor the first block the node shows is trusted.")
 @click.pass_context
 def main(ctx, home, node, output, password_file, trust_height, trust_hash):
-    """gradchain: train models on private data, paid per improvement, on CometBFT."""
-    if (trust_height is None) != (trust_hash is None):
-        raise click.UsageError("--trust-height and --trust-hash go together")
-    ctx.obj = {"home": home, "node": node, "output": output, "password_file": password_file,
+    """gradchain: train models on private data, paid per improvement, on CometBFT.
+
+    These options also work after the subcommand: `gradchain query models -o json --node URL`."""
+    # --trust-height and --trust-hash go together: checked where they are used (cli/common.py, client_for)
+    ctx.obj = {"home": home, "node": node_url(node), "output": output, "password_file": password_file,
                "trust": (trust_height, trust_hash)}
 
 
 # `tx ...` and `query ...` subcommands are added to these groups by tx, validators, bridge, registry and rounds
-for command in (node.init, node.start, node.status, keys.keys, tx_group, query, testnet.testnet,
+for command in (node.init, node.start, node.status, node.version, keys.keys, tx_group, query, testnet.testnet,
                 bridge.bridge, train.train_cmd, privacy.privacy):
     main.add_command(command)
 

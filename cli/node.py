@@ -22,12 +22,13 @@ from cli.common import emit, friendly, keyring, load_preset, parse_coins, passwo
 def init(ctx, chain_id, moniker, port_base, preset, accounts):
     """Create a node home: CometBFT config and keys, genesis with funded accounts, and a faucet key."""
     from abci_app.genesis_tools import app_state, consensus_pubkey, ensure_encryption_key
-    from abci_app.node import init_node
+    from abci_app.node import check_new_home, init_node
     from abci_app.settings import Ports
     from abci_app.testnet import share_genesis
     from chain.tx.address import to_bech32
     from client.errors import KeyringError
 
+    check_new_home(Path(ctx.obj["home"]))  # before any key is made in its keyring
     settings = load_preset(preset)
     ring = keyring(ctx)
     faucet_name, operator_name = settings["faucet"]["key"], "operator"
@@ -72,8 +73,9 @@ def init(ctx, chain_id, moniker, port_base, preset, accounts):
 @friendly
 def start(ctx, abci):
     """Run the node (app + CometBFT) in the foreground. Ctrl-C stops both cleanly."""
-    from abci_app.node import needs_password, run_node
+    from abci_app.node import check_home, needs_password, run_node
     home = Path(ctx.obj["home"])
+    check_home(home)  # an operator's mistake (files, keys, ports, a node already running) before any password
     # unlocks encryption_key.json unless $GRADCHAIN_NODE_PASSWORD or encryption_key_password_file does
     secret = None
     if needs_password(home):
@@ -101,3 +103,22 @@ def status(ctx):
             "height": int(info["latest_block_height"]), "app_hash": info["latest_app_hash"],
             "catching_up": info["catching_up"], "voting_power": int(s["validator_info"]["voting_power"])}
     emit(ctx, data, "\n".join(f"{k}: {v}" for k, v in data.items()))
+
+
+@click.command()
+@click.pass_context
+def version(ctx):
+    """The app's version, its protocol version (in every block header) and the CometBFT it runs on."""
+    from abci_app.convert import APP_VERSION, SOFTWARE_VERSION
+    from abci_app.node import COMETBFT_VERSION, installed_cometbft
+    found = installed_cometbft()
+    data = {"app_version": SOFTWARE_VERSION, "app_protocol_version": APP_VERSION,
+            "cometbft_required": COMETBFT_VERSION, "cometbft_version": found[1] if found else None,
+            "cometbft_path": str(found[0]) if found else None}
+    if found is None:
+        cometbft = f"cometbft: not found (needs {COMETBFT_VERSION}; run scripts/setup.sh)"
+    elif found[1] != COMETBFT_VERSION:
+        cometbft = f"cometbft: {found[1]} at {found[0]} (needs {COMETBFT_VERSION}; run scripts/setup.sh)"
+    else:
+        cometbft = f"cometbft: {found[1]} ({found[0]})"
+    emit(ctx, data, f"gradchain {SOFTWARE_VERSION}\napp protocol version: {APP_VERSION}\n{cometbft}")

@@ -16,7 +16,8 @@ from pathlib import Path
 import click
 
 from chain.tx.address import to_bech32
-from cli.common import client_for, emit, friendly, keyring, password, query, receipt_event, resolve_address, tx
+from cli.common import (client_for, emit, fee_note, fee_paid, friendly, keyring, password, query, receipt_event,
+                        resolve_address, tx)
 
 
 # --- text formatting -------------------------------------------------------------------------------------
@@ -275,13 +276,13 @@ def submit_update(ctx, model_id, update_file, round_, parent, from_key, no_check
             "seq": int(event["seq"]) if "seq" in event else None,
             "parent": int(event["parent"]) if "parent" in event else parent,
             "deposit": event.get("deposit"), "envelope_hash": event.get("envelope_hash"),
-            "submitter": wallet.address}
+            "submitter": wallet.address, "fee": fee_paid(receipt)}
     if not receipt.height:
-        text = f"update for model {model_id} accepted into the mempool (tx {receipt.tx_hash})"
+        text = f"update for model {model_id} accepted into the mempool (tx {receipt.tx_hash}){fee_note(receipt)}"
     else:
         text = (f"update {data['seq']} of round {data['round']} of model {model_id} (parent v{data['parent']}) "
                 f"sealed and committed in block {receipt.height}; deposit {data['deposit']} held "
-                f"(tx {receipt.tx_hash})")
+                f"(tx {receipt.tx_hash}){fee_note(receipt)}")
     emit(ctx, data, text)
 
 
@@ -308,10 +309,10 @@ def reveal(ctx, model_id, round_, shards_file, index, from_key):
         receipt = Owner(c, wallet).reveal(model_id, round_, shard_set, index)
     event = receipt_event(receipt, "reveal_shard")
     data = {"tx_hash": receipt.tx_hash, "height": receipt.height, "model_id": model_id, "round": round_,
-            "shard_index": index, "event": event}
+            "shard_index": index, "event": event, "fee": fee_paid(receipt)}
     emit(ctx, data, f"shard {index} revealed for round {round_} of model {model_id} in block {receipt.height} "
                     f"by {to_bech32(wallet.address_bytes)}; validators score it over the next blocks "
-                    f"(tx {receipt.tx_hash})")
+                    f"(tx {receipt.tx_hash}){fee_note(receipt)}")
 
 
 def _check_shards(record: dict, shard_set, shards_file) -> None:
@@ -326,12 +327,13 @@ def _reveal_row(receipt) -> dict:
     return {"tx_hash": receipt.tx_hash, "height": receipt.height, "model_id": int(event["model_id"]),
             "round": int(event["round"]), "shard_index": int(event["shard_index"]),
             "updates": int(event.get("updates", 0)), "samples": int(event.get("samples", 0)),
-            "scoring_fee": event.get("scoring_fee")}
+            "scoring_fee": event.get("scoring_fee"), "fee": fee_paid(receipt)}
 
 
 def _reveal_line(row: dict) -> str:
     return (f"round {row['round']} of model {row['model_id']}: shard {row['shard_index']} revealed in block "
-            f"{row['height']}, {row['updates']} update(s) to score, fee {row['scoring_fee']} (tx {row['tx_hash']})")
+            f"{row['height']}, {row['updates']} update(s) to score, scoring fee {row['scoring_fee']} "
+            f"(tx {row['tx_hash']}; tx fee {row['fee']})")
 
 
 @tx.command("reveal-due")

@@ -14,7 +14,7 @@ import math
 
 import click
 
-from cli.common import client_for, emit, friendly, keyring, password, privacy_ledger, receipt_event
+from cli.common import client_for, emit, fee_note, fee_paid, friendly, keyring, password, privacy_ledger, receipt_event
 
 # client.training's OPTIMIZERS and DEFAULT_LR, spelled out so that `gradchain --help` imports no numpy/torch
 OPTIMIZERS = ("sgd", "adam")
@@ -175,7 +175,8 @@ def train_cmd(ctx, model_id, data_path, from_key, epochs, lr, optimizer, batch_s
                                        round_=round_, progress=progress)
         event = receipt_event(sub.receipt, "join_round" if sub.member else "submit_update")
         data = {"model_id": model_id, "round": sub.round, "seq": sub.seq, "parent": sub.parent,
-                "tx_hash": sub.receipt.tx_hash, "height": sub.receipt.height, "deposit": event.get("deposit"),
+                "tx_hash": sub.receipt.tx_hash, "height": sub.receipt.height, "fee": fee_paid(sub.receipt),
+                "deposit": event.get("deposit"),
                 "envelope_hash": event.get("envelope_hash"), "submitter": wallet.address,
                 "data": {"path": source.path, "layout": source.layout, "samples": len(X),
                          "features": input_size(model_spec)},
@@ -199,10 +200,11 @@ def train_cmd(ctx, model_id, data_path, from_key, epochs, lr, optimizer, batch_s
             data["member"] = True
             say(f"joined round {sub.round} of model {model_id} as member {sub.seq} (parent v{sub.parent}) in block "
                 f"{sub.receipt.height}, then submitted the masked update; deposit {data['deposit']} held "
-                f"(tx {sub.receipt.tx_hash})")
+                f"(tx {sub.receipt.tx_hash}){fee_note(sub.receipt)}")
         else:
             say(f"submitted: update {sub.seq} of round {sub.round} of model {model_id} (parent v{sub.parent}), "
-                f"sealed, in block {sub.receipt.height}; deposit {data['deposit']} held (tx {sub.receipt.tx_hash})")
+                f"sealed, in block {sub.receipt.height}; deposit {data['deposit']} held (tx {sub.receipt.tx_hash})"
+                f"{fee_note(sub.receipt)}")
         later = (f"gradchain query round {model_id} {sub.round}" if sub.member
                  else f"gradchain query submission {model_id} {sub.round} {sub.seq}")
         if not wait:

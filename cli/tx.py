@@ -1,10 +1,13 @@
 """`gradchain tx ...` and `gradchain query ...`"""
 from __future__ import annotations
 
+import json
+
 import click
 
 from chain.tx.address import to_bech32
-from cli.common import client_for, emit, friendly, keyring, parse_coins, password, query, resolve_address, tx
+from cli.common import (client_for, emit, fee_note, fee_paid, friendly, keyring, parse_coins, password, query,
+                        resolve_address, tx)
 
 
 @tx.group()
@@ -27,9 +30,10 @@ def bank_send(ctx, from_key, to, amount, memo, no_wait):
     wallet = keyring(ctx).load(from_key, password(ctx))
     with client_for(ctx) as c:
         receipt = c.send(wallet, recipient, coins, memo=memo, wait=not no_wait)
-    data = {"tx_hash": receipt.tx_hash, "height": receipt.height, "gas_used": receipt.gas_used}
+    data = {"tx_hash": receipt.tx_hash, "height": receipt.height, "gas_used": receipt.gas_used,
+            "fee": fee_paid(receipt)}
     where = f"committed in block {receipt.height}" if receipt.height else "accepted into the mempool"
-    emit(ctx, data, f"{amount} -> {to_bech32(recipient)}: {where} (tx {receipt.tx_hash})")
+    emit(ctx, data, f"{amount} -> {to_bech32(recipient)}: {where} (tx {receipt.tx_hash}){fee_note(receipt)}")
 
 
 @query.group("bank")
@@ -81,11 +85,103 @@ def query_account(ctx, who):
 @click.pass_context
 @friendly
 def query_tx(ctx, tx_hash):
+    """A committed tx: result, signer, fee offered and paid, memo, messages and events."""
+    try:
+        digest = bytes.fromhex(tx_hash)
+    except ValueError:
+        digest = b""
+    if len(digest) != 32:
+        raise click.BadParameter(f"{tx_hash!r} is not a tx hash (64 hex digits)", param_hint="TX_HASH")
     with client_for(ctx) as c:
-        found = c.rpc.tx(bytes.fromhex(tx_hash))
+        found = c.rpc.tx(digest)
     if found is None:
         raise click.ClickException(f"tx {tx_hash} not found (not committed yet, or pruned)")
     result = found["tx_result"]
-    data = {"height": int(found["height"]), "code": int(result.get("code", 0)),
-            "codespace": result.get("codespace", ""), "log": result.get("log", "")}
-    emit(ctx, data, f"height {data['height']} code {data['code']} {data['codespace']} {data['log']}".rstrip())
+    events = [{"type": e.get("type"), "attributes": {a.get("key"): a.get("value") for a in e.get("attributes", [])}}
+              for e in result.get("events", [])]
+    data = {"tx_hash": tx_hash.upper(), "height": int(found["height"]), "code": int(result.get("code", 0)),
+            "codespace": result.get("codespace", ""), "log": result.get("log", ""),
+            "gas_used": int(result.get("gas_used", 0) or 0),
+            "fee_paid": next((e["attributes"].get("fee") for e in events if e["type"] == "tx"), None),
+            **_decoded(found.get("tx")), "events": events}
+    emit(ctx, data, _tx_text(data))
+
+
+def _decoded(tx_b64: str | None) -> dict:
+    """signer, sequence, fee offered, memo and messages of a tx as the RPC returns it (base64)."""
+    import base64
+
+    from chain.tx.envelope import Tx, TxBody, address_of
+    if not tx_b64:
+        return {}
+    try:
+        body = TxBody.decode(Tx.decode(base64.b64decode(tx_b64)).body)
+    except Exception:   # the chain refused it at decode: show the result and events only
+        return {"messages": None}
+    messages = []
+    for m in body.messages:
+        kind = next((f.name for f in m.SCHEMA if getattr(m, f.name) is not None), "unknown")
+        messages.append({"type": kind, **_plain(getattr(m, kind, None))})
+    return {"signer": to_bech32(address_of(body.public_key)), "sequence": body.sequence,
+            "fee": f"{body.fee.amount}{body.fee.denom}" if body.fee else None, "memo": body.memo,
+            "messages": messages}
+
+
+def _plain(value, name: str = ""):
+    """A message as JSON: addresses in bech32, short bytes in hex, long ones (weights, updates) as their size
+    and sha256."""
+    import dataclasses
+    import hashlib
+    if isinstance(value, bytes):
+        if len(value) == 20 and name.endswith("address") and not name.startswith("evm"):
+            return to_bech32(value)
+        if len(value) <= 64:
+            return value.hex()
+        return {"bytes": len(value), "sha256": hashlib.sha256(value).hexdigest()}
+    if dataclasses.is_dataclass(value):
+        return {f.name: _plain(getattr(value, f.name), f.name) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, name) for v in value]
+    return value
+
+
+def _tx_text(data: dict) -> str:
+    status = "ok" if data["code"] == 0 else f"failed {data['codespace']}/{data['code']}: {data['log']}"
+    lines = [f"tx {data['tx_hash']} in block {data['height']}: {status}",
+             f"gas used {data['gas_used']}, fee paid {data['fee_paid'] or '-'}"]
+    if data.get("signer"):
+        lines.append(f"signer {data['signer']} sequence {data['sequence']}, fee offered {data['fee']}"
+                     + (f", memo {data['memo']!r}" if data["memo"] else ""))
+    for m in data.get("messages") or []:
+        fields = ", ".join(f"{k}={json.dumps(v, sort_keys=True)}" for k, v in m.items() if k != "type")
+        lines.append(f"message {m['type']}: {fields}")
+    for e in data["events"]:
+        lines.append(f"event {e['type']}: " + ", ".join(f"{k}={v}" for k, v in e["attributes"].items()))
+    return "\n".join(lines)
+
+
+@query.command("block")
+@click.argument("height", type=click.IntRange(min=1), required=False)
+@click.pass_context
+@friendly
+def query_block(ctx, height):
+    """Block HEIGHT (default: the latest): hash, time, proposer, app hash and its txs' hashes."""
+    import base64
+
+    from chain.tx.envelope import tx_hash
+    from client.errors import RpcError
+    with client_for(ctx) as c:
+        try:
+            reply = c.rpc.block(height)
+        except RpcError as e:
+            if height and "height" in str(e).lower():
+                raise click.ClickException(f"no block {height} on this node ({e})") from None
+            raise
+    header, txs = reply["block"]["header"], reply["block"]["data"].get("txs") or []
+    data = {"height": int(header["height"]), "hash": reply["block_id"]["hash"], "time": header["time"],
+            "chain_id": header["chain_id"], "proposer": header["proposer_address"], "app_hash": header["app_hash"],
+            "num_txs": len(txs), "txs": [tx_hash(base64.b64decode(t)).hex().upper() for t in txs]}
+    emit(ctx, data, "\n".join([f"block {data['height']} {data['hash']} at {data['time']}",
+                                f"chain {data['chain_id']}, proposer {data['proposer']}",
+                                f"app hash {data['app_hash']} (the state after block {data['height'] - 1})",
+                                f"{data['num_txs']} tx(s)", *(f"  {t}" for t in data["txs"])]))

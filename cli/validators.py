@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from cli.common import client_for, emit, friendly, keyring, parse_coins, password, query, tx
+from cli.common import client_for, emit, fee_note, fee_paid, friendly, keyring, parse_coins, password, query, tx
 
 
 @tx.group("validators")
@@ -40,8 +40,8 @@ def create(ctx, from_key, node_home, bond):
     wallet = keyring(ctx).load(from_key, password(ctx))
     with client_for(ctx) as c:
         receipt = c.submit(wallet, [msg])
-    emit(ctx, {"tx_hash": receipt.tx_hash, "height": receipt.height},
-         f"validator created in block {receipt.height}; it votes from block {receipt.height + 2}")
+    emit(ctx, {"tx_hash": receipt.tx_hash, "height": receipt.height, "fee": fee_paid(receipt)},
+         f"validator created in block {receipt.height}; it votes from block {receipt.height + 2}{fee_note(receipt)}")
 
 
 @tx_validators.command("unbond")
@@ -54,7 +54,8 @@ def unbond(ctx, from_key):
     wallet = keyring(ctx).load(from_key, password(ctx))
     with client_for(ctx) as c:
         receipt = c.submit(wallet, [MsgUnbond()])
-    emit(ctx, {"tx_hash": receipt.tx_hash, "height": receipt.height}, f"unbonding from block {receipt.height}")
+    emit(ctx, {"tx_hash": receipt.tx_hash, "height": receipt.height, "fee": fee_paid(receipt)},
+         f"unbonding from block {receipt.height}{fee_note(receipt)}")
 
 
 @query.command("validators")

@@ -55,6 +55,10 @@ class CometRPC:
     def abci_query(self, path: str, data: bytes, height: int = 0, prove: bool = False) -> dict:
         return self.call("abci_query", path=path, data=data.hex(), height=str(height), prove=prove)["response"]
 
+    def block(self, height: int | None = None) -> dict:
+        """{"block_id": ..., "block": {"header": ..., "data": {"txs": [base64, ...]}, ...}}; latest if None."""
+        return self.call("block", **({"height": str(height)} if height else {}))
+
     def commit(self, height: int) -> dict:
         return self.call("commit", height=str(height))
 

@@ -106,20 +106,54 @@ class Keyring:
         return [self.info(p.stem) for p in sorted(self.directory.glob("*.json"))]
 
     def load(self, name: str, password: str) -> Wallet:
-        record = json.loads(self._path(name).read_text()) if self._path(name).exists() else None
-        if record is None:
+        return decrypt_record(self.export(name), password)
+
+    def export(self, name: str) -> dict:
+        """The key's file as stored: still encrypted with its password (`import_record` takes it back)."""
+        path = self._path(name)
+        if not path.exists():
             raise KeyringError(f"no key named {name!r} in {self.directory}; create it with `gradchain keys add {name}`")
-        kdf, cipher = record["kdf"], record["cipher"]
-        key = _derive(password, bytes.fromhex(kdf["salt"]), kdf["n"], kdf["r"], kdf["p"])
-        aad = f"{record['name']}|{record['address']}".encode()
-        try:
-            secret = AESGCM(key).decrypt(bytes.fromhex(cipher["nonce"]), bytes.fromhex(cipher["ciphertext"]), aad)
-        except InvalidTag:
-            raise KeyringError(f"wrong password for key {name!r} (or the key file was altered)") from None
-        wallet = Wallet(Ed25519PrivateKey.from_private_bytes(secret))
-        if wallet.address != record["address"]:
-            raise KeyringError(f"key file {name!r} is inconsistent: address does not match the key")
+        return json.loads(path.read_text())
+
+    def delete(self, name: str) -> dict:
+        """Remove key NAME; returns its info. Gone for good unless exported first."""
+        info = self.info(name)
+        self._path(name).unlink()
+        return info
+
+    def rename(self, old: str, new: str, password: str) -> Wallet:
+        """The name is bound into the encryption (associated data): re-encrypted under `new`, same password."""
+        self._path(new)   # a valid name, before anything is decrypted
+        wallet = self.load(old, password)
+        self.add(new, password, wallet)
+        self._path(old).unlink()
         return wallet
+
+    def import_record(self, record: dict, password: str, name: str | None = None) -> Wallet:
+        """Add a key from an exported key file (the keyring's own format), as `name` or its own name. The
+        password must open it; the key is stored re-encrypted with that password."""
+        wallet = decrypt_record(record, password)
+        return self.add(name or record["name"], password, wallet)
+
+
+def decrypt_record(record: dict, password: str) -> Wallet:
+    """The wallet in a keyring record (a `<name>.json` key file), checked against its address."""
+    try:
+        name, address, kdf, cipher = record["name"], record["address"], record["kdf"], record["cipher"]
+        if record.get("version") != 1 or kdf.get("name") != "scrypt" or cipher.get("name") != "aes-256-gcm":
+            raise KeyError("version")
+        key = _derive(password, bytes.fromhex(kdf["salt"]), kdf["n"], kdf["r"], kdf["p"])
+        nonce, ciphertext = bytes.fromhex(cipher["nonce"]), bytes.fromhex(cipher["ciphertext"])
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise KeyringError("not a gradchain key file (version 1, scrypt + aes-256-gcm)") from None
+    try:
+        secret = AESGCM(key).decrypt(nonce, ciphertext, f"{name}|{address}".encode())
+    except InvalidTag:
+        raise KeyringError(f"wrong password for key {name!r} (or the key file was altered)") from None
+    wallet = Wallet(Ed25519PrivateKey.from_private_bytes(secret))
+    if wallet.address != address:
+        raise KeyringError(f"key file {name!r} is inconsistent: address does not match the key")
+    return wallet
 
 
 def _derive(password: str, salt: bytes, n: int = _SCRYPT["n"], r: int = _SCRYPT["r"], p: int = _SCRYPT["p"]) -> bytes:

@@ -23,6 +23,7 @@ from chain.bank import keeper as bank  # noqa: E402
 from chain.tx.coins import Coin  # noqa: E402
 from chainutil import ALICE, BOB, CAROL  # noqa: E402
 from cli.main import main  # noqa: E402
+from cliutil import json_error_text  # noqa: E402
 from client.rounds import load_shards, save_shards  # noqa: E402
 from client.trainer import delta_from_torch  # noqa: E402
 from client.wallet import Keyring  # noqa: E402
@@ -57,7 +58,7 @@ class Cli:
             assert result.exit_code == 0, result.output
             return json.loads(result.output) if output == "json" else result.output
         assert result.exit_code != 0 and "Traceback" not in result.output, result.output
-        return result.output
+        return json_error_text(result.output) if output == "json" else result.output
 
 
 @pytest.fixture(scope="module")

@@ -31,6 +31,7 @@ from chain.tx.coins import Coin  # noqa: E402
 from chain.bank.messages import MsgSend  # noqa: E402
 from chainutil import ALICE, BOB, CAROL  # noqa: E402
 from cli.main import main  # noqa: E402
+from cliutil import json_error_text  # noqa: E402
 from client.data import DataError, fit_to_spec, load_data  # noqa: E402
 from client.dp import DPConfig, PrivacyAccountant, encode_delta, make_rng, privatize  # noqa: E402
 from client.model import from_chain  # noqa: E402
@@ -101,7 +102,7 @@ class World:
             assert result.exit_code == 0, result.output
             return json.loads(result.output) if output == "json" else result.output
         assert result.exit_code != 0 and "Traceback" not in result.output, result.output
-        return result.output
+        return json_error_text(result.output) if output == "json" else result.output
 
     # --- the network: blocks carry the validators' vote extensions, so sealed updates open when due ----------
     def block(self, *_):

@@ -46,13 +46,17 @@ def test_cli_end_to_end(tmp_path):
         assert balances == {"address": alice, "balances": {"ugrad": "700", "uusdc": "3"}}
         proven = json.loads(cli(home, "--node", node, "query", "bank", "balances", alice, "--denom", "uusdc").stdout)
         assert proven["verified"] and proven["balances"] == {"uusdc": "3"}
-        found = json.loads(cli(home, "--node", node, "query", "tx", sent["tx_hash"]).stdout)
-        assert found == {"height": sent["height"], "code": 0, "codespace": "", "log": ""}
+        found = json.loads(cli(home, "query", "tx", sent["tx_hash"], "--node", node.replace("http", "tcp")).stdout)
+        assert {k: found[k] for k in ("height", "code", "codespace", "log")} == {
+            "height": sent["height"], "code": 0, "codespace": "", "log": ""}
+        assert found["fee_paid"] == found["fee"] == sent["fee"] and found["messages"][0]["type"] == "send"
+        block = json.loads(cli(home, "--node", node, "query", "block", str(sent["height"])).stdout)
+        assert sent["tx_hash"] in block["txs"]
         # user mistakes: one clear line, exit 1, no traceback
         bad = cli(home, "--node", node, "tx", "bank", "send", "alice", faucet, "10ugrad,10ugrad", check=False)
         assert bad.returncode != 0 and "given twice" in bad.stderr and "Traceback" not in bad.stderr
         poor = cli(home, "--node", node, "tx", "bank", "send", "alice", faucet, "99999999ugrad", check=False)
-        assert poor.returncode == 1 and "InsufficientFunds (bank/1)" in poor.stderr
+        assert poor.returncode == 1 and json.loads(poor.stderr)["error"]["name"] == "InsufficientFunds"
         assert "Traceback" not in poor.stderr
         assert json.loads(cli(home, "--node", node, "query", "account", "alice").stdout)["sequence"] == 0
         # rounds commands over a real node's RPC: no models yet, and an unknown model prints its code
@@ -60,12 +64,12 @@ def test_cli_end_to_end(tmp_path):
         earned = json.loads(cli(home, "--node", node, "query", "earnings", "--key", "alice").stdout)
         assert earned == {"address": alice, "earned": {}, "forfeited": {}, "submissions": []}
         unknown = cli(home, "--node", node, "query", "leaderboard", "1", check=False)
-        assert unknown.returncode == 1 and "UnknownModel (registry/1)" in unknown.stderr
+        assert unknown.returncode == 1 and json.loads(unknown.stderr)["error"]["codespace"] == "registry"
         import numpy as np
         np.savez(tmp_path / "data.npz", X=np.zeros((4, 64)), y=np.arange(4))
         untrained = cli(home, "--node", node, "train", "1", "--data", str(tmp_path / "data.npz"), "--from", "alice",
                         check=False)
-        assert untrained.returncode == 1 and "UnknownModel (registry/1)" in untrained.stderr
+        assert untrained.returncode == 1 and "UnknownModel" in untrained.stderr
         assert "Traceback" not in untrained.stderr
     finally:
         assert stop_process(proc) == 0, (tmp_path / "start.log").read_text()[-3000:]

@@ -212,7 +212,8 @@ class InProcessRPC:
         txs, self.mempool = self.mempool, []
         block = self.chain.block(txs)
         for tx, r in zip(txs, block.tx_results):
-            self.results[tx_hash(tx)] = {"height": str(self.chain.height), "tx_result": {
+            self.results[tx_hash(tx)] = {"height": str(self.chain.height), "tx": base64.b64encode(tx).decode(),
+                                         "tx_result": {
                 "code": r.code, "codespace": r.codespace, "log": r.log, "gas_used": str(r.gas_used),
                 "events": [{"type": e.type, "attributes": [{"key": k, "value": v, "index": True}
                                                            for k, v in e.attributes]} for e in r.events]}}
