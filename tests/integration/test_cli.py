@@ -93,7 +93,9 @@ def test_cli_send_to_module_account_refused(tmp_path):
         wait_for_height(node, 2, proc=proc)
         held = json.loads(cli(home, "--node", node, "query", "bank", "balances", pool).stdout)["balances"]
         refused = cli(home, "--node", node, "tx", "bank", "send", "faucet", pool, "1ugrad", check=False)
-        assert refused.returncode == 1 and "ModuleAccountRecipient (bank/8)" in refused.stderr, refused.stderr
+        error = json.loads(refused.stderr)["error"]          # -o json: errors are JSON on stderr
+        assert refused.returncode == 1 and (error["name"], error["codespace"], error["code"]) == \
+            ("ModuleAccountRecipient", "bank", 8), refused.stderr
         assert "Traceback" not in refused.stderr
         wait_for_height(node, height(node) + 2, proc=proc)  # still committing
         assert json.loads(cli(home, "--node", node, "query", "bank", "balances", pool).stdout)["balances"] == held
