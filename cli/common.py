@@ -182,7 +182,8 @@ def client_for(ctx):
     height, digest = ctx.obj.get("trust", (None, None))
     if (height is None) != (digest is None):
         raise click.UsageError("--trust-height and --trust-hash go together")
-    return Client(ctx.obj["node"], trusted_height=height, trusted_hash=digest)
+    return Client(ctx.obj["node"], trusted_height=height, trusted_hash=digest,
+                  query_height=ctx.obj.get("query_height") or 0)
 
 
 def receipt_event(receipt, kind: str) -> dict:

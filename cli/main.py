@@ -28,14 +28,17 @@ from cli.common import tx as tx_group
 @click.option("--trust-hash", default=None, envvar="GRADCHAIN_TRUST_HASH",
               help="Light client anchor: that block's hash, hex, got out of band ($GRADCHAIN_TRUST_HASH). "
                    "Without an anchor the first block the node shows is trusted.")
+@click.option("--height", "query_height", type=click.IntRange(min=0), default=0,
+              help="Answer queries as of this block height (0: the latest), within the node's "
+                   "query_retention_blocks; proofs are checked against that height's header.")
 @click.pass_context
-def main(ctx, home, node, output, password_file, trust_height, trust_hash):
+def main(ctx, home, node, output, password_file, trust_height, trust_hash, query_height):
     """gradchain: train models on private data, paid per improvement, on CometBFT.
 
     These options also work after the subcommand: `gradchain query models -o json --node URL`."""
     # --trust-height and --trust-hash go together: checked where they are used (cli/common.py, client_for)
     ctx.obj = {"home": home, "node": node_url(node), "output": output, "password_file": password_file,
-               "trust": (trust_height, trust_hash)}
+               "trust": (trust_height, trust_hash), "query_height": query_height}
 
 
 # `tx ...` and `query ...` subcommands are added to these groups by tx, validators, bridge, registry and rounds

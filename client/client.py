@@ -42,10 +42,13 @@ def _addr(address: str | bytes) -> bytes:
 class Client:
     def __init__(self, url: str = "http://127.0.0.1:26657", timeout: float = 30.0, *,
                  trusted_height: int | None = None, trusted_hash: bytes | str | None = None,
-                 light: LightClient | None = None):
+                 light: LightClient | None = None, query_height: int = 0):
         """`trusted_height` + `trusted_hash` anchor the light client (recommended); `light` gives a ready one
-        (e.g. one whose trusted state another Client already built)."""
+        (e.g. one whose trusted state another Client already built). `query_height` (0: the latest) is the
+        height every read answers at unless a call names one (within the node's query_retention_blocks);
+        what a tx needs (sequence, fee params) is always read at the latest."""
         self.rpc = CometRPC(url, timeout)
+        self.query_height = query_height
         if isinstance(trusted_hash, str):
             try:
                 trusted_hash = bytes.fromhex(trusted_hash)
@@ -84,16 +87,17 @@ class Client:
 
     def params(self) -> dict:
         if self._params is None:
-            self._params = self.query_json("/auth/params")
+            self._params = self.query_json("/auth/params", height=0)
         return self._params
 
-    def query_json(self, path: str, data: bytes = b"", height: int = 0) -> dict:
+    def query_json(self, path: str, data: bytes = b"", height: int | None = None) -> dict:
         """A JSON query, at the latest height or at `height` (within the node's query_retention_blocks;
         outside it TxFailed query/3 names the oldest height kept). Not verified: the node's word."""
         response = self._query(path, data, height)
         return json.loads(base64.b64decode(response.get("value") or ""))
 
-    def _query(self, path: str, data: bytes, height: int = 0, prove: bool = False) -> dict:
+    def _query(self, path: str, data: bytes, height: int | None = None, prove: bool = False) -> dict:
+        height = self.query_height if height is None else height
         response = self.rpc.abci_query(path, data, height=height, prove=prove)
         if int(response.get("code", 0)):
             raise TxFailed(response.get("codespace", ""), int(response["code"]), response.get("log", ""))
@@ -102,9 +106,9 @@ class Client:
         return response
 
     def sequence(self, address: str | bytes) -> int:
-        return self.query_json("/auth/account", _addr(address))["sequence"]
+        return self.query_json("/auth/account", _addr(address), height=0)["sequence"]
 
-    def balances(self, address: str | bytes, height: int = 0) -> dict[str, int]:
+    def balances(self, address: str | bytes, height: int | None = None) -> dict[str, int]:
         reply = self.query_json("/bank/balances", _addr(address), height=height)
         return {b["denom"]: int(b["amount"]) for b in reply["balances"]}
 
@@ -114,7 +118,7 @@ class Client:
     def validators(self) -> list[dict]:
         return self.query_json("/validators")["validators"]
 
-    def balance(self, address: str | bytes, denom: str, prove: bool = True, height: int = 0) -> int:
+    def balance(self, address: str | bytes, denom: str, prove: bool = True, height: int | None = None) -> int:
         """One balance, at the latest height or at `height` (within the node's retention). With prove=True
         (default) the answer is checked with a Merkle proof against the app hash of a header verified by
         validator signatures (self.light; header height + 1); a bad proof raises ProofInvalid, a header

@@ -61,7 +61,8 @@ class VerifiedState:
         self.client = client
 
     # --- one key ----------------------------------------------------------------------------------------
-    def _query(self, key: bytes, height: int = 0) -> tuple[dict, bytes | None]:
+    def _query(self, key: bytes, height: int | None = None) -> tuple[dict, bytes | None]:
+        height = getattr(self.client, "query_height", 0) if height is None else height
         response = self.client.rpc.abci_query("/store", key, height=height, prove=True)
         if int(response.get("code", 0)):
             raise TxFailed(response.get("codespace", ""), int(response["code"]), response.get("log", ""))
@@ -96,7 +97,7 @@ class VerifiedState:
             raise ProofInvalid(f"proof does not verify against verified header {height + 1}'s app hash: {e}") from None
         return height
 
-    def get(self, key: bytes, height: int = 0) -> Proven:
+    def get(self, key: bytes, height: int | None = None) -> Proven:
         """One state key at the latest height or at `height` (within the node's query_retention_blocks),
         proven against the light-verified header height + 1."""
         response, value = self._query(key, height)
@@ -115,20 +116,20 @@ class VerifiedState:
         raise ProofInvalid(f"node answered {len(keys)} reads at different heights {SAME_HEIGHT_ATTEMPTS} times")
 
     # --- records --------------------------------------------------------------------------------------------
-    def _record(self, key: bytes, kind, height: int = 0) -> dict | None:
+    def _record(self, key: bytes, kind, height: int | None = None) -> dict | None:
         value = self.get(key, height).value
         return None if value is None else _decode(kind, value)
 
-    def model(self, model_id: int, height: int = 0) -> dict | None:
+    def model(self, model_id: int, height: int | None = None) -> dict | None:
         return self._record(reg_keys.model_key(model_id), ModelRecord, height)
 
-    def version(self, model_id: int, version: int, height: int = 0) -> dict | None:
+    def version(self, model_id: int, version: int, height: int | None = None) -> dict | None:
         return self._record(reg_keys.version_key(model_id, version), Version, height)
 
-    def round(self, model_id: int, round_: int, height: int = 0) -> dict | None:
+    def round(self, model_id: int, round_: int, height: int | None = None) -> dict | None:
         return self._record(rnd_keys.round_key(model_id, round_), Round, height)
 
-    def submission(self, model_id: int, round_: int, seq: int, height: int = 0) -> dict | None:
+    def submission(self, model_id: int, round_: int, seq: int, height: int | None = None) -> dict | None:
         return self._record(rnd_keys.submission_key(model_id, round_, seq), Submission, height)
 
     # --- aggregate mode: a cohort's members and their round public keys (a node that swapped a peer's key

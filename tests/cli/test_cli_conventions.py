@@ -276,3 +276,32 @@ def test_query_block_lists_its_txs(tmp_path, monkeypatch):
     assert json.loads(run("--home", tmp_path, "query", "block", "-o", "json").output)["height"] == 8
     error = json_error(run("--home", tmp_path, "query", "block", "9", "-o", "json"))
     assert "no block 9" in error["log"]
+
+
+def test_historical_query_height_option_answers_as_at_that_height(tmp_path, monkeypatch):
+    """`gradchain query bank balances ADDR --height H`: the balance as of block H (the node keeps recent
+    heights); a height it no longer keeps is one clear error naming the oldest it has."""
+    from chainutil import BOB, send_tx
+    chain = Chain(query_retention=3)
+    rpc = InProcessRPC(chain)
+    original = client.client.Client
+
+    def in_process(url="", timeout=30.0, query_height=0, **anchor):
+        c = original("http://in-process", query_height=query_height)
+        c.rpc.close()
+        c.rpc = rpc
+        return c
+    monkeypatch.setattr(client.client, "Client", in_process)
+    chain.block([send_tx(ALICE, BOB, {"ugrad": 5}, 0)])
+    then = chain.height
+    chain.block([send_tx(ALICE, BOB, {"ugrad": 7}, 1)])
+    now = json.loads(run("--home", tmp_path, "-o", "json", "query", "bank", "balances", BOB.address).output)
+    old = json.loads(run("--home", tmp_path, "query", "bank", "balances", BOB.address, "--height", then,
+                         "-o", "json").output)
+    amount = lambda reply: int(reply["balances"]["ugrad"])  # noqa: E731
+    assert amount(now) - amount(old) == 7
+    for _ in range(4):
+        chain.block([])
+    error = json_error(run("--home", tmp_path, "-o", "json", "query", "bank", "balances", BOB.address,
+                           "--height", then))
+    assert (error["codespace"], error["code"]) == ("query", 3) and "answers heights" in error["log"]
