@@ -167,8 +167,8 @@ function versionTree(versions, head) {
     pos.set(v, {x: depth, y}); return y;
   }
   for (const v of versions) if (v.parent === null || !byV.has(v.parent)) place(v.version, 0);
-  const dx = 120, dy = 56, W = 60 + dx * Math.max(1, ...[...pos.values()].map(p => p.x + 1)), H = 40 + dy * Math.max(1, row);
-  const X = p => 40 + p.x * dx, Y = p => 28 + p.y * dy;
+  const dx = 120, dy = 56, W = 76 + dx * Math.max(1, ...[...pos.values()].map(p => p.x + 1)), H = 40 + dy * Math.max(1, row);
+  const X = p => 56 + p.x * dx, Y = p => 28 + p.y * dy;
   const root = svg("svg", {width: W, height: H, viewBox: `0 0 ${W} ${H}`, class: "version-tree", role: "img",
                            "aria-label": "version tree"});
   for (const v of versions) if (pos.has(v.parent)) {
@@ -212,6 +212,7 @@ function accuracyPlot(series) {
   root.append(svg("text", {x: (L + W - R) / 2, y: H - 4, "text-anchor": "middle"}, "round (accuracy on that round's revealed shard)"));
   const before = series.filter(s => s.before !== null);
   if (before.length) root.append(svg("polyline", {class: "before", points: before.map(s => `${x(s.round)},${y(s.before)}`).join(" ")}));
+  for (const s of before) root.append(svg("circle", {cx: x(s.round), cy: y(s.before), r: 3, fill: "#fff", stroke: "#e8710a", "stroke-width": 1.5}));
   root.append(svg("polyline", {class: "after", points: pts.map(s => `${x(s.round)},${y(s.after)}`).join(" ")}));
   for (const s of pts) {
     const c = svg("circle", {cx: x(s.round), cy: y(s.after), r: 4, fill: s.new_head ? "#2f6fdb" : "#fff", stroke: "#2f6fdb", "stroke-width": 2, class: "point"});
