@@ -42,12 +42,14 @@ def _loopback(host: str) -> bool:
 
 
 class Explorer:
-    """The data side: one Client (and so one light client) for every request, one request at a time."""
+    """The routes over the data side (client/explorer_data.py ExplorerData, or anything with its `overview`
+    and `model`): one Client, and so one light client, for every request, one request at a time."""
 
-    def __init__(self, client):
-        from client.explorer_data import ExplorerData
-        self.client = client
-        self.data = ExplorerData(client)
+    def __init__(self, client=None, data=None):
+        if data is None:
+            from client.explorer_data import ExplorerData
+            data = ExplorerData(client)
+        self.data = data
         self.lock = threading.Lock()
 
     def answer(self, path: str) -> tuple[int, str, bytes]:
@@ -70,11 +72,12 @@ class Explorer:
         return status, "application/json", json.dumps(body).encode()
 
 
-def make_server(client, host: str = "127.0.0.1", port: int = 0, quiet: bool = False) -> ThreadingHTTPServer:
-    """The explorer's HTTP server for `client`'s node, bound (not yet serving: call serve_forever)."""
+def make_server(client, host: str = "127.0.0.1", port: int = 0, quiet: bool = False,
+                explorer: Explorer | None = None) -> ThreadingHTTPServer:
+    """The explorer's HTTP server for `client`'s node (or a ready `explorer`), bound; call serve_forever."""
     if not _loopback(host):
         raise click.ClickException(f"the explorer listens on loopback only, not {host!r}")
-    explorer = Explorer(client)
+    explorer = explorer or Explorer(client)
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 - http.server's name

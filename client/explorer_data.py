@@ -127,7 +127,8 @@ class ExplorerData:
             return {"models": rows, "verified": {"ok": True, "height": height,
                                                  "detail": "model count and records proven"}}
         except Exception as e:  # noqa: BLE001
-            rows = self.client.query_json("/registry/models")["models"]
+            rows = [{**m, "bounty_left": m["bounty"], "bounty_denom": "", "paid": "?", "versions": "?", "privacy": "?"}
+                    for m in self.client.query_json("/registry/models")["models"]]
             return {"models": rows, "verified": {"ok": False, "height": None, "detail": f"not verified: {e}"}}
 
     # --- one model ----------------------------------------------------------------------------------
@@ -138,7 +139,10 @@ class ExplorerData:
                 return self._model(model_id)
             except Mismatch as e:     # the chain moved between the node's lists and the proofs, or the node lies
                 last = e
-        return {"id": model_id, "error": str(last),
+            except Exception as e:  # noqa: BLE001 - a proof that fails, a header that does not verify: shown
+                last = e
+                break
+        return {"id": model_id, "error": f"{type(last).__name__}: {last}",
                 "verified": {"ok": False, "height": None, "detail": f"not verified: {last}"}}
 
     def _model(self, model_id: int) -> dict:

@@ -181,5 +181,5 @@ def test_explorer_flags_a_node_that_lies_about_earnings(trained):
         proxy.tamper = lie
         data = httpx.get(f"{base}/api/model/{model_id}", timeout=120).json()
     assert data["verified"]["ok"] is False
-    assert "leaderboard" in data["error"]
+    assert "Mismatch" in data["error"] and "leaderboard" in data["error"]
     assert "999999" not in json.dumps(data)
