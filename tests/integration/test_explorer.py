@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from abci_app.testnet import init_testnet, start_testnet, stop_testnet
+from chain.registry.records import ModelRecord
 from client.wallet import Wallet
 from nodeutil import ROOT, free_port_base, free_ports, wait_for_height
 from tamperproxy import TamperProxy
@@ -183,3 +184,26 @@ def test_explorer_flags_a_node_that_lies_about_earnings(trained):
     assert data["verified"]["ok"] is False
     assert "Mismatch" in data["error"] and "leaderboard" in data["error"]
     assert "999999" not in json.dumps(data)
+
+
+def test_explorer_refuses_a_forged_model_record(trained):
+    """A node that changes the proven model record itself (its bounty left) fails the Merkle proof: the
+    explorer shows the model as not verified and never the forged number."""
+    url, result = trained
+    model_id = result["model_id"]
+    model_key = base64.b64encode(b"reg/m/" + model_id.to_bytes(8, "big")).decode()
+
+    def forge(method, params, reply):
+        response = reply.get("response", {}) if method == "abci_query" else {}
+        if params.get("path") == "/store" and response.get("key") == model_key and response.get("value"):
+            record = ModelRecord.decode(base64.b64decode(response["value"]))
+            response["value"] = base64.b64encode(ModelRecord({**record, "escrow": "123456789"}).encode()).decode()
+        return reply
+
+    with TamperProxy(url) as proxy, explorer(proxy.url) as base:
+        proxy.tamper = forge
+        data = httpx.get(f"{base}/api/model/{model_id}", timeout=120).json()
+        models = httpx.get(f"{base}/api/overview", timeout=120).json()["models"]
+    assert data["verified"]["ok"] is False and "ProofInvalid" in data["error"], data
+    assert models["verified"]["ok"] is False
+    assert "123456789" not in json.dumps(data)
