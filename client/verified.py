@@ -103,6 +103,13 @@ class VerifiedState:
         response, value = self._query(key, height)
         return Proven(value, self.check(response, key, value))
 
+    def get_many(self, keys: list[bytes]) -> dict[bytes, Proven]:
+        """Several keys, each proven at the height it was answered at (not necessarily one height: for reads
+        that need not be consistent with each other, e.g. an explorer's). All are asked first, then checked,
+        so the wait for the header after the answers' height is paid about once, not once per key."""
+        answers = [(key, *self._query(key)) for key in dict.fromkeys(keys)]
+        return {key: Proven(value, self.check(response, key, value)) for key, response, value in answers}
+
     def get_all(self, keys: list[bytes]) -> tuple[dict[bytes, bytes | None], int]:
         """Several keys read at one height (the node's answers are retried until they agree on it)."""
         for _ in range(SAME_HEIGHT_ATTEMPTS):

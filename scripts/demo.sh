@@ -89,3 +89,5 @@ run gradchain --node "$N4" tx validators unbond alice
 wait_height "$N0" $(( $(height "$N0") + 3 ))
 run gradchain testnet --root "$ROOT" status
 echo; echo "demo finished; testnet files kept in $ROOT (gradchain testnet --root $ROOT start to resume)"
+echo "browse what the chain holds (models, rounds, earnings, version tree, accuracy per round), verified:"
+echo "  gradchain testnet --root $ROOT start && gradchain explorer --node $N0    # http://127.0.0.1:$((PORT_BASE + 8))/"

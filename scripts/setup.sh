@@ -46,4 +46,14 @@ if ! have_version; then
   GOBIN="$PWD/.bin" GOFLAGS=-mod=mod "$GO" install "github.com/cometbft/cometbft/cmd/cometbft@v$COMETBFT_VERSION"
   have_version || { echo "error: .bin/cometbft does not report $COMETBFT_VERSION" >&2; exit 1; }
 fi
+# --- Chromium, for the explorer's browser test (tests/integration/test_explorer.py) --------------
+# Debian's own package, driven by Playwright (the dev extra) through executable_path; no `playwright install`.
+if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then
+  if command -v apt-get >/dev/null 2>&1; then
+    apt_install chromium || echo "warning: could not install chromium; the explorer's browser test will skip" >&2
+  else
+    echo "warning: chromium missing and no apt-get; the explorer's browser test will skip" >&2
+  fi
+fi
+
 say "ready: .venv (gradchain $(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("gradchain"))')), .bin/cometbft $COMETBFT_VERSION"
