@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from cli import bridge, explorer, keys, node, privacy, registry, rounds, testnet, train, tx, validators
+from cli import bridge, explorer, keys, node, owner, privacy, registry, rounds, testnet, train, tx, validators
 from cli.common import DEFAULT_HOME, DEFAULT_NODE, GlobalOptionsGroup, node_url, query
 from cli.common import tx as tx_group
 
@@ -46,4 +46,4 @@ for command in (node.init, node.start, node.status, node.version, keys.keys, tx_
                 bridge.bridge, train.train_cmd, privacy.privacy, explorer.explorer):
     main.add_command(command)
 
-__all__ = ["main", "bridge", "explorer", "keys", "node", "privacy", "registry", "rounds", "testnet", "train", "tx", "validators"]
+__all__ = ["main", "bridge", "explorer", "keys", "node", "owner", "privacy", "registry", "rounds", "testnet", "train", "tx", "validators"]
