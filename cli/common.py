@@ -129,7 +129,7 @@ def _add_global_options(command: click.Command, params) -> None:
     own = {flag for p in command.params for flag in (*p.opts, *p.secondary_opts)}
     for param in params:
         if isinstance(param, click.Option) and not own & set(param.opts):
-            command.params.append(click.Option(param.opts, type=param.type, default=None, hidden=True,
+            command.params.append(click.Option([param.name, *param.opts], type=param.type, default=None, hidden=True,
                                                expose_value=False, callback=_set_global(param.name)))
     for sub in getattr(command, "commands", {}).values():
         _add_global_options(sub, params)

@@ -48,8 +48,14 @@ def _round_state(info: dict) -> str:
     return "not closed yet"
 
 
+def _verdict(s: dict) -> str:
+    if s.get("copy_of"):    # rounds/10 names what it copied
+        return f"{s['reason']} copy of {s['copy_of'][0]}/{s['copy_of'][1]}"
+    return s.get("outcome") or s.get("reason") or "-"
+
+
 def _submission_rows(subs: list[dict]) -> list[list]:
-    return [[s["seq"], s["submitter"], s["status"], s.get("outcome") or s.get("reason") or "-",
+    return [[s["seq"], s["submitter"], s["status"], _verdict(s),
              _score(s.get("score")), _payout(s), f"{s['deposit']}{s['deposit_denom']}"] for s in subs]
 
 

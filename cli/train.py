@@ -75,7 +75,10 @@ def _result_text(record: dict) -> str:
     if record.get("outcome"):
         head += f", outcome {record['outcome']}"
     if record.get("reason"):
-        head += f" ({record['reason']})"
+        head += f" ({record['reason']}"
+        if record.get("copy_of"):   # rounds/10: name what it copied
+            head += f": the same bytes as update {record['copy_of'][1]} of round {record['copy_of'][0]}, opened first"
+        head += ")"
     parts = [head]
     if record.get("score"):
         parts.append(f"score {_score_text(record['score'])}")

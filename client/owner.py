@@ -162,6 +162,7 @@ class Owner:
         if len(shards.shards) > params["max_shards"]:
             raise ModelError(f"{len(shards.shards)} shards; the chain allows {params['max_shards']}: "
                              f"raise shard_size or use fewer validation samples")
+        _refuse_never_pay(chain_model, shards, metric, target_score)
         limit = min(self.client.params()["max_tx_bytes"], RPC_TX_LIMIT)
         if max(len(s) for s in shards.shards) + 4096 > limit:
             raise ModelError(f"a shard of {shard_size} samples ({max(len(s) for s in shards.shards)} bytes) does not "
@@ -302,6 +303,20 @@ class Owner:
     def close(self, model_id: int) -> Receipt:
         """Close from the expiry height on (any time while uploading): unspent bounty and bond come back."""
         return self.client.submit(self.wallet, [MsgCloseModel(model_id=model_id)])
+
+
+def _refuse_never_pay(chain_model, shards, metric: str, target_score: int) -> None:
+    """The chain pays progress from version 0's score on the first round's shard toward the target: if that
+    score already meets the target the model can never pay anything (docs/rounds.md "Closing a round").
+    The first reveal uses shard 0 (reveal_due takes shards in order), so check it, with the chain's kernel."""
+    from chain.registry.model import score_value
+    from client.model import local_score_shard
+    initial = score_value(metric, local_score_shard(chain_model, shards.shards[0]))
+    met = initial >= target_score if metric == "accuracy" else initial <= target_score
+    if met:
+        raise ModelError(f"version 0 already scores {initial} on the first validation shard, at or beyond the "
+                         f"target {target_score} ({metric}): the model could never pay any trainer. Raise the "
+                         f"target or register a weaker starting model")
 
 
 def _chunk_key(model_id: int, index: int) -> bytes:

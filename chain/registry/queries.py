@@ -56,7 +56,20 @@ def model_view(state, model: Model, next_height: int) -> dict:
             "current_round": model.current_round(next_height)}
     if model.status == ACTIVE:
         view["first_round_start"] = model.first_round_start
+    view["progress_bps"] = _progress_bps(model)
     return view
+
+
+def _progress_bps(model: Model) -> int | None:
+    """How far the paid gains have taken the model from version 0's first score toward its target, in basis
+    points (None until a round has closed; 10000 once reached; a target met from the start counts as 10000)."""
+    if model.initial_score is None:
+        return None
+    span = (model.target_score - model.initial_score if model.metric == "accuracy"
+            else model.initial_score - model.target_score)
+    if span <= 0:
+        return 10_000
+    return min(max(model.gained, 0), span) * 10_000 // span
 
 
 def query(state, path: str, data: bytes) -> bytes:

@@ -315,14 +315,23 @@ def try_open(state, ctx, model_id: int, round_: int, seq: int) -> list[Event]:
         return events + [_invalidate(state, model_id, round_, opened, ctx.height, e)]
     digest = hashlib.sha256(plaintext).digest()
     first = keeper.first_with_plaintext(state, model_id, digest)
-    if first is not None:   # a copy of an update opened earlier: the first keeps the credit
+    if first is not None and _submitter_of(state, model_id, first) != sub["submitter"]:
+        # a copy of someone else's update opened earlier: the first keeps the credit
         return events + [_invalidate(state, model_id, round_, opened, ctx.height, CopiedUpdate("copy"),
                                      copy_of=list(first))]
-    keeper.record_plaintext(state, model_id, digest, round_, seq)
+    # the trainer's own earlier update again (deterministic retraining from an unchanged head gives the same
+    # bytes) is no copy: it is scored like any other, and the first submission stays the one indexed
+    if first is None:
+        keeper.record_plaintext(state, model_id, digest, round_, seq)
     opened = {**opened, "update_hash": digest.hex()}
     keeper.put_submission(state, model_id, round_, opened)
     enqueue_update_job(state, ctx.height, model_id, round_, opened)  # if the round's shard is revealed
     return events
+
+
+def _submitter_of(state, model_id: int, where: tuple[int, int]) -> str | None:
+    first = keeper.get_submission(state, model_id, *where)
+    return first["submitter"] if first is not None else None
 
 
 SHORTFALL = "not enough shares by the deadline"
