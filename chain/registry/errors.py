@@ -90,7 +90,7 @@ class RoundAlreadyRevealed(ChainError):
 
 
 class ModelNotExpired(ChainError):
-    """An active model can be closed only from its expiry height on."""
+    """An active model can be closed before its expiry height only when none of its rounds is in flight."""
     codespace, code = "registry", 18
 
 

@@ -57,9 +57,6 @@ def test_register_upload_reveal_fund_close(world, capsys):
 
     Owner(client, CAROL).fund(reg.model_id, (VOUCHER, 40))
     assert model(client, reg.model_id)["escrow"] == "100040"
-    with pytest.raises(TxFailed) as refused:
-        owner.close(reg.model_id)
-    assert refused.value.name == "ModelNotExpired" and refused.value.height == 0  # refused by CheckTx
     client.rpc.wait_for_height(record["expiry_height"] - 1)
     voucher = bank.balance(chain.app.store, ALICE.address_bytes, VOUCHER)
     owner.close(reg.model_id)

@@ -259,7 +259,6 @@ def test_bad_funding_and_closing(setup, active):
     assert_fails_cleanly(chain, BOB, MsgFundBounty(model_id=3, amount=Coin.of(VOUCHER, 5)), ("registry", 1))
     assert_fails_cleanly(chain, BOB, MsgFundBounty(model_id=model_id, amount=Coin.of(VOUCHER, 5)), ("bank", 1))
     assert_fails_cleanly(chain, BOB, MsgCloseModel(model_id=model_id), ("registry", 2))
-    assert_fails_cleanly(chain, ALICE, MsgCloseModel(model_id=model_id), ("registry", 18))
     assert_fails_cleanly(chain, ALICE, MsgCloseModel(model_id=2), ("registry", 1))
     chain.until(199)
     assert code(chain.run(ALICE, MsgCloseModel(model_id=model_id))[0]) == ("", 0)

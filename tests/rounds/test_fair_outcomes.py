@@ -65,3 +65,33 @@ def test_never_pay_query_model_shows_progress_toward_the_target(setup):
     m = chain.model(model_id)
     span = m["target_score"] - m["initial_score"]
     assert m["progress_bps"] == min(m["gained"], span) * 10_000 // span and m["progress_bps"] > 0
+
+
+def test_early_close_refused_while_a_round_is_in_flight_then_settles_the_head(setup):
+    """An owner may close before expiry once no round is in flight: the pending head is paid (on the gain
+    that chose it, as at expiry), the unspent bounty and the bond come back. While trainers' submissions
+    are in an unclosed round it is refused (registry/18) and nothing changes."""
+    from chain.rounds.messages import MsgCloseModel
+    from roundsutil import rounds_snapshot, submit_msg
+    from registryutil import code
+    model, shards, X_val, y_val, updates = setup
+    chain, model_id = new_chain(shards, model, round_blocks=20, reveal_blocks=10)
+    closed = play_round(chain, model_id, 0, [(BOB, updates["a"])], reveal_index=0)
+    assert closed["new_version"] == 1 and chain.model(model_id)["pending"] is not None
+    head = chain.model(model_id)["head_version"]
+    start = chain.query_json("/rounds/round", u64(model_id, 1))["window_start"]
+    chain.until(max(chain.height, start - 1))
+    result, _ = chain.run(CAROL, submit_msg(chain, CAROL, model_id, 1, updates["b"], parent=head))
+    assert code(result) == ("", 0)
+    before = rounds_snapshot(chain)
+    result, _ = chain.run(ALICE, MsgCloseModel(model_id=model_id))
+    assert code(result) == ("registry", 18) and "round 1 has not closed yet" in result.log
+    assert rounds_snapshot(chain) == before
+    chain2, model2 = new_chain(shards, model, round_blocks=20, reveal_blocks=10)
+    play_round(chain2, model2, 0, [(BOB, updates["a"])], reveal_index=0)
+    bob = bank.balance(chain2.app.store, BOB.address_bytes, VOUCHER)
+    result, _ = chain2.run(ALICE, MsgCloseModel(model_id=model2))
+    assert code(result) == ("", 0)
+    m = chain2.model(model2)
+    assert m["status"] == "closed" and m["pending"] is None and int(m["paid"]) > 0
+    assert bank.balance(chain2.app.store, BOB.address_bytes, VOUCHER) == bob + int(m["paid"])
