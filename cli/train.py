@@ -116,10 +116,12 @@ def _result_text(record: dict) -> str:
 @click.option("--timeout", type=click.FloatRange(min=0), default=3600.0, show_default=True,
               help="With --wait: give up waiting after this many seconds (the update stays submitted).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars (also off with --output json).")
+@click.option("--compress", is_flag=True,
+              help="Send the delta as int8 with a power-of-two scale per tensor: ~4x fewer bytes, lossy.")
 @click.pass_context
 @friendly
 def train_cmd(ctx, model_id, data_path, from_key, epochs, lr, optimizer, batch_size, seed, dp_clip, dp_noise,
-              dp_delta, round_, wait, timeout, quiet):
+              dp_delta, round_, wait, timeout, quiet, compress):
     """Train MODEL's current head on your data in --data and submit the sealed update, paying the deposit.
 
     The data is read and trained on in this process and never leaves it: only the sealed weight update
@@ -175,7 +177,7 @@ def train_cmd(ctx, model_id, data_path, from_key, epochs, lr, optimizer, batch_s
 
         trainer = Trainer(c, wallet)
         sub = trainer.train_and_submit(model_id, X, y, train=loop, dp=dp, ledger=privacy_ledger(ctx),
-                                       round_=round_, progress=progress)
+                                       round_=round_, progress=progress, compress=compress)
         event = receipt_event(sub.receipt, "join_round" if sub.member else "submit_update")
         data = {"model_id": model_id, "round": sub.round, "seq": sub.seq, "parent": sub.parent,
                 "tx_hash": sub.receipt.tx_hash, "height": sub.receipt.height, "fee": fee_paid(sub.receipt),

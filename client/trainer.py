@@ -93,7 +93,7 @@ class Trainer:
 
     def train_and_submit(self, model_id: int, X, y, *, train: Callable | None = None, dp=None, accountant=None,
                          ledger=None, round_: int | None = None, min_blocks_left: int = 2,
-                         progress: bool = True) -> Submitted:
+                         progress: bool = True, compress: bool = False) -> Submitted:
         """Train the current head on (X, y), which never leave this process, and submit the sealed delta.
 
         `train(net, X, y) -> net` is your training loop on a torch module built from the head (default:
@@ -102,17 +102,22 @@ class Trainer:
         `ledger` (client.privacy_ledger.PrivacyLedger) across processes: with a ledger the submission is
         refused (EpsilonBudgetExceeded, before any training) if it would pass the budget set for this
         model, and recorded once committed. `round_` defaults to the open round, or the next one if fewer
-        than `min_blocks_left` blocks remain in its window."""
+        than `min_blocks_left` blocks remain in its window. `compress` sends the delta as int8 with a
+        power-of-two scale per tensor (about 4x fewer bytes on chain, lossy: client.updates.compressed);
+        open mode only (an aggregate-mode update is masked at 8 bytes per parameter anyway)."""
         if dp is not None and ledger is not None:
             with ledger.spend(self.client.chain_id, self.wallet.address, model_id, dp) as record:
                 if accountant is None:   # the report's epsilon covers every process's rounds
                     accountant = ledger.accountant_of(ledger.entry(self.client.chain_id, self.wallet.address, model_id))
-                sub = self._train_and_submit(model_id, X, y, train, dp, accountant, round_, min_blocks_left, progress)
+                sub = self._train_and_submit(model_id, X, y, train, dp, accountant, round_, min_blocks_left, progress,
+                                             compress)
                 record(sub.round, sub.receipt.tx_hash)
                 return sub
-        return self._train_and_submit(model_id, X, y, train, dp, accountant, round_, min_blocks_left, progress)
+        return self._train_and_submit(model_id, X, y, train, dp, accountant, round_, min_blocks_left, progress,
+                                      compress)
 
-    def _train_and_submit(self, model_id, X, y, train, dp, accountant, round_, min_blocks_left, progress) -> Submitted:
+    def _train_and_submit(self, model_id, X, y, train, dp, accountant, round_, min_blocks_left, progress,
+                          compress=False) -> Submitted:
         from client.model import from_chain
         record = self.client.query_json("/registry/model", u64(model_id))
         if record.get("current_round") is None:
@@ -131,6 +136,9 @@ class Trainer:
             from client.dp import encode_delta, privatize
             arrays, self.last_dp_report = privatize(update, head, dp, accountant)
             update = encode_delta(arrays)
+        if compress:   # after DP: quantizing a privatized update is post-processing and keeps its guarantee
+            from client.updates import compressed
+            update = compressed(head, update)
         if round_ is None:
             round_ = self._round_with_room(model_id, min_blocks_left)
         return submitted(self.submit(model_id, update, round_=round_, parent_version=record["head_version"]))

@@ -57,3 +57,19 @@ def delta_from_torch(parent, net, formats=None) -> bytes:
     if trained.spec != spec:
         raise GradchainError("the trained network's spec differs from the parent's (layers or formats changed)")
     return _delta_of_arrays(parent.weights, trained.weights)
+
+
+def compressed(parent, update: bytes) -> bytes:
+    """`update` (canonical delta bytes against `parent`, a client.model.ChainModel) in the compact format
+    (chain.rounds.delta.compress_delta): int8 per value with a power-of-two scale per tensor. Lossy; if the
+    rounding would push a value of parent + delta out of the spec's range (the chain would refuse it and
+    the deposit be forfeited), the exact update is returned instead."""
+    from chain.rounds.delta import apply_delta, compress_delta, decode_delta
+    from chain.rounds.errors import UpdateOutOfRange
+    raw = compress_delta(decode_delta(update))
+    try:
+        apply_delta(parent.spec, parent.weights, raw)
+    except UpdateOutOfRange:
+        return update
+    return raw
+

@@ -7,6 +7,9 @@ with the parent's tensor count and shapes, on the spec's fixed-point grid (weigh
 scale, biases at the layer's accumulator scale). The candidate is parent + delta, exactly; if any value
 leaves the spec's range the update is INVALID (no clipping). Errors (codespace rounds):
 UpdateDecodeError (7), UpdateShapeMismatch (8), UpdateOutOfRange (9).
+
+A delta may also come compressed (CompressedDelta: int8 values with a power-of-two scale per tensor, about
+a quarter of the bytes); it is decoded to the same int64 tensors and checked the same way.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from chain.scoring.fixedpoint import signed_range
 from chain.scoring.spec import ModelSpec, linear_layers
 from chain.scoring.tensor import array_from_tensor, decode_message
 from chain.scoring.weights import Weights, encode_weights
+from chain.tx.wire import Field, Message, message
 
 
 def _ranges(spec: ModelSpec) -> list[tuple[int, int]]:
@@ -26,9 +30,73 @@ def _ranges(spec: ModelSpec) -> list[tuple[int, int]]:
     return out
 
 
+@message
+class ScaledTensor(Message):
+    """A compressed delta tensor: int8 values q (in -127..127), each standing for q * 2**shift."""
+    shape: tuple[int, ...] = ()
+    shift: int = 0
+    data: bytes = b""
+    SCHEMA = (Field(1, "shape", "uint64", repeated=True), Field(2, "shift", "uint64"), Field(3, "data", "bytes"))
+
+
+@message
+class CompressedDelta(Message):
+    """The compact delta format (docs/rounds.md "Compressed updates"): top-level field 2, so its bytes can
+    never also decode as a Weights message (field 1) and every delta has one reading."""
+    scaled: tuple[ScaledTensor, ...] = ()
+    SCHEMA = (Field(2, "scaled", "message", ScaledTensor, repeated=True),)
+
+
+MAX_SHIFT = 55          # 127 << 55 < 2**63: every value fits int64
+_Q_MAX = 127
+
+
+def _scaled_array(t: ScaledTensor) -> np.ndarray:
+    if not 1 <= len(t.shape) <= 5 or any(d < 1 for d in t.shape):
+        raise UpdateDecodeError(f"scaled tensor shape {t.shape} must have rank 1..5 and dimensions >= 1")
+    count = int(np.prod(t.shape, dtype=np.int64))
+    if len(t.data) != count:
+        raise UpdateDecodeError(f"scaled tensor data is {len(t.data)} bytes, shape {t.shape} needs {count}")
+    if t.shift > MAX_SHIFT:
+        raise UpdateDecodeError(f"scale shift {t.shift} above {MAX_SHIFT}")
+    q = np.frombuffer(t.data, dtype=np.int8).astype(np.int64)
+    if int(q.min()) < -_Q_MAX:
+        raise UpdateDecodeError("scaled values lie in -127..127 (-128 is not canonical)")
+    if t.shift and int(np.abs(q).max()) < 64:    # a smaller shift would hold them: one encoding per delta
+        raise UpdateDecodeError(f"scale shift {t.shift} is not the smallest that holds the values")
+    return (q << t.shift).reshape(t.shape)
+
+
 def decode_delta(raw: bytes) -> tuple[np.ndarray, ...]:
-    weights = decode_message(Weights, raw, UpdateDecodeError)
+    """The delta's tensors as int64 arrays, from either format: Weights (exact) or CompressedDelta."""
+    try:
+        weights = decode_message(Weights, raw, UpdateDecodeError)
+    except UpdateDecodeError as not_weights:
+        try:
+            compressed = decode_message(CompressedDelta, raw, UpdateDecodeError)
+        except UpdateDecodeError:
+            raise not_weights from None
+        return tuple(_scaled_array(t) for t in compressed.scaled)
     return tuple(array_from_tensor(t, UpdateDecodeError) for t in weights.tensors)
+
+
+def compress_delta(arrays) -> bytes:
+    """The CompressedDelta bytes nearest to integer delta tensors `arrays` (SDK side; lossy): per tensor the
+    smallest shift s with max|d| <= 127 * 2**s, and q = d / 2**s rounded half up. What the chain then
+    applies is q * 2**s (decode_delta), never the original."""
+    out = []
+    for a in arrays:
+        a = np.asarray(a, dtype=np.int64)
+        m, shift = int(np.abs(a).max(initial=0)), 0
+        while m > _Q_MAX << shift:
+            shift += 1
+        q = (a + ((1 << shift) >> 1)) >> shift if shift else a
+        q = np.clip(q, -_Q_MAX, _Q_MAX)
+        if shift and int(np.abs(q).max()) < 64:      # rounding down moved every value below 64: one less
+            shift -= 1
+            q = np.clip((a + ((1 << shift) >> 1)) >> shift if shift else a, -_Q_MAX, _Q_MAX)
+        out.append(ScaledTensor(shape=tuple(int(d) for d in a.shape), shift=shift, data=q.astype(np.int8).tobytes()))
+    return CompressedDelta(scaled=tuple(out)).encode()
 
 
 def apply_delta(spec: ModelSpec, parent: tuple[np.ndarray, ...], raw: bytes) -> tuple[np.ndarray, ...]:
