@@ -189,6 +189,8 @@ def test_settle_boundary_aggregate_cohort_win_pays_members_equally_remainder_to_
     assert (info["paid"], info["payout_pending"], info["confirmed_gain"]) == (str(amount), False, None)
     m = chain.model(model_id)
     assert (m["paid"], m["escrow"], m["gained"], m["pending"]) == (str(amount), "0", gain, None)
+    # the model's close keeps the heights the round settled (its release deadline) and closed at
+    assert (info["settled_height"], info["closed_height"], info["paid_height"]) == (24, 21, 120)
 
 
 def test_settle_boundary_aggregate_cohort_paid_nothing_leaves_no_member_waiting(setup):  # noqa: F811
@@ -242,21 +244,26 @@ def test_settle_boundary_aggregate_harmful_cohort_returns_every_member_deposit(s
 
 
 # --- aggregate mode: a void round and a closing model --------------------------------------------------------
-def test_settle_boundary_void_round_compensates_members_of_a_cohort_whose_mean_changes_its_parent(setup):  # noqa: F811
+@pytest.mark.parametrize("moving", ["one", "both"])
+def test_settle_boundary_void_round_compensates_members_of_a_cohort_whose_mean_changes_its_parent(setup, moving):  # noqa: F811
+    """7 joiners: cohorts of 3 and 4, the 4's earliest member drops out (settled at the unmask: neither
+    refunded again nor compensated, and the members after it still are). "one": only the cohort without
+    seq 0 has a non-zero mean, and the bond runs out on its third member; "both": every submitter."""
     model, shards, *_ = setup
-    bond = 250                                  # 100 + 100 + 50: the third compensated member gets what is left
+    bond = 250 if moving == "one" else 1000
     chain, model_id = agg_chain(shards, model, bond=Coin.of("ugrad", bond))
-    wallets = TRAINERS[:6]                       # two cohorts of 3
+    wallets = TRAINERS[:7]
     info = round_info(chain, model_id, 0)
     chain.until(info["window_start"] - 1)
     run_all_ok(chain, [(w, join_msg(chain, w, model_id, 0)) for w in wallets])
     chain.until(info["join_end"] - 1)
     cohorts = {c["cohort"]: c["members"] for c in round_info(chain, model_id, 0)["cohort_list"]}
-    assert sorted(map(len, cohorts.values())) == [3, 3]
-    moving = next(c for c, seqs in cohorts.items() if 0 not in seqs)    # the other cohort's mean is zero
+    assert sorted(map(len, cohorts.values())) == [3, 4]
+    dropout = min(next(seqs for seqs in cohorts.values() if len(seqs) == 4))
+    moving_cohorts = {c for c, seqs in cohorts.items() if moving == "both" or 0 not in seqs}
     cohort_of = {s: c for c, seqs in cohorts.items() for s in seqs}
-    run_all_ok(chain, [(w, masked_msg(chain, w, model_id, 0, delta(model, 3 if cohort_of[s] == moving else 0)))
-                       for s, w in enumerate(wallets)])
+    run_all_ok(chain, [(w, masked_msg(chain, w, model_id, 0, delta(model, 3 if cohort_of[s] in moving_cohorts else 0)))
+                       for s, w in enumerate(wallets) if s != dropout])
     chain.until(info["window_end"] - 1)
     release_until(chain, lambda: all(c["status"] == "unmasked" for c in round_info(chain, model_id, 0)["cohort_list"]))
     deadline = round_info(chain, model_id, 0)["release_deadline"]
@@ -266,25 +273,31 @@ def test_settle_boundary_void_round_compensates_members_of_a_cohort_whose_mean_c
     assert info["void"] is True
 
     left, comp = bond, {}
-    for s in range(6):                          # in join order while the bond lasts, the moving cohort only
-        comp[s] = min(DEPOSIT, left) if cohort_of[s] == moving else 0
+    for s in range(7):                          # in join order while the bond lasts, moving cohorts only
+        comp[s] = min(DEPOSIT, left) if cohort_of[s] in moving_cohorts and s != dropout else 0
         left -= comp[s]
-    assert sorted(comp.values()) == [0, 0, 0, 50, 100, 100]
+    paid = bond - left
+    assert sorted(comp.values()) == ([0] * 4 + [50, 100, 100] if moving == "one" else [0] + [100] * 6)
+    held = [s for s in range(7) if s != dropout]
     addr = [w.address_bytes for w in wallets]
-    assert moves["ugrad"] == {**{addr[s]: DEPOSIT + PREPAY + comp[s] for s in range(6)},
-                              keeper.ESCROW: -6 * (DEPOSIT + PREPAY), REGISTRY_ESCROW: -bond}
-    for s, m in members_of(info).items():
+    assert moves["ugrad"] == {**{addr[s]: DEPOSIT + PREPAY + comp[s] for s in held},
+                              keeper.ESCROW: -6 * (DEPOSIT + PREPAY), REGISTRY_ESCROW: -paid}
+    members = members_of(info)
+    for s in held:
+        m = members[s]
         assert (m["status"], m["reason"], m["compensation"], m["deposit_returned"], m["scoring_fee_refund"]) == \
             ("void", "the owner did not reveal the round's shard", str(comp[s]), True, str(PREPAY))
-    assert chain.model(model_id)["bond"] == "0"
+    assert (members[dropout]["status"], members[dropout]["outcome"], "compensation" in members[dropout]) == \
+        ("settled", "dropout", False)
+    assert chain.model(model_id)["bond"] == str(bond - paid)
     subs = {s["cohort"]: s for s in info["submission_list"]}
     assert all((s["status"], s["compensation"]) == ("void", "0") for s in subs.values())
     voids = [e for e in chain.events if e.type == "update_void"]
     assert voids == [Event("update_void", attrs(model_id, 0, ("seq", str(s["seq"])), ("refunded", "0ugrad"),
                                                 ("compensation", "0ugrad")))
                      for s in sorted(subs.values(), key=lambda s: s["seq"])]
-    assert [e.attributes[2] for e in chain.events if e.type == "member_void"] == [("seq", str(s)) for s in range(6)]
-    assert Event("round_void", attrs(model_id, 0, ("compensation", f"{bond}ugrad"))) in chain.events
+    assert [e.attributes[2] for e in chain.events if e.type == "member_void"] == [("seq", str(s)) for s in held]
+    assert Event("round_void", attrs(model_id, 0, ("compensation", f"{paid}ugrad"))) in chain.events
 
 
 def test_settle_boundary_closing_aggregate_model_refunds_held_members_and_voids_the_cohort(setup):  # noqa: F811
@@ -386,3 +399,113 @@ def test_settle_boundary_open_mode_aggregate_win_is_the_head_and_pays_by_each_ga
                                                                               (str(parts[1]), False)]
     assert all(all_balances(chain, VOUCHER).get(a, 0) - before[a] == parts[i]
                for i, a in enumerate((BOB.address_bytes, CAROL.address_bytes)))
+
+
+def test_settle_boundary_aggregate_of_two_cohorts_pays_a_cohort_whose_part_rounds_to_zero(setup):  # noqa: F811
+    """Two improving cohorts (means a + e and a - e): their FedAvg aggregate (a) wins. A bounty of 1 pays
+    1 unit: the earlier sum's part (the rounding remainder), then its earliest submitter's; the other
+    cohort's members are paid 0 and wait no longer. Scoring costs nothing (fee_per_work_unit 0)."""
+    model, shards, X_val, y_val, updates = setup
+    chain = recording(AggregateChain(fee_per_work_unit=0))
+    chain.shards = shards
+    model_id = activate(chain, model, shards, bounty=Coin.of(VOUCHER, 1), privacy="aggregate", cohort_size=K,
+                        round_blocks=12, reveal_blocks=8, min_improvement=0, expiry_height=120)
+    p, q = spread(updates["a"])
+    wallets = TRAINERS[:6]
+    info = round_info(chain, model_id, 0)
+    chain.until(info["window_start"] - 1)
+    run_all_ok(chain, [(w, join_msg(chain, w, model_id, 0)) for w in wallets])
+    chain.until(info["join_end"] - 1)
+    cohorts = {c["cohort"]: c["members"] for c in round_info(chain, model_id, 0)["cohort_list"]}
+    cohort_of = {s: c for c, seqs in cohorts.items() for s in seqs}
+    run_all_ok(chain, [(w, masked_msg(chain, w, model_id, 0, p if cohort_of[s] == 0 else q))
+                       for s, w in enumerate(wallets)])
+    chain.until(info["window_end"] - 1)
+    release_until(chain, lambda: all(c["status"] == "unmasked" for c in round_info(chain, model_id, 0)["cohort_list"]))
+    assert code(chain.run(ALICE, reveal_msg(model_id, 0, shards, 0))[0]) == ("", 0)
+    info, moves, _ = until_closed(chain, model_id, 0)
+    subs = {s["cohort"]: s for s in info["submission_list"]}
+    gains = {c: gain_on(model, X_val, y_val, u, 0) for c, u in ((0, p), (1, q))}
+    assert info["aggregate"]["of"] == sorted(s["seq"] for s in subs.values())
+    assert info["winners"] == info["aggregate"]["of"] and info["new_version"] == 1
+    assert all(m["scoring_fee"] == "0" and m["scoring_fee_refund"] == "0" for m in info["member_list"])
+    assert chain.model(model_id)["pending"]["weights"] == sorted([subs[c]["seq"], gains[c]] for c in (0, 1))
+    first = min(subs.values(), key=lambda s: s["seq"])
+    chain.until(119)
+    moves = block_moves(chain)
+    earliest = min(first["members"])
+    assert moves[VOUCHER] == {wallets[earliest].address_bytes: 1, REGISTRY_ESCROW: -1}
+    payouts = [e for e in chain.events if e.type == "payout"]
+    assert sorted(payouts, key=lambda e: e.attributes) == sorted(
+        [Event("payout", attrs(model_id, 0, ("seq", str(sub["seq"])), ("member", str(s)),
+                               ("trainer", wallets[s].address), ("amount", f"{int(s == earliest)}{VOUCHER}")))
+         for sub in subs.values() for s in sub["members"]], key=lambda e: e.attributes)
+    info = round_info(chain, model_id, 0)
+    assert {m["seq"]: (m["payout"], m["payout_pending"]) for m in info["member_list"]} == \
+        {s: (str(int(s == earliest)), False) for s in range(6)}
+    assert {s["seq"]: s["payout"] for s in info["submission_list"]} == \
+        {s["seq"]: str(int(s["seq"] == first["seq"])) for s in subs.values()}
+
+
+# --- open mode: an unconfirmed head, compensation once per trainer, a closing model -----------------------
+def one_sample_update(model) -> bytes:
+    """A delta that wins one more sample of shard 0 and none of shard 1 (found by search; checked below)."""
+    arrays = [np.zeros_like(w) for w in model.weights]
+    arrays[2].flat[13] = 1861
+    return encode_weights(arrays)
+
+
+def test_settle_boundary_head_not_confirmed_on_the_fresh_shard_pays_nothing_and_gains_nothing(setup):  # noqa: F811
+    model, shards, X_val, y_val, updates = setup
+    update = one_sample_update(model)
+    assert (gain_on(model, X_val, y_val, update, 0), gain_on(model, X_val, y_val, update, 1)) == (10_000, 0)
+    chain, model_id = new_chain(shards, model, round_blocks=20, reveal_blocks=10)
+    recording(chain)
+    first = play_round(chain, model_id, 0, [(BOB, update)], reveal_index=0)
+    assert (first["new_version"], first["head_gain"]) == (1, 10_000)
+    play_round(chain, model_id, 1, [(CAROL, delta(model), 1)], reveal_index=1)
+    zero = round_info(chain, model_id, 0)
+    assert (zero["paid"], zero["payout_pending"], zero["confirmed_round"], zero["confirmed_gain"]) == ("0", False, 1, 0)
+    [sub] = zero["submission_list"]
+    assert (sub["payout"], sub["payout_pending"], sub["confirmed_gain"]) == ("0", False, 0)
+    m = chain.model(model_id)
+    assert (m["gained"], m["paid"], m["escrow"], m["pending"]) == (0, "0", str(BOUNTY), None)
+    assert [e for e in chain.events if e.type == "payout"] == []
+
+
+def test_settle_boundary_void_round_compensates_a_trainer_once_and_a_zero_delta_never(setup):  # noqa: F811
+    model, shards, X_val, y_val, updates = setup
+    chain, model_id = new_chain(shards, model, bond=Coin.of("ugrad", 1000))
+    info = play_round(chain, model_id, 0, [(BOB, updates["a"]), (BOB, updates["b"]), (CAROL, delta(model))])
+    assert info["void"] is True
+    subs = {s["seq"]: s for s in info["submission_list"]}
+    assert [(subs[s]["status"], subs[s]["compensation"]) for s in range(3)] == [("void", "100"), ("void", "0"),
+                                                                                ("void", "0")]
+    assert chain.model(model_id)["bond"] == "900"
+
+
+def test_settle_boundary_closing_model_skips_a_settled_submission_and_refunds_the_next(setup):  # noqa: F811
+    """The model closes while round `last` waits for scoring: its invalid seq 0 stays invalid, the held
+    seq 1 after it is refunded."""
+    model, shards, X_val, y_val, updates = setup
+    from roundsutil import submit_msg
+    expiry = 27
+    chain, model_id = new_chain(shards, model, expiry_height=expiry)
+    m = chain.model(model_id)
+    last = max(r for r in range(10) if m["activated_height"] + 1 + (r + 1) * 5 + 3 <= expiry)
+    chain.until(m["activated_height"] + 1 + last * 5)
+    for wallet, update in ((BOB, b"not a delta"), (CAROL, updates["a"])):
+        assert code(chain.run(wallet, submit_msg(chain, wallet, model_id, last, update))[0]) == ("", 0)
+    end = m["activated_height"] + 1 + (last + 1) * 5
+    chain.until(end - 1)
+    next_block(chain, votes(chain, end))
+    chain.until(end + 3 - 2)
+    assert code(chain.run(ALICE, reveal_msg(model_id, last, shards, 0))[0]) == ("", 0)
+    subs = {s["seq"]: s for s in round_info(chain, model_id, last)["submission_list"]}
+    assert (subs[0]["status"], subs[1]["status"]) == ("invalid", "opened")
+    carol = all_balances(chain, "ugrad")[CAROL.address_bytes]
+    chain.until(expiry)
+    assert chain.model(model_id)["status"] == "closed"
+    subs = {s["seq"]: s for s in round_info(chain, model_id, last)["submission_list"]}
+    assert subs[0]["status"] == "invalid" and (subs[1]["status"], subs[1]["reason"]) == ("void", "the model closed")
+    assert all_balances(chain, "ugrad")[CAROL.address_bytes] == carol + DEPOSIT + PREPAY
