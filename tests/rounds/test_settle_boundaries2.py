@@ -163,6 +163,7 @@ def test_settle_boundary_aggregate_cohort_win_pays_members_equally_remainder_to_
     stored = load_weights(chain.query("/registry/weights", u64(model_id, 1)).value, model.spec)
     want = apply_delta(model.spec, model.weights, updates["a"])
     assert all(np.array_equal(s, w) for s, w in zip(stored, want))
+    assert info["prune_height"] == max(info["closed_height"], info["release_deadline"]) + 100 == 124
 
     # the model expires: the pending head is paid on its selecting gain, in equal thirds, the remainder to seq 1
     amount = reference_payout(bounty, head, 0, gain, target=target)
@@ -191,6 +192,7 @@ def test_settle_boundary_aggregate_cohort_win_pays_members_equally_remainder_to_
     assert (m["paid"], m["escrow"], m["gained"], m["pending"]) == (str(amount), "0", gain, None)
     # the model's close keeps the heights the round settled (its release deadline) and closed at
     assert (info["settled_height"], info["closed_height"], info["paid_height"]) == (24, 21, 120)
+    assert info["prune_height"] == 24 + 100      # scheduled at the close (after the release deadline), kept
 
 
 def test_settle_boundary_aggregate_cohort_paid_nothing_leaves_no_member_waiting(setup):  # noqa: F811
@@ -471,6 +473,31 @@ def test_settle_boundary_head_not_confirmed_on_the_fresh_shard_pays_nothing_and_
     m = chain.model(model_id)
     assert (m["gained"], m["paid"], m["escrow"], m["pending"]) == (0, "0", str(BOUNTY), None)
     assert [e for e in chain.events if e.type == "payout"] == []
+    one = round_info(chain, model_id, 1)
+    assert one["queued_versions"] == [0]     # the base, scored once on shard 1 (the head: the reveal's job)
+    assert m["bond"] == "50000"
+
+
+
+def test_settle_boundary_confirming_round_charges_each_owner_job_once(setup):  # noqa: F811
+    """Round 1 confirms round 0's head: version 0 is scored on shard 1 by one owner job, queued once
+    however many blocks the round waits for it."""
+    model, shards, X_val, y_val, updates = setup
+    from roundsutil import submit_msg
+    chain, model_id = new_chain(shards, model, round_blocks=20, reveal_blocks=10)
+    play_round(chain, model_id, 0, [(BOB, updates["a"])], reveal_index=0)
+    from test_release import window
+    start, end = window(chain, model_id, 1)
+    chain.until(max(chain.height, start - 1))
+    assert code(chain.run(CAROL, submit_msg(chain, CAROL, model_id, 1, delta(model), parent=1))[0]) == ("", 0)
+    chain.until(end - 1)
+    next_block(chain, votes(chain, end))
+    assert code(chain.run(ALICE, reveal_msg(model_id, 1, shards, 1))[0]) == ("", 0)
+    reserve0 = int(round_info(chain, model_id, 1)["scoring_reserve"])
+    info, moves, reserve = until_closed(chain, model_id, 1)
+    assert reserve0 - reserve == JOB and info["queued_versions"] == [0], (reserve0, reserve)
+    assert moves["ugrad"][ALICE.address_bytes] == reserve
+    assert chain.model(model_id)["bond"] == "50000"
 
 
 def test_settle_boundary_void_round_compensates_a_trainer_once_and_a_zero_delta_never(setup):  # noqa: F811
@@ -509,3 +536,25 @@ def test_settle_boundary_closing_model_skips_a_settled_submission_and_refunds_th
     subs = {s["seq"]: s for s in round_info(chain, model_id, last)["submission_list"]}
     assert subs[0]["status"] == "invalid" and (subs[1]["status"], subs[1]["reason"]) == ("void", "the model closed")
     assert all_balances(chain, "ugrad")[CAROL.address_bytes] == carol + DEPOSIT + PREPAY
+
+
+def test_settle_boundary_harmful_update_event_names_the_forfeit(setup):  # noqa: F811
+    model, shards, X_val, y_val, updates = setup
+    chain, model_id = new_chain(shards, model)
+    recording(chain)
+    info = play_round(chain, model_id, 0, [(CAROL, updates["poison"])], reveal_index=0)
+    assert info["submission_list"][0]["outcome"] == "harmful"
+    assert Event("update_settled", attrs(model_id, 0, ("seq", "0"), ("trainer", CAROL.address), ("outcome", "harmful"),
+                                         ("forfeited", f"{DEPOSIT}ugrad"))) in chain.events
+
+
+def test_settle_boundary_void_round_skips_an_invalid_submission_and_voids_the_next(setup):  # noqa: F811
+    model, shards, X_val, y_val, updates = setup
+    chain, model_id = new_chain(shards, model, bond=Coin.of("ugrad", 1000))
+    info = play_round(chain, model_id, 0, [(BOB, b"not a delta"), (CAROL, updates["a"])])
+    assert info["void"] is True
+    subs = {s["seq"]: s for s in info["submission_list"]}
+    assert subs[0]["status"] == "invalid" and "compensation" not in subs[0]
+    assert (subs[1]["status"], subs[1]["reason"], subs[1]["compensation"]) == \
+        ("void", "the owner did not reveal the round's shard", "100")
+    assert chain.model(model_id)["bond"] == "900"
