@@ -98,7 +98,7 @@ def members_of(info) -> dict[int, dict]:
     return {m["seq"]: m for m in info["member_list"]}
 
 
-def fee_parts(n: int, first_extra: bool = True) -> list[int]:
+def fee_parts(n: int) -> list[int]:
     """The cohort's one job split equally among n submitters, the remainder to the earliest."""
     parts = [JOB // n] * n
     parts[0] += JOB - sum(parts)
@@ -247,7 +247,8 @@ def test_settle_boundary_aggregate_harmful_cohort_returns_every_member_deposit(s
 
 # --- aggregate mode: a void round and a closing model --------------------------------------------------------
 @pytest.mark.parametrize("moving", ["one", "both"])
-def test_settle_boundary_void_round_compensates_members_of_a_cohort_whose_mean_changes_its_parent(setup, moving):  # noqa: F811
+def test_settle_boundary_void_round_compensates_members_of_a_cohort_whose_mean_changes_its_parent(  # noqa: F811
+        setup, moving):
     """7 joiners: cohorts of 3 and 4, the 4's earliest member drops out (settled at the unmask: neither
     refunded again nor compensated, and the members after it still are). "one": only the cohort without
     seq 0 has a non-zero mean, and the bond runs out on its third member; "both": every submitter."""
