@@ -315,6 +315,7 @@ def void_unrevealed(state, ctx, model_id: int, round_: int) -> tuple[Event, ...]
     bond = int(model.bond)
     events = []
     compensated: set[str] = set()
+    scored = _scored_members(state, model_id, round_) if model.aggregate else set()   # before the loop voids them
     for sub in keeper.submissions(state, model_id, round_):
         if sub["status"] != keeper.OPENED:
             continue
@@ -335,7 +336,7 @@ def void_unrevealed(state, ctx, model_id: int, round_: int) -> tuple[Event, ...]
                                                   ("refunded", f"{deposit}{sub['deposit_denom']}"),
                                                   ("compensation", f"{compensation}{model.bond_denom}"))))
     if model.aggregate:
-        bond, member_events = _void_members_compensated(state, ctx, model, round_, bond)
+        bond, member_events = _void_members_compensated(state, ctx, model, round_, bond, scored)
         events += member_events
     registry.put_model(state, model.with_(bond=str(bond)))
     keeper.put_round(state, {**schedule_prune(state, ctx, record), "void": True, "closed_height": ctx.height})
@@ -344,16 +345,22 @@ def void_unrevealed(state, ctx, model_id: int, round_: int) -> tuple[Event, ...]
     return tuple(events)
 
 
-def _void_members_compensated(state, ctx, model: Model, round_: int, bond: int) -> tuple[int, list[Event]]:
-    """A void round of an aggregate-mode model: every held member is refunded, and each submitter of a
-    cohort whose valid sum changes its parent is compensated like an open-mode update (could_have_scored),
-    in join order while the bond lasts."""
+def _scored_members(state, model_id: int, round_: int) -> set[int]:
+    """The join seqs of the submitters of every cohort whose valid (OPENED) sum changes its parent."""
     scored = set()
-    for sub in keeper.submissions(state, model.id, round_):
-        update = keeper.get_update(state, model.id, round_, sub["seq"])
+    for sub in keeper.submissions(state, model_id, round_):
+        update = keeper.get_update(state, model_id, round_, sub["seq"])
         if sub["status"] == keeper.OPENED and "members" in sub and update is not None and \
                 any(bool(d.any()) for d in decode_delta(update)):
             scored |= set(sub["members"])
+    return scored
+
+
+def _void_members_compensated(state, ctx, model: Model, round_: int, bond: int,
+                              scored: set[int]) -> tuple[int, list[Event]]:
+    """A void round of an aggregate-mode model: every held member is refunded, and each submitter of a
+    cohort whose valid sum changes its parent (`scored`, read before void_unrevealed voided the sums) is
+    compensated like an open-mode update (could_have_scored), in join order while the bond lasts."""
     events = []
     for member in aggregate_mode.members(state, model.id, round_):
         if member["status"] not in aggregate_mode.MEMBER_HELD:
