@@ -15,7 +15,6 @@ cohort's sum carries the configured sigma (distributed DP; docs/privacy.md).
 """
 from __future__ import annotations
 
-import time
 import warnings
 
 from chain.registry.model import join_end as join_end_of
@@ -26,10 +25,7 @@ from chain.scoring.spec import LOSS_NAMES
 from chain.secagg import masks
 from client import secagg
 from client.errors import GradchainError
-from client.updates import Submitted, delta_from_torch
-
-FINAL = ("settled", "void", "invalid")
-
+from client.updates import Submitted, delta_from_torch, follow
 
 class PrivacyWarning(UserWarning):
     """Submitting in a way that protects less than a trainer may assume."""
@@ -135,20 +131,8 @@ def member_result(trainer, sub) -> dict:
 
 
 def wait_for_member(trainer, sub, timeout: float, poll: float, progress: bool, paid: bool) -> dict:
-    from tqdm import tqdm
-    steps = ["joined", "submitted", "scored", "final"]
-    deadline = time.monotonic() + timeout
-    with tqdm(total=len(steps) - 1, desc=f"model {sub.model_id} round {sub.round} member {sub.seq}",
-              disable=not progress, leave=False) as bar:
-        while True:
-            record = member_result(trainer, sub)
-            status = record["status"]
-            step = 3 if status in FINAL else 2 if "score" in record else 1 if status != "joined" else 0
-            bar.set_postfix_str(status)
-            bar.update(step - bar.n)
-            if status in FINAL and not (paid and record.get("payout_pending")):
-                return record
-            if time.monotonic() > deadline:
-                raise GradchainError(f"member {sub.seq} of round {sub.round} of model {sub.model_id} is still "
-                                     f"{status} after {timeout:.0f} s")
-            time.sleep(poll)
+    return follow(lambda: member_result(trainer, sub),
+                  lambda r: 2 if "score" in r else 1 if r["status"] != "joined" else 0,
+                  desc=f"model {sub.model_id} round {sub.round} member {sub.seq}",
+                  what=f"member {sub.seq} of round {sub.round} of model {sub.model_id}", timeout=timeout, poll=poll,
+                  progress=progress, paid=paid)

@@ -15,7 +15,6 @@ key shares. Submitting escrows the model's per-update deposit.
 """
 from __future__ import annotations
 
-import time
 from typing import Callable
 
 from chain.codec import u64
@@ -26,7 +25,7 @@ from client.client import Client, Receipt
 from client.errors import GradchainError
 from chain.sealing.envelope import envelope_hash
 from client.seal import seal_context, seal_with_key
-from client.updates import FINAL_STATUSES, Submitted, delta_from_torch, make_delta, submitted
+from client.updates import FINAL_STATUSES, Submitted, delta_from_torch, follow, make_delta, submitted
 from client.wallet import Wallet
 
 
@@ -162,23 +161,12 @@ class Trainer:
         if sub.member:
             from client.aggregate import wait_for_member
             return wait_for_member(self, sub, timeout, poll, progress, paid)
-        from tqdm import tqdm
         steps = ["sealed", "opened", "scored", "final"]
-        deadline = time.monotonic() + timeout
-        with tqdm(total=len(steps) - 1, desc=f"model {sub.model_id} round {sub.round} #{sub.seq}",
-                  disable=not progress, leave=False) as bar:
-            while True:
-                record = submission(self.client, sub.model_id, sub.round, sub.seq)
-                status = record["status"]
-                step = 3 if status in FINAL_STATUSES else 2 if "score" in record else steps.index(status)
-                bar.set_postfix_str(status)
-                bar.update(step - bar.n)
-                if status in FINAL_STATUSES and not (paid and record.get("payout_pending")):
-                    return record
-                if time.monotonic() > deadline:
-                    raise GradchainError(f"submission {sub.round}/{sub.seq} of model {sub.model_id} is still "
-                                         f"{status} after {timeout:.0f} s")
-                time.sleep(poll)
+        return follow(lambda: submission(self.client, sub.model_id, sub.round, sub.seq),
+                      lambda r: 2 if "score" in r else steps.index(r["status"]),
+                      desc=f"model {sub.model_id} round {sub.round} #{sub.seq}",
+                      what=f"submission {sub.round}/{sub.seq} of model {sub.model_id}", timeout=timeout, poll=poll,
+                      progress=progress, paid=paid)
 
     def prove_withholding(self, model_id: int, round_: int, seq: int, wait: bool = True) -> Receipt:
         """After a share shortfall voided this trainer's submission at its release deadline (status "void",

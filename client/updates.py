@@ -2,6 +2,7 @@
 (aggregate mode): the update's delta bytes and where a submission lives on chain."""
 from __future__ import annotations
 
+import time
 from typing import NamedTuple
 
 from chain.rounds.delta import make_delta as _delta_of_arrays
@@ -72,4 +73,24 @@ def compressed(parent, update: bytes) -> bytes:
     except UpdateOutOfRange:
         return update
     return raw
+
+
+def follow(fetch, step_of, *, desc: str, what: str, timeout: float, poll: float, progress: bool,
+           paid: bool) -> dict:
+    """Poll `fetch()` (a submission or member record) until its status is final (and, with `paid`, its
+    payout no longer pending), with a 3-step progress bar from `step_of(record)`. Raises GradchainError
+    naming `what` after `timeout` seconds."""
+    from tqdm import tqdm
+    deadline = time.monotonic() + timeout
+    with tqdm(total=3, desc=desc, disable=not progress, leave=False) as bar:
+        while True:
+            record = fetch()
+            status = record["status"]
+            bar.set_postfix_str(status)
+            bar.update((3 if status in FINAL_STATUSES else step_of(record)) - bar.n)
+            if status in FINAL_STATUSES and not (paid and record.get("payout_pending")):
+                return record
+            if time.monotonic() > deadline:
+                raise GradchainError(f"{what} is still {status} after {timeout:.0f} s")
+            time.sleep(poll)
 

@@ -1,6 +1,6 @@
 """An owner's CLI (cli/owner.py) against an in-process chain: `tx register` from a saved torch model and a
 validation file keeps the hidden shards in an owner-only file and activates the model; `tx fund` adds to its
-bounty; `tx close` is refused before expiry with the chain's code and works once it expires; mistakes are
+bounty; `tx close` closes it early when no round is in flight and refunds bounty and bond; mistakes are
 one clear error and nothing is signed."""
 import json
 import os
@@ -74,11 +74,11 @@ def test_owner_cli_register_fund_close(owner_cli):
     assert load_shards(shards).root.hex() == model["shard_root"] and reg["shards"] == 3
     funded = owner_cli("tx", "fund", reg["model_id"], f"2500{VOUCHER}", "--from", "alice")
     assert funded["fee"] and owner_cli("query", "model", reg["model_id"])["escrow"] == "52500"
-    refused = owner_cli("tx", "close", reg["model_id"], "--from", "alice", ok=False)
-    assert refused["codespace"] == "registry"                         # not expired yet
-    owner_cli.chain.until(model["expiry_height"] + 1)
-    closed = owner_cli("query", "model", reg["model_id"])
-    assert closed["status"] == "closed"                               # expiry closed it and refunded the owner
+    closed = owner_cli("tx", "close", reg["model_id"], "--from", "alice")   # no round in flight: early close
+    assert closed["event"]["refund"] == f"52500{VOUCHER},50000ugrad" and closed["fee"]
+    assert owner_cli("query", "model", reg["model_id"])["status"] == "closed"
+    again = owner_cli("tx", "close", reg["model_id"], "--from", "alice", ok=False)
+    assert (again["codespace"], again["code"]) == ("registry", 8)       # ModelClosed, one clear error
 
 
 def test_owner_cli_register_aggregate_mode_and_refusals(owner_cli):

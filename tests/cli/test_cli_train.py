@@ -25,6 +25,7 @@ import cli.rounds  # noqa: E402
 import client.client  # noqa: E402
 import client.dp  # noqa: E402
 import client.trainer  # noqa: E402
+import client.updates  # noqa: E402
 from chain.bank import keeper as bank  # noqa: E402
 from chain.scoring.spec import LOSS_NAMES  # noqa: E402
 from chain.tx.coins import Coin  # noqa: E402
@@ -175,9 +176,9 @@ def test_train_wait_prints_the_settled_result_and_payout(world):
         owner.reveal_due(m, world.shards)
         world.block()
 
-    clock = types.SimpleNamespace(sleep=network, monotonic=client.trainer.time.monotonic)
+    clock = types.SimpleNamespace(sleep=network, monotonic=client.updates.time.monotonic)
     out = world("train", m, "--data", world.home / "bob.npz", "--from", "bob", "--epochs", 8, "--optimizer", "adam",
-                "--lr", 0.01, "--batch-size", 32, "--seed", 3, patches=[(client.trainer, "time", clock)])
+                "--lr", 0.01, "--batch-size", 32, "--seed", 3, patches=[(client.updates, "time", clock)])
     assert out["training"] == {"epochs": 8, "optimizer": "adam", "lr": 0.01, "batch_size": 32, "seed": 3,
                                "losses": out["training"]["losses"]} and len(out["training"]["losses"]) == 8
     record = world.chain.query_json("/rounds/submission", u64(m, out["round"], out["seq"]))
@@ -196,9 +197,9 @@ def test_train_wait_in_text_prints_round_seq_deposit_then_the_result(world):
         owner.reveal_due(m, world.shards)
         world.block()
 
-    clock = types.SimpleNamespace(sleep=network, monotonic=client.trainer.time.monotonic)
+    clock = types.SimpleNamespace(sleep=network, monotonic=client.updates.time.monotonic)
     text = world("train", m, "--data", world.home / "carol", "--from", "carol", "--quiet", "--seed", 1, output="text",
-                 patches=[(client.trainer, "time", clock)])
+                 patches=[(client.updates, "time", clock)])
     submitted = next(line for line in text.splitlines() if line.startswith("submitted: "))
     assert "of model" in submitted and "deposit 100ugrad held" in submitted
     round_, seq = int(submitted.split(" of round ")[1].split()[0]), int(submitted.split("update ")[1].split()[0])
