@@ -211,3 +211,30 @@ def serve_in_thread(app, chain_id: str, port: int = 0):
     if "error" in outcome:
         raise outcome["error"]
 
+
+
+@contextlib.contextmanager
+def preset_testnet(home: Path, validators: int, chain_id: str, operators, faucet, timeout_commit: str = "300ms"):
+    """A local testnet of `validators` nodes from config/local.toml, started, every node past height 2;
+    yields their RPC URLs and stops them afterwards."""
+    import tomllib
+    from abci_app.testnet import init_testnet, start_testnet, stop_testnet
+    preset = tomllib.loads((Path(__file__).resolve().parent.parent / "config/local.toml").read_text())
+    manifest = init_testnet(home, validators, chain_id, preset, [w.address_bytes for w in operators],
+                            faucet.address_bytes, port_base=free_port_base(60), timeout_commit=timeout_commit)
+    urls = [f"http://127.0.0.1:{n['rpc']}" for n in manifest["nodes"]]
+    start_testnet(home)
+    try:
+        for url in urls:
+            wait_for_height(url, 2, timeout=90)
+        yield urls
+    finally:
+        stop_testnet(home)
+
+
+def app_hashes_by_height(urls: list[str], start: int) -> dict[int, set[str]]:
+    """Height -> the set of app hashes the nodes' signed headers carry, from `start` to the lowest node's top:
+    one element per height when they agree."""
+    top = min(height(u) for u in urls)
+    return {h: {rpc(u, "commit", height=str(h))["signed_header"]["header"]["app_hash"] for u in urls}
+            for h in range(start, top + 1)}

@@ -6,14 +6,12 @@ dropout's cohort still sums, every update the chain ever stored is a cohort mean
 agree on the app hash at every height."""
 import base64
 import sys
-import tomllib
 
 import pytest
 
-from abci_app.testnet import init_testnet, start_testnet, stop_testnet
 from client import Client
 from client.wallet import Wallet
-from nodeutil import ROOT, free_port_base, height, rpc, wait_for_height
+from nodeutil import ROOT, app_hashes_by_height, height, preset_testnet
 
 pytestmark = pytest.mark.integration
 torch = pytest.importorskip("torch")
@@ -27,21 +25,12 @@ FAUCET = Wallet.from_seed(b"\x7f" * 32)
 @pytest.fixture(scope="module")
 def aggregate_demo(tmp_path_factory):
     home = tmp_path_factory.mktemp("aggregate")
-    preset = tomllib.loads((ROOT / "config/local.toml").read_text())
-    manifest = init_testnet(home, 4, "agg-1", preset, [w.address_bytes for w in OPERATORS], FAUCET.address_bytes,
-                            port_base=free_port_base(60), timeout_commit="300ms")
-    urls = [f"http://127.0.0.1:{n['rpc']}" for n in manifest["nodes"]]
-    start_testnet(home)
-    try:
-        for url in urls:
-            wait_for_height(url, 2, timeout=90)
+    with preset_testnet(home, 4, "agg-1", OPERATORS, FAUCET) as urls:
         start = height(urls[0])
         clients = [Client(urls[i % 4]) for i in range(4)]
         result = demo_training.run(urls[0], FAUCET, rounds=3, quiet=True, clients=clients, privacy="aggregate",
                                    dropout_round=1)
-        top = min(height(u) for u in urls)
-        hashes = {h: {rpc(u, "commit", height=str(h))["signed_header"]["header"]["app_hash"] for u in urls}
-                  for h in range(start, top + 1)}
+        hashes = app_hashes_by_height(urls, start)
         with Client(urls[0]) as chain:
             stored = {}
             for r in result["history"]:
@@ -51,8 +40,6 @@ def aggregate_demo(tmp_path_factory):
                     stored[(r["round"], s["seq"])] = base64.b64decode(chain.rpc.abci_query("/rounds/update", data)
                                                                       .get("value") or "")
         yield result, hashes, stored
-    finally:
-        stop_testnet(home)
 
 
 def test_aggregate_mode_testnet_reaches_95_percent_of_central(aggregate_demo):

@@ -8,17 +8,15 @@ nothing leaves a trainer's process but queries and signed txs carrying sealed up
 import base64
 import json
 import sys
-import tomllib
 
 import pytest
 
-from abci_app.testnet import init_testnet, start_testnet, stop_testnet
 from chain.sealing.envelope import decode_envelope
 from chain.tx.envelope import decode_tx
 from chain.rounds.messages import MsgSubmitUpdate
 from client import Client
 from client.wallet import Wallet
-from nodeutil import ROOT, free_port_base, height, rpc, wait_for_height
+from nodeutil import ROOT, app_hashes_by_height, height, preset_testnet
 
 pytestmark = pytest.mark.integration
 torch = pytest.importorskip("torch")
@@ -47,20 +45,11 @@ class Recording(Client):
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     home = tmp_path_factory.mktemp("demo")
-    preset = tomllib.loads((ROOT / "config/local.toml").read_text())
-    manifest = init_testnet(home, 4, "demo-1", preset, [w.address_bytes for w in OPERATORS], FAUCET.address_bytes,
-                            port_base=free_port_base(60), timeout_commit="300ms")
-    urls = [f"http://127.0.0.1:{n['rpc']}" for n in manifest["nodes"]]
-    start_testnet(home)
-    try:
-        for url in urls:
-            wait_for_height(url, 2, timeout=90)
+    with preset_testnet(home, 4, "demo-1", OPERATORS, FAUCET) as urls:
         start = height(urls[0])
         clients = [Recording(urls[i % 4]) for i in range(4)]   # trainers talk to different nodes
         result = demo_training.run(urls[0], FAUCET, rounds=3, quiet=True, clients=clients)
-        top = min(height(u) for u in urls)
-        hashes = {h: {rpc(u, "commit", height=str(h))["signed_header"]["header"]["app_hash"] for u in urls}
-                  for h in range(start, top + 1)}
+        hashes = app_hashes_by_height(urls, start)
         with Client(urls[0]) as chain:
             updates = {}
             for r in result["history"]:
@@ -70,8 +59,6 @@ def demo(tmp_path_factory):
                     raw = base64.b64decode(chain.rpc.abci_query("/rounds/update", data).get("value") or "")
                     updates[(r["round"], s["seq"])] = raw
         yield result, clients, hashes, updates
-    finally:
-        stop_testnet(home)
 
 
 def test_chain_trained_model_reaches_95_percent_of_central(demo):
