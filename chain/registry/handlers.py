@@ -80,7 +80,7 @@ def process_register_model(state, ctx: BlockContext, signer: bytes, msg: MsgRegi
                   min_improvement=msg.min_improvement, target_score=msg.target_score, metric=msg.metric,
                   reward_curve=[[p.progress_bps, p.payout_bps] for p in msg.reward_curve],
                   expiry_height=msg.expiry_height, registered_height=ctx.height, max_regression=msg.max_regression,
-                  privacy=msg.privacy_mode, cohort_size=msg.cohort_size)
+                  privacy=msg.privacy_mode, cohort_size=msg.cohort_size, aggregator=msg.aggregator_kind)
     keeper.put_spec(state, model_id, msg.spec)
     keeper.put_model(state, model)
     keeper.index_expiry(state, model)

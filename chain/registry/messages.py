@@ -5,7 +5,7 @@ from chain.tx.coins import Coin
 from chain.tx.errors import InvalidAmount
 from chain.registry.errors import InvalidModelTerms, InvalidRewardCurve, UnknownModel, WrongChunkSize
 from chain.tx.wire import Field, Message, message
-from chain.registry.model import AGGREGATE, OPEN, PRIVACY_MODES
+from chain.registry.model import AGGREGATE, AGGREGATORS, FEDAVG, OPEN, PRIVACY_MODES
 
 HASH_LEN = 32
 BPS = 10_000                 # reward curves are in basis points: progress and payout both run 0..10000
@@ -67,6 +67,7 @@ class MsgRegisterModel(Message):
                                     # (forfeits its deposit); 0 means min_improvement
     privacy: str = ""               # "open" (the default when empty) or "aggregate" (docs/privacy.md)
     cohort_size: int = 0            # aggregate mode: k, cohorts hold k..2k-1 members (registry params bound it)
+    aggregator: str = ""            # "fedavg" (default when empty), "median" or "trimmed_mean": scored beside FedAvg
     SCHEMA = (Field(1, "spec", "bytes"), Field(2, "weights_hash", "bytes"), Field(3, "weights_size", "uint64"),
               Field(4, "shard_root", "bytes"), Field(5, "shard_count", "uint64"), Field(6, "bounty", "message", Coin),
               Field(7, "bond", "message", Coin), Field(8, "round_blocks", "uint64"),
@@ -74,13 +75,19 @@ class MsgRegisterModel(Message):
               Field(11, "deposit", "message", Coin), Field(12, "target_score", "uint64"), Field(13, "metric", "string"),
               Field(14, "reward_curve", "message", CurvePoint, repeated=True), Field(15, "expiry_height", "uint64"),
               Field(16, "max_regression", "uint64"), Field(17, "privacy", "string"),
-              Field(18, "cohort_size", "uint64"))
+              Field(18, "cohort_size", "uint64"), Field(19, "aggregator", "string"))
 
     @property
     def privacy_mode(self) -> str:
         return self.privacy or OPEN
 
+    @property
+    def aggregator_kind(self) -> str:
+        return self.aggregator or FEDAVG
+
     def validate_basic(self) -> None:
+        if self.aggregator_kind not in AGGREGATORS:
+            raise InvalidModelTerms(f"aggregator must be one of {AGGREGATORS}, got {self.aggregator!r}")
         if self.privacy_mode not in PRIVACY_MODES:
             raise InvalidModelTerms(f"privacy must be one of {PRIVACY_MODES}, got {self.privacy!r}")
         if self.privacy_mode == OPEN and self.cohort_size:

@@ -8,6 +8,8 @@ from chain.scoring.kernel import Score
 UPLOADING, ACTIVE, CLOSED = "uploading", "active", "closed"
 OPEN, AGGREGATE = "open", "aggregate"      # privacy modes
 PRIVACY_MODES = (OPEN, AGGREGATE)
+FEDAVG, MEDIAN, TRIMMED_MEAN = "fedavg", "median", "trimmed_mean"   # aggregators
+AGGREGATORS = (FEDAVG, MEDIAN, TRIMMED_MEAN)
 ACCURACY_SCALE = 1_000_000  # accuracy in score units: parts per million of samples correct
 
 
@@ -54,6 +56,8 @@ class Model:
     # "aggregate" publishes only the sums of cohorts of cohort_size..2*cohort_size-1 masked updates
     privacy: str = "open"
     cohort_size: int = 0
+    # the robust aggregate scored beside FedAvg when three or more updates improve (chain/rounds/candidates.py)
+    aggregator: str = "fedavg"
 
     @property
     def aggregate(self) -> bool:

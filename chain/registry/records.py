@@ -26,7 +26,7 @@ class ModelRecord(Record):
               F("activated_height", U64), F("head_version", U64), F("version_count", U64),
               F("revealed_count", U64), F("max_regression", INT), F("initial_score", null(INT)),
               F("gained", INT), F("paid", DEC), F("pending", null(rec(Pending))),
-              F("privacy", STR, opt=True), F("cohort_size", U64, opt=True))
+              F("privacy", STR, opt=True), F("cohort_size", U64, opt=True), F("aggregator", STR, opt=True))
 
 
 class Version(Record):

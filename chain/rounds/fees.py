@@ -59,7 +59,7 @@ def reserve_jobs(model: Model, round_: int, submissions: list[dict]) -> int:
     versions = {s["parent"] for s in submissions}
     if model.pending is not None and model.pending["round"] < round_:
         versions |= {model.pending["version"], model.pending["base"]}
-    return len(versions - {model.head_version}) + 2
+    return len(versions - {model.head_version}) + 2 + (model.aggregator != "fedavg")   # + the robust aggregate
 
 
 def charge_owner_job(state, model_id: int, round_: int, cost: int) -> None:

@@ -12,7 +12,8 @@ class SealMember(Record):
 
 class Aggregate(Record):
     """The FedAvg candidate a round waits for: members' seqs, the head it averages, its score once in."""
-    FIELDS = (F("version", U64), F("of", list_of(U64)), F("score", rec(Score), opt=True))
+    FIELDS = (F("version", U64), F("of", list_of(U64)), F("score", rec(Score), opt=True),
+              F("kind", STR, opt=True))
 
 
 class Round(Record):
@@ -30,7 +31,7 @@ class Round(Record):
               F("scoring_reserve", DEC, opt=True), F("scoring_reserve_denom", STR, opt=True),
               F("prune_height", U64, opt=True), F("pruned_height", U64, opt=True),
               F("privacy", STR, opt=True), F("joins", U64, opt=True), F("cohort_seed", HEX, opt=True),
-              F("cohorts", U64, opt=True))
+              F("cohorts", U64, opt=True), F("robust", rec(Aggregate), opt=True))
 
 
 class Submission(Record):
@@ -75,4 +76,5 @@ class Job(Record):
     (aggregate_of) on one revealed shard, with its progress so far."""
     FIELDS = (F("model_id", U64), F("version", U64), F("round", U64), F("shard_index", U64), F("samples", U64),
               F("work_per_sample", U64), F("done", U64), F("correct", U64), F("loss", DEC),
-              F("update_seq", U64, opt=True), F("aggregate_of", list_of(U64), opt=True))
+              F("update_seq", U64, opt=True), F("aggregate_of", list_of(U64), opt=True),
+              F("aggregator", STR, opt=True))

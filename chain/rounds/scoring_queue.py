@@ -151,12 +151,12 @@ def enqueue_update_job(state, height: int, model_id: int, round_: int, sub: dict
 
 
 def enqueue_aggregate_job(state, height: int, model_id: int, head_version: int, round_: int,
-                          seqs: list[int]) -> int:
+                          seqs: list[int], kind: str = "fedavg") -> int:
     """Score the FedAvg aggregate of the opened submissions `seqs` (all trained on the head). Returns the
     job's work (multiply-adds)."""
     reveal, spec, samples = _revealed(state, model_id, round_)
     job = new_job(model_id, head_version, round_, reveal["shard_index"], samples, work_per_sample(spec))
-    enqueue(state, height, {**job, "aggregate_of": seqs})
+    enqueue(state, height, {**job, "aggregate_of": seqs, **({"aggregator": kind} if kind != "fedavg" else {})})
     return samples * work_per_sample(spec)
 
 
@@ -239,7 +239,8 @@ def _score_slice(state, job: dict, n: int) -> dict:
     if "update_seq" in job:
         weights = candidate(state, model_id, job["round"], job["update_seq"])  # valid: checked when it opened
     elif "aggregate_of" in job:
-        weights = aggregate_candidate(state, model_id, job["round"], job["aggregate_of"])
+        weights = aggregate_candidate(state, model_id, job["round"], job["aggregate_of"],
+                                      job.get("aggregator", "fedavg"))
     else:
         weights = load_weights(keeper.weights_bytes(state, model_id, job["version"]), spec)
     inputs, labels = load_shard(keeper.get_shard(state, model_id, job["shard_index"]), spec, job["samples"])
@@ -256,9 +257,10 @@ def _put_update_score(state, job: dict, result: dict) -> None:
 def _put_aggregate_score(state, job: dict, result: dict) -> None:
     """The FedAvg candidate's score goes on the round record, if the round still waits for this aggregate."""
     record = rounds.get_round(state, job["model_id"], job["round"])
-    aggregate = record.get("aggregate")
+    slot = "robust" if "aggregator" in job else "aggregate"
+    aggregate = record.get(slot)
     if aggregate and aggregate["version"] == job["version"] and aggregate["of"] == job["aggregate_of"]:
-        rounds.put_round(state, {**record, "aggregate": {**aggregate, "score": result}})
+        rounds.put_round(state, {**record, slot: {**aggregate, "score": result}})
 
 
 def _event(kind: str, job: dict) -> Event:

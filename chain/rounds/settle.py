@@ -83,9 +83,12 @@ def _price(state) -> int:
     return registry_params.load(state).fee_per_work_unit
 
 
-def _queue_aggregate(state, ctx, model: Model, round_: int, record: dict, seqs: list[int]) -> None:
-    keeper.put_round(state, {**record, "aggregate": {"version": model.head_version, "of": seqs}})
-    work = scoring_queue.enqueue_aggregate_job(state, ctx.height, model.id, model.head_version, round_, seqs)
+def _queue_aggregate(state, ctx, model: Model, round_: int, record: dict, seqs: list[int],
+                     kind: str = "fedavg") -> None:
+    slot = "aggregate" if kind == "fedavg" else "robust"
+    entry = {"version": model.head_version, "of": seqs, **({"kind": kind} if kind != "fedavg" else {})}
+    keeper.put_round(state, {**record, slot: entry})
+    work = scoring_queue.enqueue_aggregate_job(state, ctx.height, model.id, model.head_version, round_, seqs, kind)
     fees.charge_owner_job(state, model.id, round_, work * _price(state))
 
 
@@ -122,6 +125,13 @@ def try_close(state, ctx, model_id: int, round_: int) -> tuple[Event, ...]:
         return ()
     if aggregate is not None and aggregate["version"] == head and "score" not in aggregate:
         return ()
+    robust = record.get("robust")    # the owner's robust aggregate, beside FedAvg, from three improving updates
+    if model.aggregator != "fedavg" and len(improving) >= 3 and (robust is None or robust["version"] != head):
+        _queue_aggregate(state, ctx, model, round_, keeper.get_round(state, model_id, round_), improving,
+                         model.aggregator)
+        return ()
+    if robust is not None and robust["version"] == head and "score" not in robust:
+        return ()
     return _close(state, ctx, model, record, opened, gains, head_value, score_of)
 
 
@@ -135,18 +145,21 @@ def _close(state, ctx, model: Model, record: dict, opened: list[dict], gains: di
         model, confirm_events = _confirm(state, ctx, model, round_, score_of)
         events += confirm_events
     # candidates: (gain over the head, -order) -> the larger wins; ties go to the earlier submission
-    candidates = [(gains[s["seq"]], -s["seq"], [s["seq"]], s["parent"], s["score"]) for s in opened]
-    aggregate = record.get("aggregate")
-    if aggregate is not None and aggregate["version"] == model.head_version and "score" in aggregate:
-        agg_gain = reward.gain(model, reward.value(model, aggregate["score"]), head_value)
-        candidates.append((agg_gain, -max(aggregate["of"]), aggregate["of"], model.head_version, aggregate["score"]))
+    candidates = [(gains[s["seq"]], -s["seq"], [s["seq"]], s["parent"], s["score"], None) for s in opened]
+    # the aggregates count as their latest member; on a tie FedAvg (listed first) wins over the robust one
+    for slot in ("aggregate", "robust"):
+        aggregate = record.get(slot)
+        if aggregate is not None and aggregate["version"] == model.head_version and "score" in aggregate:
+            agg_gain = reward.gain(model, reward.value(model, aggregate["score"]), head_value)
+            candidates.append((agg_gain, -max(aggregate["of"]), aggregate["of"], model.head_version,
+                               aggregate["score"], aggregate.get("kind", "fedavg")))
     best = max(candidates, key=lambda c: (c[0], c[1])) if candidates else None
     winners: list[int] = []
     new_version = None
     if best is not None and best[0] > 0 and best[0] >= model.min_improvement:
-        best_gain, _, winners, parent, score = best
+        best_gain, _, winners, parent, score, kind = best
         old_head = model.head_version
-        model, new_version, version_events = _new_head(state, ctx, model, round_, winners, parent, score)
+        model, new_version, version_events = _new_head(state, ctx, model, round_, winners, parent, score, kind)
         events += version_events
         # paid once a later round's fresh shard confirms the gain (_confirm): the gain measured on the
         # shard that chose the winner among many candidates is biased upwards (the winner's curse)
@@ -198,9 +211,10 @@ def _pay_pending(state, ctx, model: Model, gain: int, how: dict) -> tuple[Model,
     return model.with_(pending=None), events
 
 
-def _new_head(state, ctx, model: Model, round_: int, seqs: list[int], parent: int, score: dict):
-    weights = candidate(state, model.id, round_, seqs[0]) if len(seqs) == 1 else \
-        aggregate_candidate(state, model.id, round_, seqs)
+def _new_head(state, ctx, model: Model, round_: int, seqs: list[int], parent: int, score: dict,
+              kind: str | None = None):
+    weights = candidate(state, model.id, round_, seqs[0]) if kind is None else \
+        aggregate_candidate(state, model.id, round_, seqs, kind)
     raw = encode_weights(weights)
     version = model.version_count
     registry.put_weights(state, model.id, version, raw, model.chunk_size)
@@ -212,7 +226,9 @@ def _new_head(state, ctx, model: Model, round_: int, seqs: list[int], parent: in
     model = model.with_(head_version=version, version_count=version + 1)
     return model, version, [Event("new_head", _attrs(model.id, round_, ("version", str(version)),
                                                      ("parent", str(parent)),
-                                                     ("updates", ",".join(map(str, seqs)))))]
+                                                     ("updates", ",".join(map(str, seqs))),
+                                                     *((("aggregator", kind),) if kind not in (None, "fedavg")
+                                                       else ())))]
 
 
 def _pay(state, model: Model, round_: int, weights: list[tuple[int, int]], gain: int):
