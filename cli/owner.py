@@ -64,13 +64,16 @@ def _score_units(value: float, metric: str, what: str) -> int:
 @click.option("--privacy", type=click.Choice(["open", "aggregate"]), default="open", show_default=True,
               help="aggregate: only cohort means are ever opened (docs/privacy.md).")
 @click.option("--cohort-size", type=click.IntRange(min=0), default=0, help="Aggregate mode: k.")
+@click.option("--aggregator", type=click.Choice(["fedavg", "median", "trimmed_mean"]), default="fedavg",
+              show_default=True, help="A robust aggregate scored beside FedAvg (median or trimmed_mean).")
 @click.option("--shards-out", type=click.Path(dir_okay=False), default=None,
               help="Where to keep the hidden shards (default: <home>/shards/model-ID.json, owner-only).")
 @click.option("--from", "from_key", required=True, help="The owner's key: pays bounty, bond and fees.")
 @click.pass_context
 @friendly
 def register(ctx, model_file, data_path, shard_size, bounty, bond, deposit, target, metric, min_improvement,
-             max_regression, round_blocks, reveal_blocks, expiry_blocks, privacy, cohort_size, shards_out, from_key):
+             max_regression, round_blocks, reveal_blocks, expiry_blocks, privacy, cohort_size, aggregator, shards_out,
+             from_key):
     """Register MODEL_FILE (a saved torch.nn.Sequential) with hidden validation shards cut from --data, escrow
     the bounty and the bond, and upload the weights; the shards are saved privately for the reveals."""
     from client.data import load_data
@@ -88,7 +91,7 @@ def register(ctx, model_file, data_path, shard_size, bounty, bond, deposit, targ
             min_improvement=_score_units(min_improvement, metric, "--min-improvement"),
             max_regression=_score_units(max_regression, metric, "--max-regression"),
             round_blocks=round_blocks, reveal_blocks=reveal_blocks, expiry_blocks=expiry_blocks,
-            privacy=privacy, cohort_size=cohort_size, progress=ctx.obj["output"] == "text")
+            privacy=privacy, cohort_size=cohort_size, aggregator=aggregator, progress=ctx.obj["output"] == "text")
     path = Path(shards_out) if shards_out else Path(ctx.obj["home"]) / "shards" / f"model-{reg.model_id}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)   # owner-only: the hidden validation set

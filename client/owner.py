@@ -137,7 +137,7 @@ class Owner:
                  expiry_height: int | None = None, expiry_blocks: int | None = None, round_blocks: int = 100,
                  reveal_blocks: int = 20, min_improvement: int = 0, max_regression: int = 0, metric: str = "accuracy",
                  reward_curve=LINEAR_CURVE, input_shape=None, formats: Formats = Formats(),
-                 privacy: str = "open", cohort_size: int = 0,
+                 privacy: str = "open", cohort_size: int = 0, aggregator: str = "fedavg",
                  progress: bool = True) -> Registration:
         """Convert `net` (a torch.nn.Sequential, or a ChainModel), cut (X, y) into validation shards, register
         with their Merkle root, escrow `bounty` + `bond`, then upload the weights in chunks (progress bar).
@@ -178,7 +178,8 @@ class Owner:
             bounty=coin(bounty), bond=coin(bond), round_blocks=round_blocks, reveal_blocks=reveal_blocks,
             min_improvement=min_improvement, deposit=coin(deposit), target_score=target_score, metric=metric,
             reward_curve=tuple(CurvePoint(progress_bps=p, payout_bps=q) for p, q in reward_curve),
-            expiry_height=expiry_height, max_regression=max_regression, privacy=privacy, cohort_size=cohort_size)
+            expiry_height=expiry_height, max_regression=max_regression, privacy=privacy, cohort_size=cohort_size,
+            aggregator=aggregator)
         model_id = _registered_id(self.client.submit(self.wallet, [msg]))
         self.upload(model_id, raw_weights, progress=progress)
         return Registration(model_id, shards)

@@ -85,9 +85,9 @@ def test_owner_cli_register_aggregate_mode_and_refusals(owner_cli):
     home = owner_cli.home
     error = owner_cli(*register_args(home, "--privacy", "aggregate"), ok=False)
     assert "--cohort-size" in error["log"]
-    reg = owner_cli(*register_args(home, "--privacy", "aggregate", "--cohort-size", 3))
+    reg = owner_cli(*register_args(home, "--privacy", "aggregate", "--cohort-size", 3, "--aggregator", "median"))
     model = owner_cli("query", "model", reg["model_id"])
-    assert (model["privacy"], model["cohort_size"]) == ("aggregate", 3)
+    assert (model["privacy"], model["cohort_size"], model["aggregator"]) == ("aggregate", 3, "median")
     (home / "bad.pt").write_bytes(b"not a model")
     error = owner_cli("tx", "register", home / "bad.pt", *register_args(home)[3:], ok=False)
     assert "torch model" in error["log"]
