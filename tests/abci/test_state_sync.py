@@ -3,6 +3,8 @@ one node's handlers and restored through another's gives the same state and app 
 refused for a refetch; a snapshot whose state is not the trusted app hash is rejected and nothing is written."""
 import hashlib
 import json
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -172,3 +174,32 @@ def test_state_sync_settings_are_checked(tmp_path):
         save_settings(tmp_path, NodeSettings(**bad))
         with pytest.raises(SettingsError):
             load_settings(tmp_path)
+
+
+def test_state_sync_restores_a_registered_model_and_its_scoring(tmp_path):
+    """A chain with a registered model (weights uploaded, validation shards being scored): the restored
+    node answers the same model record and keeps scoring to the same app hashes."""
+    pytest.importorskip("torch")
+    registry_tests = str(Path(__file__).resolve().parents[1] / "registry")
+    if registry_tests not in sys.path:
+        sys.path.insert(0, registry_tests)
+    from registryutil import RegistryChain, activate, tiny_model_and_shards
+    chain = RegistryChain()
+    model, shards = tiny_model_and_shards()
+    model_id = activate(chain, model, shards)
+    snapshots = SnapshotStore(tmp_path / "snaps", interval=1, chunk_bytes=1024)
+    snap = snapshots.take(chain.app.store)
+    assert snap.chunks > 1
+    kv = MemoryKV()
+    joiner = AbciHandlers(Application(kv), CHAIN_ID)
+    assert offer(joiner, abci.Snapshot(height=snap.height, format=snap.format, chunks=snap.chunks, hash=snap.hash,
+                                       metadata=snap.metadata), chain.app.info()[1]) == OFFER.ACCEPT
+    for i in range(snap.chunks):
+        assert apply(joiner, i, snapshots.load_chunk(snap.height, 1, i)).result == APPLY.ACCEPT
+    restored = RegistryChain.__new__(RegistryChain)
+    Chain.__init__(restored, kv=kv)
+    restored.params, restored.skip_genesis_round_trip = chain.params, True
+    assert restored.model(model_id) == chain.model(model_id)
+    for _ in range(4):                                  # scoring work runs per block: same hashes
+        assert restored.block([]).app_hash == chain.block([]).app_hash
+    assert restored.model(model_id) == chain.model(model_id)
