@@ -203,3 +203,30 @@ def test_state_sync_restores_a_registered_model_and_its_scoring(tmp_path):
     for _ in range(4):                                  # scoring work runs per block: same hashes
         assert restored.block([]).app_hash == chain.block([]).app_hash
     assert restored.model(model_id) == chain.model(model_id)
+
+
+def test_state_sync_add_node_cli_refusals_and_config(tmp_path):
+    """`gradchain testnet add-node --state-sync` refuses in one line when the testnet takes no snapshots or
+    is not running; set_state_sync writes CometBFT's [statesync]."""
+    import tomllib
+    from click.testing import CliRunner
+    from abci_app.node import set_state_sync
+    from abci_app.ports import free_port_base
+    from cli.main import main
+
+    def run(root, *args):
+        return CliRunner().invoke(main, ["testnet", "--root", str(root), *map(str, args)],
+                                  env={"GRADCHAIN_PASSWORD": "test-password"})
+    for interval, needle in ((0, "snapshot_interval = 0"), (20, "is the testnet running?")):
+        root = tmp_path / f"net{interval}"
+        made = run(root, "init", "-n", 1, "--port-base", free_port_base(10), "--snapshot-interval", interval)
+        assert made.exit_code == 0, made.output
+        refused = run(root, "add-node", "--state-sync")
+        assert refused.exit_code != 0 and needle in refused.output and "Traceback" not in refused.output
+        assert len(refused.output.strip().splitlines()) == 1, refused.output
+    home = root / "node0"
+    assert load_settings(home).snapshot_interval == 20
+    set_state_sync(home, ["http://127.0.0.1:1", "http://127.0.0.1:2"], 40, "ab" * 32)
+    config = tomllib.loads((home / "cometbft/config/config.toml").read_text())["statesync"]
+    assert config["enable"] is True and config["rpc_servers"] == "http://127.0.0.1:1,http://127.0.0.1:2"
+    assert config["trust_height"] == 40 and config["trust_hash"] == "AB" * 32 and config["discovery_time"] == "5s"
