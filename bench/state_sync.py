@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from abci_app.testnet import add_full_node, init_testnet, start_node, start_testnet, stop_node, stop_testnet  # noqa: E402
+from abci_app.ports import free_port_base  # noqa: E402
 from client import Client  # noqa: E402
 from client.wallet import Wallet  # noqa: E402
 
@@ -74,7 +75,7 @@ def main() -> None:
     parser.add_argument("--interval", type=int, default=200, help="snapshot interval (heights)")
     parser.add_argument("--accounts", type=int, default=500)
     parser.add_argument("--timeout-commit", default="20ms")
-    parser.add_argument("--port-base", type=int, default=38000)
+    parser.add_argument("--port-base", type=int, default=0, help="0: a free range")
     parser.add_argument("--quick", action="store_true", help="200 blocks, interval 50, 100 accounts")
     args = parser.parse_args()
     if args.quick:
@@ -85,7 +86,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-state-sync-") as tmp:
         root = Path(tmp)
         manifest = init_testnet(root, 2, "bench-sync", preset, [w.address_bytes for w in operators],
-                                faucet.address_bytes, port_base=args.port_base, timeout_commit=args.timeout_commit,
+                                faucet.address_bytes, port_base=args.port_base or free_port_base(40), timeout_commit=args.timeout_commit,
                                 snapshot_interval=args.interval)
         node0 = f"http://127.0.0.1:{manifest['nodes'][0]['rpc']}"
         node1 = f"http://127.0.0.1:{manifest['nodes'][1]['rpc']}"
