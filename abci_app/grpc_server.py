@@ -72,10 +72,10 @@ class GrpcAbciServer(AbciHandlers):
     """The ABCI gRPC transport; the same start/serve/stop/address as AbciServer, for abci_app/node.py."""
 
     def __init__(self, app, chain_id: str, host: str = "127.0.0.1", port: int = 26658,
-                 encryption_key: bytes | None = None, metrics: Metrics | None = None):
+                 encryption_key: bytes | None = None, metrics: Metrics | None = None, snapshots=None):
         if not is_loopback(host):
             raise ValueError(f"the ABCI gRPC server listens on loopback only, not {host!r}")
-        super().__init__(app, chain_id, encryption_key, metrics)
+        super().__init__(app, chain_id, encryption_key, metrics, snapshots)
         self.host, self.port = host, port
         self._app_lock = threading.Lock()
         self._server: grpc.Server | None = None

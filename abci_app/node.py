@@ -22,11 +22,12 @@ import tomlkit
 
 from abci_app.preflight import HomeLock, NodeError, check_home, check_settings, check_startable
 from abci_app.settings import (ABCI_TRANSPORTS, NodeSettings, Ports, SettingsError, app_log_path, cometbft_home,
-                               cometbft_log_path, db_path, is_loopback, load_settings, save_settings)
+                               cometbft_log_path, db_path, is_loopback, load_settings, save_settings,
+                               snapshots_path)
 
 __all__ = ["COMETBFT_VERSION", "NodeError", "find_cometbft", "init_node", "run_node", "read_genesis",
-           "write_genesis", "node_id", "set_persistent_peers", "configure_logging", "check_new_home", "check_home",
-           "installed_cometbft"]
+           "write_genesis", "node_id", "set_persistent_peers", "set_state_sync", "configure_logging", "check_new_home",
+           "check_home", "installed_cometbft"]
 
 COMETBFT_VERSION = "0.38.25"
 _REPO = Path(__file__).resolve().parent.parent
@@ -162,6 +163,26 @@ def _set(doc, dotted: str, value) -> None:
     doc[key] = value
 
 
+def set_state_sync(home: Path, rpc_servers: list[str], trust_height: int, trust_hash: str,
+                   trust_period: str = "168h0m0s", discovery_time: str = "5s") -> None:
+    """Turn on CometBFT's state sync for a node that has not started yet: it restores a peer's snapshot
+    (abci_app/snapshots.py), whose app hash CometBFT's light client verifies from the trusted height and
+    header hash (got out of band, from an RPC the operator trusts), through `rpc_servers` (at least two)."""
+    if len(rpc_servers) < 2:
+        raise NodeError("state sync needs at least two RPC servers (CometBFT cross-checks light blocks)")
+    if trust_height <= 0 or len(bytes.fromhex(trust_hash)) != 32:
+        raise NodeError("state sync needs a trust height > 0 and its 32-byte header hash in hex")
+    config_path = cometbft_home(home) / "config" / "config.toml"
+    config = tomlkit.parse(config_path.read_text())
+    _set(config, "statesync.enable", True)
+    _set(config, "statesync.rpc_servers", ",".join(rpc_servers))
+    _set(config, "statesync.trust_height", trust_height)
+    _set(config, "statesync.trust_hash", trust_hash.upper())
+    _set(config, "statesync.trust_period", trust_period)
+    _set(config, "statesync.discovery_time", discovery_time)
+    config_path.write_text(tomlkit.dumps(config))
+
+
 def read_genesis(home: Path) -> dict:
     return json.loads((cometbft_home(home) / "config" / "genesis.json").read_text())
 
@@ -289,7 +310,11 @@ async def _run(home: Path, settings: NodeSettings, cometbft: Path, encryption_ke
 
     chain_id = read_genesis(home)["chain_id"]
     app, kv = _open_application(home, settings)
-    server = Server(app, chain_id, settings.abci_host, settings.abci_port, encryption_key=encryption_key)
+    from abci_app.snapshots import SnapshotStore
+    snapshots = SnapshotStore(snapshots_path(home, settings), settings.snapshot_interval,
+                              settings.snapshot_keep_recent, settings.snapshot_chunk_bytes)
+    server = Server(app, chain_id, settings.abci_host, settings.abci_port, encryption_key=encryption_key,
+                    snapshots=snapshots)
     try:
         await server.start()
     except OSError as e:

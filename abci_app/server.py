@@ -18,6 +18,7 @@ import time
 
 from abci_app import convert, eventlog
 from abci_app.metrics import Metrics, block_events
+from abci_app.snapshots import FORMAT, ChunkRefused, Restore, Snapshot, SnapshotRejected, SnapshotStore
 from chain.tx.wire import encode_varint  # the same unsigned varint as protobuf's
 from abci_app.proto.tendermint.abci import types_pb2 as abci
 from chain.tx.errors import ChainError
@@ -88,8 +89,11 @@ class AbciHandlers:
     `handle`, so the app sees the same calls whichever transport CometBFT uses. The caller serializes
     calls (one at a time, as CometBFT's connections each wait for their answers)."""
 
-    def __init__(self, app, chain_id: str, encryption_key: bytes | None = None, metrics: Metrics | None = None):
+    def __init__(self, app, chain_id: str, encryption_key: bytes | None = None, metrics: Metrics | None = None,
+                 snapshots: SnapshotStore | None = None):
         self.app = app
+        self.snapshots = snapshots  # state sync (abci_app/snapshots.py): None takes and serves none
+        self._restore: Restore | None = None
         self.metrics = metrics or Metrics()  # served over HTTP only if the node asks (abci_app/node.py)
         self.encryption_key = encryption_key  # this validator's X25519 private key: releases its key shares
         self.chain_id = chain_id
@@ -106,12 +110,10 @@ class AbciHandlers:
             "process_proposal": self._process_proposal,
             "extend_vote": self._extend_vote,
             "verify_vote_extension": self._verify_vote_extension,
-            # No state sync yet: offer nothing, refuse what peers offer.
-            "list_snapshots": lambda r: abci.ResponseListSnapshots(),
-            "offer_snapshot": lambda r: abci.ResponseOfferSnapshot(result=abci.ResponseOfferSnapshot.REJECT),
-            "load_snapshot_chunk": lambda r: abci.ResponseLoadSnapshotChunk(),
-            "apply_snapshot_chunk": lambda r: abci.ResponseApplySnapshotChunk(
-                result=abci.ResponseApplySnapshotChunk.REJECT_SNAPSHOT),
+            "list_snapshots": self._list_snapshots,
+            "offer_snapshot": self._offer_snapshot,
+            "load_snapshot_chunk": self._load_snapshot_chunk,
+            "apply_snapshot_chunk": self._apply_snapshot_chunk,
         }
 
     def handles(self, kind: str | None) -> bool:
@@ -170,7 +172,63 @@ class AbciHandlers:
         started = time.perf_counter()
         self.app.commit()
         _observe(self.metrics.observe_commit, time.perf_counter() - started)
+        if self.snapshots is not None and self.snapshots.due(self.app.store.height):
+            _observe(self.snapshots.take, self.app.store)  # a failed snapshot costs peers a snapshot, not us a block
         return abci.ResponseCommit()  # retain_height 0: CometBFT keeps every block
+
+    # --- state sync (abci_app/snapshots.py) -------------------------------------------------------
+    def _list_snapshots(self, req: abci.RequestListSnapshots) -> abci.ResponseListSnapshots:
+        found = self.snapshots.list() if self.snapshots is not None else []
+        return abci.ResponseListSnapshots(snapshots=[
+            abci.Snapshot(height=s.height, format=s.format, chunks=s.chunks, hash=s.hash, metadata=s.metadata)
+            for s in found])
+
+    def _load_snapshot_chunk(self, req: abci.RequestLoadSnapshotChunk) -> abci.ResponseLoadSnapshotChunk:
+        chunk = self.snapshots.load_chunk(req.height, req.format, req.chunk) if self.snapshots is not None else b""
+        return abci.ResponseLoadSnapshotChunk(chunk=chunk)
+
+    def _offer_snapshot(self, req: abci.RequestOfferSnapshot) -> abci.ResponseOfferSnapshot:
+        result = abci.ResponseOfferSnapshot
+        if not hasattr(self.app, "restore"):   # an app without state sync (test doubles)
+            return result(result=result.REJECT)
+        if self.app.store.height != 0:  # CometBFT state-syncs only an empty node; this app is not one
+            log.error("snapshot offered to an app that has state", extra={"height": self.app.store.height})
+            return result(result=result.ABORT)
+        offered = req.snapshot
+        if offered.format != FORMAT:
+            return result(result=result.REJECT_FORMAT)
+        snapshot = Snapshot(offered.height, offered.format, offered.chunks, offered.hash, offered.metadata)
+        try:
+            self._restore = Restore(snapshot, req.app_hash)
+        except ValueError as e:
+            log.warning("snapshot refused", extra={"height": offered.height, "reason": str(e)})
+            self._restore = None
+            return result(result=result.REJECT)
+        log.info("snapshot accepted", extra={"height": offered.height, "chunks": offered.chunks,
+                                             "app_hash": req.app_hash.hex()})
+        return result(result=result.ACCEPT)
+
+    def _apply_snapshot_chunk(self, req: abci.RequestApplySnapshotChunk) -> abci.ResponseApplySnapshotChunk:
+        result = abci.ResponseApplySnapshotChunk
+        restore = self._restore
+        if restore is None:
+            return result(result=result.ABORT)  # a chunk without an accepted offer: CometBFT is confused
+        try:
+            restore.add(req.index, req.chunk)
+        except ChunkRefused as e:
+            log.warning("snapshot chunk refused; fetching it again", extra={
+                "height": restore.snapshot.height, "chunk": req.index, "sender": req.sender, "reason": str(e)})
+            return result(result=result.RETRY, refetch_chunks=[req.index],
+                          reject_senders=[req.sender] if req.sender else [])
+        if not restore.complete:
+            return result(result=result.ACCEPT)
+        self._restore = None
+        try:
+            restore.write_into(self.app)
+        except SnapshotRejected as e:
+            log.error("snapshot rejected", extra={"height": restore.snapshot.height, "reason": str(e)})
+            return result(result=result.REJECT_SNAPSHOT)
+        return result(result=result.ACCEPT)
 
     def _query(self, req: abci.RequestQuery) -> abci.ResponseQuery:
         return convert.query_response(self.app.query(req.path, req.data, req.height, req.prove))
@@ -215,8 +273,8 @@ class AbciServer(AbciHandlers):
     """The ABCI socket transport (CometBFT's default, `abci = "socket"`)."""
 
     def __init__(self, app, chain_id: str, host: str = "127.0.0.1", port: int = 26658,
-                 encryption_key: bytes | None = None, metrics: Metrics | None = None):
-        super().__init__(app, chain_id, encryption_key, metrics)
+                 encryption_key: bytes | None = None, metrics: Metrics | None = None, snapshots=None):
+        super().__init__(app, chain_id, encryption_key, metrics, snapshots)
         self.host, self.port = host, port
         self._app_lock = asyncio.Lock()
         self._server: asyncio.Server | None = None

@@ -58,6 +58,11 @@ class NodeSettings:
     # how CometBFT reaches the app at abci_host:abci_port: "socket" (abci_app/server.py) or "grpc"
     # (abci_app/grpc_server.py); `gradchain start --abci` overrides it for one run
     abci: str = "socket"
+    # state sync snapshots (abci_app/snapshots.py), under <data_dir>/snapshots/: one every
+    # snapshot_interval heights (0: none), the last snapshot_keep_recent kept, chunks of snapshot_chunk_bytes
+    snapshot_interval: int = 0
+    snapshot_keep_recent: int = 2
+    snapshot_chunk_bytes: int = 1 << 20
 
     @property
     def abci_address(self) -> str:
@@ -79,6 +84,10 @@ def cometbft_home(home: Path) -> Path:
 
 def db_path(home: Path, settings: NodeSettings) -> Path:
     return Path(home) / settings.data_dir / "app.db"
+
+
+def snapshots_path(home: Path, settings: NodeSettings) -> Path:
+    return Path(home) / settings.data_dir / "snapshots"
 
 
 def app_log_path(home: Path) -> Path:
@@ -124,4 +133,12 @@ def load_settings(home: Path) -> NodeSettings:
     if not isinstance(settings.query_retention_blocks, int) or not 0 <= settings.query_retention_blocks <= 10**7:
         raise SettingsError(f"{path}: query_retention_blocks must be 0..10000000 (heights kept for queries), "
                             f"not {settings.query_retention_blocks!r}")
+    if not isinstance(settings.snapshot_interval, int) or not 0 <= settings.snapshot_interval <= 10**9:
+        raise SettingsError(f"{path}: snapshot_interval must be 0 (off) or a number of heights, "
+                            f"not {settings.snapshot_interval!r}")
+    if not isinstance(settings.snapshot_keep_recent, int) or not 1 <= settings.snapshot_keep_recent <= 1000:
+        raise SettingsError(f"{path}: snapshot_keep_recent must be 1..1000, not {settings.snapshot_keep_recent!r}")
+    if not isinstance(settings.snapshot_chunk_bytes, int) or not 1024 <= settings.snapshot_chunk_bytes <= 8 << 20:
+        raise SettingsError(f"{path}: snapshot_chunk_bytes must be 1024..8388608 (CometBFT carries chunks of "
+                            f"at most 16 MB), not {settings.snapshot_chunk_bytes!r}")
     return settings

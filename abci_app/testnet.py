@@ -22,7 +22,8 @@ from pathlib import Path
 import httpx
 
 from abci_app.genesis_tools import app_state, consensus_pubkey, ensure_encryption_key
-from abci_app.node import NodeError, init_node, node_id, read_genesis, set_persistent_peers, write_genesis
+from abci_app.node import (NodeError, init_node, node_id, read_genesis, set_persistent_peers, set_state_sync,
+                           write_genesis)
 from abci_app.node_key import write_password_file
 from abci_app.settings import Ports, load_settings, save_settings
 
@@ -54,9 +55,12 @@ def _save_manifest(root: Path, manifest: dict) -> None:
 
 def init_testnet(root: Path, validators: int, chain_id: str, preset: dict, operators: list[bytes],
                  faucet: bytes, port_base: int = 27000, timeout_commit: str | None = None,
-                 extra_balances: dict[bytes, dict[str, int]] | None = None) -> dict:
+                 extra_balances: dict[bytes, dict[str, int]] | None = None, snapshot_interval: int = 0,
+                 snapshot_chunk_bytes: int | None = None, create_empty_blocks: bool = True) -> dict:
     """Create `validators` node homes with bonded operators (operators[i] runs node i) and a funded faucet.
-    extra_balances (address -> {denom: amount}) adds genesis funds, e.g. for load-test senders."""
+    extra_balances (address -> {denom: amount}) adds genesis funds, e.g. for load-test senders.
+    snapshot_interval > 0: every node takes a state sync snapshot every that many heights (add_full_node
+    with state_sync=True joins from one)."""
     root = Path(root)
     if (root / MANIFEST).exists():
         raise NodeError(f"{root} already holds a testnet; `gradchain testnet stop` and remove it first")
@@ -66,8 +70,10 @@ def init_testnet(root: Path, validators: int, chain_id: str, preset: dict, opera
     nodes, homes = [], []
     for i in range(validators):
         home, ports = root / f"node{i}", Ports.from_base(port_base + PORT_STRIDE * i)
-        init_node(home, f"node{i}", chain_id, {}, ports=ports, timeout_commit=timeout_commit, prometheus=True)
+        init_node(home, f"node{i}", chain_id, {}, ports=ports, timeout_commit=timeout_commit, prometheus=True,
+                  create_empty_blocks=create_empty_blocks)
         _node_key_password(root, home)
+        _snapshot_settings(home, snapshot_interval, snapshot_chunk_bytes)
         homes.append(home)
         nodes.append({"name": f"node{i}", "home": str(home), **_port_fields(ports), "validator": True})
     bond, spendable = int(preset["operators"]["bond"]), int(preset["operators"]["spendable"])
@@ -89,10 +95,55 @@ def init_testnet(root: Path, validators: int, chain_id: str, preset: dict, opera
     return manifest
 
 
-def add_full_node(root: Path) -> dict:
+def _snapshot_settings(home: Path, interval: int, chunk_bytes: int | None) -> None:
+    settings = replace(load_settings(home), snapshot_interval=interval)
+    if chunk_bytes is not None:
+        settings = replace(settings, snapshot_chunk_bytes=chunk_bytes)
+    save_settings(home, settings)
+
+
+def _rpc(url: str, method: str, **params) -> dict:
+    with httpx.Client(timeout=10) as http:
+        reply = http.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).json()
+    if "result" not in reply:
+        raise NodeError(f"{url} {method}: {reply.get('error')}")
+    return reply["result"]
+
+
+def state_sync_trust(manifest: dict) -> tuple[list[str], int, str]:
+    """(rpc servers, trust height, trust hash) for a node joining by state sync, from the testnet's node 0
+    (the trusted RPC: it is this machine's own testnet). The trust height is the latest snapshot height
+    node 0 has reached, so the light client verifies the snapshot's header from a header it was given."""
+    first = manifest["nodes"][0]
+    interval = load_settings(Path(first["home"])).snapshot_interval
+    if interval <= 0:
+        raise NodeError("the testnet's nodes take no snapshots (snapshot_interval = 0 in their gradchain.toml): "
+                        "create it with `gradchain testnet init --snapshot-interval N`, or join by block sync")
+    url = f"http://127.0.0.1:{first['rpc']}"
+    try:
+        latest = int(_rpc(url, "status")["sync_info"]["latest_block_height"])
+    except (httpx.HTTPError, KeyError, ValueError) as e:
+        raise NodeError(f"cannot read the latest height from {first['name']} ({url}): is the testnet running? "
+                        f"({e})") from None
+    snapshot_height = latest // interval * interval
+    if snapshot_height == 0 or latest < snapshot_height + 2:
+        snapshot_height -= interval    # its header (height + 1) and the next must exist for the light client
+    if snapshot_height <= 0:
+        raise NodeError(f"no snapshot yet: {first['name']} is at height {latest}, the first snapshot is at "
+                        f"{interval} and usable from height {interval + 2}")
+    commit = _rpc(url, "commit", height=str(snapshot_height))
+    trust_hash = commit["signed_header"]["commit"]["block_id"]["hash"]
+    urls = [f"http://127.0.0.1:{n['rpc']}" for n in manifest["nodes"][:2]]
+    return (urls * 2)[:2], snapshot_height, trust_hash
+
+
+def add_full_node(root: Path, state_sync: bool = False) -> dict:
     """A new non-validator node that syncs from the others; turn it into a validator with a
-    create-validator tx using its consensus and encryption keys."""
+    create-validator tx using its consensus and encryption keys. state_sync=True: it restores a recent
+    snapshot of the others (abci_app/snapshots.py) instead of replaying every block, trusting the header
+    hash node 0 serves at the snapshot's height; the testnet must be running and taking snapshots."""
     manifest = load_manifest(root)
+    trust = state_sync_trust(manifest) if state_sync else None
     i = len(manifest["nodes"])
     home, ports = Path(root) / f"node{i}", Ports.from_base(manifest["port_base"] + PORT_STRIDE * i)
     init_node(home, f"node{i}", manifest["chain_id"], {}, ports=ports, timeout_commit=manifest["timeout_commit"],
@@ -102,6 +153,10 @@ def add_full_node(root: Path) -> dict:
     write_genesis(home, read_genesis(Path(manifest["nodes"][0]["home"])))
     set_persistent_peers(home, [f"{node_id(Path(n['home']))}@127.0.0.1:{n['p2p']}" for n in manifest["nodes"]])
     node = {"name": f"node{i}", "home": str(home), **_port_fields(ports), "validator": False}
+    if trust is not None:
+        rpc_servers, trust_height, trust_hash = trust
+        set_state_sync(home, rpc_servers, trust_height, trust_hash)
+        node.update(state_sync={"trust_height": trust_height, "trust_hash": trust_hash, "rpc_servers": rpc_servers})
     manifest["nodes"].append(node)
     _save_manifest(root, manifest)
     return node

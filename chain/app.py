@@ -89,6 +89,16 @@ class Application:
         self._block, self._pending = None, None
         self._check = Overlay(self.store)  # CometBFT rechecks the remaining mempool txs against this
 
+    def restore(self, items, height: int, app_hash: bytes) -> bool:
+        """State sync: an empty app takes a whole state as of `height` (abci_app/snapshots.py), written only
+        if its tree root equals `app_hash` (the light-client-verified header's). False if it does not."""
+        if self._block is not None or self._pending is not None:
+            raise RuntimeError("restore during a block")
+        if not self.store.restore(items, height, app_hash):
+            return False
+        self._check = Overlay(self.store)
+        return True
+
     def _state_at(self, height: int):
         """The committed state to answer a query at `height` (0: the latest)."""
         if height in (0, self.store.height):

@@ -29,9 +29,11 @@ def testnet(ctx, root):
 @click.option("--port-base", default=27000, show_default=True, help="Node i uses ports BASE+10*i ... +5.")
 @click.option("--timeout-commit", default=None, help="CometBFT block interval, e.g. 500ms (preset: 1s).")
 @click.option("--preset", default="local", show_default=True)
+@click.option("--snapshot-interval", default=100, show_default=True, type=click.IntRange(0),
+              help="Every node takes a state sync snapshot every N heights (0: none); see add-node --state-sync.")
 @click.pass_context
 @friendly
-def testnet_init(ctx, validators, chain_id, port_base, timeout_commit, preset):
+def testnet_init(ctx, validators, chain_id, port_base, timeout_commit, preset, snapshot_interval):
     """Write a ready network: node homes, one genesis, bonded operators, a funded faucet."""
     from abci_app.testnet import init_testnet
     from client.wallet import Keyring
@@ -42,7 +44,8 @@ def testnet_init(ctx, validators, chain_id, port_base, timeout_commit, preset):
     names = [f"validator{i}" for i in range(validators)] + [settings["faucet"]["key"]]
     wallets = {name: ring.add(name, secret) for name in names}
     manifest = init_testnet(root, validators, chain_id, settings, [wallets[n].address_bytes for n in names[:-1]],
-                            wallets[names[-1]].address_bytes, port_base, timeout_commit)
+                            wallets[names[-1]].address_bytes, port_base, timeout_commit,
+                            snapshot_interval=snapshot_interval)
     emit(ctx, {"root": str(root), **manifest, "faucet": wallets[names[-1]].address},
          f"testnet {chain_id} with {validators} validators in {root}\n"
          + "\n".join(f"  {n['name']}: rpc http://127.0.0.1:{n['rpc']}  p2p {n['p2p']}  metrics "
@@ -87,11 +90,16 @@ def testnet_status(ctx):
 
 
 @testnet.command("add-node")
+@click.option("--state-sync", is_flag=True,
+              help="Join from a recent snapshot of the running testnet (trusting node 0's header at its height) "
+                   "instead of replaying every block.")
 @click.pass_context
 @friendly
-def testnet_add_node(ctx):
+def testnet_add_node(ctx, state_sync):
     """Add a full node that syncs from the others (make it a validator with `tx validators create`)."""
     from abci_app.testnet import add_full_node
-    node = add_full_node(_root(ctx))
-    emit(ctx, node, f"added {node['name']} (rpc http://127.0.0.1:{node['rpc']}); start it with "
+    node = add_full_node(_root(ctx), state_sync=state_sync)
+    how = (f" by state sync from height {node['state_sync']['trust_height']} (trusted hash "
+           f"{node['state_sync']['trust_hash']})" if state_sync else "")
+    emit(ctx, node, f"added {node['name']} (rpc http://127.0.0.1:{node['rpc']}){how}; start it with "
                     f"`gradchain testnet --root {_root(ctx)} start`")

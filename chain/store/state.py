@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from bisect import bisect_left, insort
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from chain.store.history import History
@@ -99,6 +99,29 @@ class CommittedStore:
         self.height, self.app_hash = height, pending.app_hash
         for node_hash, node in pending.nodes.items():
             self._remember(node_hash, node)
+
+    def restore(self, items: Iterable[tuple[bytes, bytes]], height: int, app_hash: bytes) -> bool:
+        """Fill an empty store with a whole state as of `height` (a state sync snapshot, abci_app/snapshots.py):
+        the tree is rebuilt from an empty one over every key, and nothing is written unless its root equals
+        `app_hash`. Then state, tree nodes, height and app hash go in one atomic write, as a commit would
+        (no history: queries at earlier heights start after this one). False if the root differs."""
+        if self.height != 0 or self.app_hash != EMPTY or next(iter(self.iterate(b"", None)), None) is not None:
+            raise RuntimeError("restore needs an empty store")
+        if height <= 0:
+            raise ValueError(f"cannot restore at height {height}")
+        changes = dict(items)
+        if any(type(k) is not bytes or type(v) is not bytes for k, v in changes.items()):
+            raise TypeError("restored keys and values must be bytes")
+        pending = self.prepare(changes)
+        if pending.app_hash != app_hash:
+            return False
+        puts = {STATE + k: v for k, v in pending.changes.items()}
+        puts.update((NODE + h, node) for h, node in pending.nodes.items())
+        puts[META_HEIGHT] = height.to_bytes(8, "big")
+        puts[META_APP_HASH] = pending.app_hash
+        self._kv.write(puts, [])
+        self.height, self.app_hash = height, pending.app_hash
+        return True
 
     def prove(self, key: bytes) -> tuple[bytes | None, bytes]:
         """The value at the last committed height and its proof (inclusion, or absence if None)."""
