@@ -59,6 +59,9 @@ class Application:
         block = Overlay(self.store)
         genesis.import_genesis(block, chain_id, app_state)
         self._block = block
+        # a tx can reach the mempool before block 1 commits the genesis state: check it against that state
+        # (CheckTx used to find no chain id there and crash the node)
+        self._check = Overlay(block)
         return InitResult(app_hash=self.store.prepare(block.changes()).app_hash,
                           validators=validators_genesis.initial_validators(block))
 

@@ -173,3 +173,21 @@ def test_queries():
     assert chain.app.query("/nope", b"").codespace == "query"
     assert chain.app.query("/bank/balances", b"short").code == 2
     assert chain.app.query("/bank/balances", CAROL.address_bytes, height=99).code == 3
+
+
+def test_checktx_before_the_first_block_is_checked_against_genesis_not_a_crash():
+    """A tx broadcast right after InitChain, before block 1 commits the genesis state, is checked against
+    that state (it used to find no chain id and stop the node); block 1 then includes it."""
+    import json
+    from chain.app import Application
+    from chain.store.kv import MemoryKV
+    from chainutil import CHAIN_ID, genesis
+    app = Application(MemoryKV())
+    app.init_chain(CHAIN_ID, 1, json.dumps(genesis()).encode())
+    tx = send_tx(ALICE, CAROL, {"ugrad": 5}, 0)
+    assert app.check_tx(tx).code == 0
+    assert app.check_tx(send_tx(ALICE, CAROL, {"ugrad": 5}, 0)).code != 0   # the same sequence again: refused
+    from chain.results import BlockContext
+    result = app.finalize_block(BlockContext(CHAIN_ID, 1, 1_700_000_001, 0, b"\x00" * 20), [tx])
+    app.commit()
+    assert result.tx_results[0].code == 0 and bank.balance(app.store, CAROL.address_bytes, "ugrad") == 5
