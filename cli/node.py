@@ -122,3 +122,78 @@ def version(ctx):
     else:
         cometbft = f"cometbft: {found[1]} ({found[0]})"
     emit(ctx, data, f"gradchain {SOFTWARE_VERSION}\napp protocol version: {APP_VERSION}\n{cometbft}")
+
+
+def _home(ctx, stopped: bool = False) -> Path:
+    """--home, checked to be a node home (and, with `stopped`, not held by a running node)."""
+    from abci_app.preflight import check_home, check_settings
+    home = Path(ctx.obj["home"])
+    (check_home if stopped else check_settings)(home)
+    return home
+
+
+@click.command("show-node-id")
+@click.pass_context
+@friendly
+def show_node_id(ctx):
+    """This node's CometBFT id, as peers name it in `id@host:port`."""
+    from abci_app.node import node_id
+    home = _home(ctx)
+    nid = node_id(home)
+    emit(ctx, {"node_id": nid}, nid)
+
+
+@click.command("show-validator")
+@click.pass_context
+@friendly
+def show_validator(ctx):
+    """This node's consensus public key and address (priv_validator_key.json) and its X25519 encryption
+    public key (encryption_key.json; no password needed): what `tx validators create` registers."""
+    import base64
+    import hashlib
+    import json
+
+    from abci_app import node_key
+    from abci_app.settings import cometbft_home
+    home = _home(ctx)
+    path = cometbft_home(home) / "config" / "priv_validator_key.json"
+    try:
+        pub = base64.b64decode(json.loads(path.read_text())["pub_key"]["value"])
+    except (OSError, ValueError, KeyError) as e:
+        raise click.ClickException(f"cannot read the consensus key {path}: {e}") from None
+    data = {"consensus_pubkey": base64.b64encode(pub).decode(),
+            "consensus_address": hashlib.sha256(pub).digest()[:20].hex().upper()}
+    if node_key.key_path(home).exists():
+        data["encryption_pubkey"] = base64.b64encode(node_key.public_key(home)).decode()
+    emit(ctx, data, "\n".join(f"{k}: {v}" for k, v in data.items()))
+
+
+@click.command("export")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write here instead of stdout.")
+@click.pass_context
+@friendly
+def export(ctx, out):
+    """The stopped node's state as a genesis app_state (JSON) that `init` / InitChain imports again. The node
+    must not be running (its database is locked while it runs)."""
+    import json
+
+    from abci_app.node import _open_application
+    from abci_app.settings import load_settings
+    from chain.genesis import export_genesis
+    home = _home(ctx, stopped=True)
+    app, kv = _open_application(home, load_settings(home))
+    try:
+        if app.store.height == 0:
+            raise click.ClickException(f"the node at {home} has committed no block yet: there is no state to export "
+                                       "(its genesis is cometbft/config/genesis.json)")
+        state = {"height": app.store.height, "app_hash": app.store.app_hash.hex(),
+                 "app_state": export_genesis(app.store)}
+    finally:
+        kv.close()
+    text = json.dumps(state, indent=1, sort_keys=True)
+    if out:
+        Path(out).write_text(text + "\n")
+        emit(ctx, {"out": out, "height": state["height"], "app_hash": state["app_hash"]},
+             f"state at height {state['height']} (app hash {state['app_hash']}) written to {out}")
+    else:
+        click.echo(text)
