@@ -18,12 +18,29 @@ def keys():
 
 @keys.command("add")
 @click.argument("name")
+@click.option("--recover", is_flag=True, help="Restore the key from its 24-word recovery phrase (asked for, or "
+                                              "read from stdin; never give it on the command line).")
 @click.pass_context
 @friendly
-def keys_add(ctx, name):
-    """Create a new key NAME."""
-    wallet = keyring(ctx).add(name, password(ctx, confirm=True))
-    emit(ctx, {"name": name, "address": wallet.address}, f"created key {name}: {wallet.address}")
+def keys_add(ctx, name, recover):
+    """Create a new key NAME and show its recovery phrase once, or restore one with --recover."""
+    import sys
+
+    from client.mnemonic import new_mnemonic, wallet_from_mnemonic
+    if recover:
+        words = (click.prompt("Recovery phrase", hide_input=True) if sys.stdin.isatty()
+                 else sys.stdin.readline())
+    else:
+        words = new_mnemonic()
+    wallet = wallet_from_mnemonic(words)
+    keyring(ctx).add(name, password(ctx, confirm=True), wallet)
+    data = {"name": name, "address": wallet.address}
+    if recover:
+        emit(ctx, data, f"recovered key {name}: {wallet.address}")
+        return
+    emit(ctx, {**data, "mnemonic": words},
+         f"created key {name}: {wallet.address}\n\nrecovery phrase (shown once; anyone with it holds the key, "
+         f"write it down and keep it offline):\n{words}")
 
 
 @keys.command("list")
