@@ -9,7 +9,6 @@ cohorts, submissions, outcomes, leaderboard, head accuracy per round).
 """
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 import sys
@@ -19,6 +18,7 @@ from urllib.parse import urlparse
 
 import click
 
+from abci_app.settings import is_loopback
 from cli.common import friendly
 from cli.explorer_page import PAGE
 
@@ -30,15 +30,6 @@ def default_port(node_url: str) -> int:
     """BASE+8 of the node whose RPC is BASE+1 (26657 -> 26664, testnet node i 27001+10i -> 27008+10i)."""
     port = urlparse(node_url).port
     return port + PORT_OFFSET if port and port + PORT_OFFSET < 65536 else DEFAULT_PORT
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class Explorer:
@@ -75,7 +66,7 @@ class Explorer:
 def make_server(client, host: str = "127.0.0.1", port: int = 0, quiet: bool = False,
                 explorer: Explorer | None = None) -> ThreadingHTTPServer:
     """The explorer's HTTP server for `client`'s node (or a ready `explorer`), bound; call serve_forever."""
-    if not _loopback(host):
+    if not is_loopback(host):
         raise click.ClickException(f"the explorer listens on loopback only, not {host!r}")
     explorer = explorer or Explorer(client)
 

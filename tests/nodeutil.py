@@ -238,3 +238,13 @@ def app_hashes_by_height(urls: list[str], start: int) -> dict[int, set[str]]:
     top = min(height(u) for u in urls)
     return {h: {rpc(u, "commit", height=str(h))["signed_header"]["header"]["app_hash"] for u in urls}
             for h in range(start, top + 1)}
+
+
+def served_updates(url: str, result: dict) -> dict[tuple[int, int], bytes]:
+    """(round, seq) -> the opened update /rounds/update serves for every submission of a demo_training run."""
+    out = {}
+    for r in result["history"]:
+        for s in r["info"]["submission_list"]:
+            data = result["model_id"].to_bytes(8, "big") + r["round"].to_bytes(8, "big") + s["seq"].to_bytes(8, "big")
+            out[(r["round"], s["seq"])] = base64.b64decode(abci_query(url, "/rounds/update", data).get("value") or "")
+    return out

@@ -4,14 +4,13 @@ unchanged train_and_submit; in one round a trainer joins and drops out, so its r
 its masks leave the others' sum. Asserts: the chain-trained model reaches 95% of central accuracy, the
 dropout's cohort still sums, every update the chain ever stored is a cohort mean, and all four validators
 agree on the app hash at every height."""
-import base64
 import sys
 
 import pytest
 
 from client import Client
 from client.wallet import Wallet
-from nodeutil import ROOT, app_hashes_by_height, height, preset_testnet
+from nodeutil import ROOT, app_hashes_by_height, height, preset_testnet, served_updates
 
 pytestmark = pytest.mark.integration
 torch = pytest.importorskip("torch")
@@ -31,14 +30,7 @@ def aggregate_demo(tmp_path_factory):
         result = demo_training.run(urls[0], FAUCET, rounds=3, quiet=True, clients=clients, privacy="aggregate",
                                    dropout_round=1)
         hashes = app_hashes_by_height(urls, start)
-        with Client(urls[0]) as chain:
-            stored = {}
-            for r in result["history"]:
-                for s in r["info"]["submission_list"]:
-                    data = (result["model_id"].to_bytes(8, "big") + r["round"].to_bytes(8, "big")
-                            + s["seq"].to_bytes(8, "big"))
-                    stored[(r["round"], s["seq"])] = base64.b64decode(chain.rpc.abci_query("/rounds/update", data)
-                                                                      .get("value") or "")
+        stored = served_updates(urls[0], result)
         yield result, hashes, stored
 
 

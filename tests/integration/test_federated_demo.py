@@ -16,7 +16,7 @@ from chain.tx.envelope import decode_tx
 from chain.rounds.messages import MsgSubmitUpdate
 from client import Client
 from client.wallet import Wallet
-from nodeutil import ROOT, app_hashes_by_height, height, preset_testnet
+from nodeutil import ROOT, app_hashes_by_height, height, preset_testnet, served_updates
 
 pytestmark = pytest.mark.integration
 torch = pytest.importorskip("torch")
@@ -50,14 +50,7 @@ def demo(tmp_path_factory):
         clients = [Recording(urls[i % 4]) for i in range(4)]   # trainers talk to different nodes
         result = demo_training.run(urls[0], FAUCET, rounds=3, quiet=True, clients=clients)
         hashes = app_hashes_by_height(urls, start)
-        with Client(urls[0]) as chain:
-            updates = {}
-            for r in result["history"]:
-                for s in r["info"]["submission_list"]:
-                    data = (result["model_id"].to_bytes(8, "big") + r["round"].to_bytes(8, "big")
-                            + s["seq"].to_bytes(8, "big"))
-                    raw = base64.b64decode(chain.rpc.abci_query("/rounds/update", data).get("value") or "")
-                    updates[(r["round"], s["seq"])] = raw
+        updates = served_updates(urls[0], result)
         yield result, clients, hashes, updates
 
 
