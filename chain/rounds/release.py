@@ -24,8 +24,8 @@ import hashlib
 
 from chain.rounds.errors import (CopiedUpdate, UnknownSubmission, UpdateDecodeError, UpdateOutOfRange,
                                  UpdateShapeMismatch)
-from chain.sealing.errors import (EphemeralKeyMismatch, KeyCommitmentMismatch, PayloadDecryptionFailed,
-                                  PlaintextCommitmentMismatch, ShareMismatch, UndecryptableShare)
+from chain.sealing.errors import (EphemeralKeyMismatch, KeyCommitmentMismatch, PayloadDecryptionFailed, ShareMismatch,
+                                  UndecryptableShare)
 from chain.tx.errors import ChainError, TxDecodeError
 from chain.registry import keeper as registry
 from chain.results import Event
@@ -300,8 +300,7 @@ def try_open(state, ctx, model_id: int, round_: int, seq: int) -> list[Event]:
         # every member's shares must decrypt under the ephemeral key derived from K: a trainer cannot frame a
         # validator as withholding by sealing garbage to it (docs/rounds.md, "Withholding")
         verify_all_shares(envelope, key, _pubkeys(keeper.get_round(state, model_id, round_)))
-    except (KeyCommitmentMismatch, PayloadDecryptionFailed, PlaintextCommitmentMismatch, EphemeralKeyMismatch,
-            UndecryptableShare) as e:
+    except (KeyCommitmentMismatch, PayloadDecryptionFailed, EphemeralKeyMismatch, UndecryptableShare) as e:
         return [_invalidate(state, model_id, round_, sub, ctx.height, e)]
     keeper.put_update(state, model_id, round_, seq, plaintext)
     opened = {**sub, "status": keeper.OPENED, "opened_height": ctx.height, "key": key.hex(),

@@ -5,8 +5,10 @@ Schema (docs/sealing.md has it as a .proto file):
     SealContext { string chain_id = 1; uint64 model_id = 2; uint64 round = 3; bytes submitter = 4; }
     SealedShare { uint64 validator_index = 1; uint64 count = 2; bytes commitment = 3; bytes ciphertext = 4; }
     SealedUpdate { uint64 version = 1; bytes context_hash = 2; bytes valset_hash = 3; uint64 threshold = 4;
-                   bytes key_commitment = 5; bytes plaintext_commitment = 6; bytes ephemeral_pubkey = 7;
+                   bytes key_commitment = 5; reserved 6; bytes ephemeral_pubkey = 7;
                    repeated SealedShare shares = 8; bytes ciphertext = 9; }
+
+Field 6 was v1's plaintext commitment; v2 leaves it empty (an envelope that sets it is malformed).
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from chain.tx.errors import TxDecodeError
 from chain.sealing import derive
 from chain.sealing.field import ELEMENT_BYTES
 from chain.sealing.valset import MAX_SEALING_VALIDATORS, MAX_TOTAL_SHARES_LIMIT, SharePlan, is_usable_x25519_key
-from chain.tx.wire import LEN, Field, Message, encode_varint, message
+from chain.tx.wire import LEN, VARINT, Field, Message, decode_varint, encode_varint, message
 
 MAX_PAYLOAD_BYTES = 64 << 20   # default bound on an update's ciphertext; the rounds module may set less
 _CIPHERTEXT_TAG = encode_varint(9 << 3 | LEN)
@@ -70,6 +72,44 @@ class SealedUpdate(Message):
             return head
         return b"".join((head, _CIPHERTEXT_TAG, encode_varint(len(self.ciphertext)), self.ciphertext))
 
+    @classmethod
+    def decode(cls, buf: bytes) -> "SealedUpdate":
+        """Message.decode's verdict on every input, but the payload is not copied: `ciphertext` is a read-only
+        memoryview into `buf` (which stays alive with it). Megabytes copied once per decode cost as much as
+        the AES-GCM pass itself. The payload is the last field, so the head before it parses on its own."""
+        raw = buf if type(buf) is bytes else memoryview(buf).tobytes()
+        cut = _payload_field_start(raw)
+        if cut is None:
+            return Message.decode.__func__(cls, raw)
+        _, pos = decode_varint(raw, cut)
+        length, pos = decode_varint(raw, pos)
+        if length != len(raw) - pos or length == 0:
+            return Message.decode.__func__(cls, raw)  # truncated, trailing bytes or an explicit default: refused
+        head = Message.decode.__func__(cls, raw[:cut])
+        return replace(head, ciphertext=memoryview(raw)[pos:].toreadonly())
+
+
+def _payload_field_start(raw: bytes) -> int | None:
+    """Offset of the first field-9 tag, walking the fields before it (None if the walk finds none or stumbles:
+    then the generic decoder runs and refuses with its own message)."""
+    pos = 0
+    try:
+        while pos < len(raw):
+            tag, after = decode_varint(raw, pos)
+            if tag == _CIPHERTEXT_TAG[0]:
+                return pos
+            if tag & 7 == LEN:
+                length, after = decode_varint(raw, after)
+                after += length
+            elif tag & 7 == VARINT:
+                _, after = decode_varint(raw, after)
+            else:
+                return None
+            pos = after
+    except TxDecodeError:
+        return None
+    return None
+
 
 def seal_context(chain_id: str, model_id: int, round: int, submitter: bytes) -> bytes:
     """Canonical context bytes: the chain, model, round and submitter address an update is sealed for."""
@@ -96,10 +136,13 @@ def decode_envelope(raw: bytes, *, max_payload_bytes: int = MAX_PAYLOAD_BYTES) -
 def validate_envelope(envelope: SealedUpdate, *, max_payload_bytes: int = MAX_PAYLOAD_BYTES) -> None:
     """Structural rules that need nothing but the envelope. Raises MalformedEnvelope or EnvelopeTooLarge."""
     if envelope.version != derive.VERSION:
-        raise MalformedEnvelope(f"envelope version {envelope.version}; this chain opens version {derive.VERSION}")
-    for name in ("context_hash", "valset_hash", "key_commitment", "plaintext_commitment"):
+        raise MalformedEnvelope(f"envelope version {envelope.version}; this chain opens version {derive.VERSION} "
+                                "(docs/sealing.md, \"Format history\"): seal again with this SDK")
+    for name in ("context_hash", "valset_hash", "key_commitment"):
         if len(getattr(envelope, name)) != derive.HASH_BYTES:
             raise MalformedEnvelope(f"{name} must be {derive.HASH_BYTES} bytes")
+    if envelope.plaintext_commitment:
+        raise MalformedEnvelope("field 6 (v1's plaintext commitment) must be empty in version 2")
     if not is_usable_x25519_key(envelope.ephemeral_pubkey):
         raise MalformedEnvelope("ephemeral_pubkey must be a 32-byte X25519 key that is not a low-order point")
     if not 0 < len(envelope.shares) <= MAX_SEALING_VALIDATORS:

@@ -55,7 +55,7 @@ class PayloadDecryptionFailed(ChainError):
 
 
 class PlaintextCommitmentMismatch(ChainError):
-    """The decrypted update does not match the envelope's plaintext commitment."""
+    """Retired with envelope format v1 (its HMAC plaintext commitment); no longer raised, code never reused."""
     codespace, code = "sealing", 11
 
 

@@ -17,11 +17,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from chain.sealing.errors import (EphemeralKeyMismatch, KeyCommitmentMismatch, NotEnoughShares,
-                                  PayloadDecryptionFailed, PlaintextCommitmentMismatch, ShareDecryptionFailed,
-                                  ShareMismatch, UndecryptableShare)
+                                  PayloadDecryptionFailed, ShareDecryptionFailed, ShareMismatch, UndecryptableShare)
 from chain.sealing import derive
 from chain.sealing.envelope import SealedShare, SealedUpdate, check_context, share_xs, validate_envelope
-from chain.sealing.field import ELEMENT_BYTES, decode_element, encode_element, interpolate_at_zero
+from chain.sealing.field import ELEMENT_BYTES, decode_limbs, interpolate_at_zero
 
 
 def decrypt_share(validator_private_key: bytes, envelope: SealedUpdate, validator_index: int) -> bytes:
@@ -56,8 +55,8 @@ def check_share(envelope: SealedUpdate, validator_index: int, share: bytes) -> N
     if len(share) != entry.count * ELEMENT_BYTES:
         raise ShareMismatch(f"validator {validator_index} holds {entry.count} shares ({entry.count * 32} bytes), "
                             f"got {len(share)} bytes")
-    if any(decode_element(share[i:i + ELEMENT_BYTES]) is None for i in range(0, len(share), ELEMENT_BYTES)):
-        raise ShareMismatch(f"validator {validator_index}: a share is not a field element below 2**255-19")
+    if decode_limbs(share) is None:
+        raise ShareMismatch(f"validator {validator_index}: a share is not a field element (a limb of 65521 or more)")
     if not hmac.compare_digest(derive.share_commitment(validator_index, share), entry.commitment):
         raise ShareMismatch(f"validator {validator_index}'s share does not match its commitment")
 
@@ -82,18 +81,19 @@ def reconstruct(envelope: SealedUpdate, released: Mapping[int, bytes]) -> bytes:
     rule: walk the entries in envelope order, skip any share that fails its commitment, take the first
     `threshold` shares, interpolate, and require H(key) == key_commitment. Mapping order is never read."""
     validate_envelope(envelope)
-    points: list[tuple[int, int]] = []
-    for entry, xs in zip(envelope.shares, share_xs(envelope)):
+    xs: list[int] = []
+    ys: list[bytes] = []
+    for entry, entry_xs in zip(envelope.shares, share_xs(envelope)):
         share = released.get(entry.validator_index)
         if share is None or not verify_share(envelope, entry.validator_index, share):
             continue
-        points.extend((x, decode_element(share[k * ELEMENT_BYTES:(k + 1) * ELEMENT_BYTES]))
-                      for k, x in enumerate(xs))
-        if len(points) >= envelope.threshold:
+        xs.extend(entry_xs)
+        ys.extend(share[k * ELEMENT_BYTES:(k + 1) * ELEMENT_BYTES] for k in range(entry.count))
+        if len(xs) >= envelope.threshold:
             break
-    if len(points) < envelope.threshold:
-        raise NotEnoughShares(f"{len(points)} valid shares released; {envelope.threshold} needed")
-    key = encode_element(interpolate_at_zero(points[:envelope.threshold]))
+    if len(xs) < envelope.threshold:
+        raise NotEnoughShares(f"{len(xs)} valid shares released; {envelope.threshold} needed")
+    key = interpolate_at_zero(xs[:envelope.threshold], ys[:envelope.threshold])
     if derive.key_commitment(key) != envelope.key_commitment:
         raise KeyCommitmentMismatch("the shares rebuild a key that misses the key commitment: the update's "
                                     "shares are inconsistent")
@@ -101,7 +101,8 @@ def reconstruct(envelope: SealedUpdate, released: Mapping[int, bytes]) -> bytes:
 
 
 def open_update(envelope: SealedUpdate, key: bytes, context: bytes) -> bytes:
-    """The plaintext, after checking the context, H(key), the AEAD tag and the plaintext commitment.
+    """The plaintext, after checking the context, H(key) and the AEAD tag (which, with H(key) in the AAD,
+    leaves exactly one plaintext possible: derive.payload_aad).
 
     `context` is what the chain knows the update was submitted under (never read from the envelope), so a
     ciphertext copied into someone else's submission cannot open there."""
@@ -109,17 +110,13 @@ def open_update(envelope: SealedUpdate, key: bytes, context: bytes) -> bytes:
     check_context(envelope, context)
     if len(key) != derive.KEY_BYTES or derive.key_commitment(key) != envelope.key_commitment:
         raise KeyCommitmentMismatch("the key does not match the envelope's key commitment")
-    payload_key, mac_key = derive.data_keys(key, envelope.context_hash)
     aad = derive.payload_aad(context_hash=envelope.context_hash, valset_hash=envelope.valset_hash,
-                             key_commitment=envelope.key_commitment,
-                             plaintext_commitment=envelope.plaintext_commitment)
+                             key_commitment=envelope.key_commitment)
     try:
-        plaintext = AESGCM(payload_key).decrypt(derive.ZERO_NONCE, envelope.ciphertext, aad)
+        return AESGCM(derive.payload_key(key, envelope.context_hash)).decrypt(derive.ZERO_NONCE,
+                                                                              envelope.ciphertext, aad)
     except InvalidTag:
         raise PayloadDecryptionFailed("the payload does not authenticate under the committed key") from None
-    if not hmac.compare_digest(derive.plaintext_commitment(mac_key, plaintext), envelope.plaintext_commitment):
-        raise PlaintextCommitmentMismatch("the decrypted update does not match its plaintext commitment")
-    return plaintext
 
 
 def verify_all_shares(envelope: SealedUpdate, key: bytes, pubkeys: Mapping[int, bytes]) -> dict[int, bytes]:

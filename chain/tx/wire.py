@@ -87,7 +87,8 @@ class Message:
 
     @classmethod
     def decode(cls, buf: bytes):
-        return cls._decode(memoryview(buf).tobytes(), depth=0)
+        # bytes are immutable: no copy (a megabytes-long envelope would pay one); anything else is copied once
+        return cls._decode(buf if type(buf) is bytes else memoryview(buf).tobytes(), depth=0)
 
     @classmethod
     def _decode(cls, buf: bytes, depth: int):

@@ -11,9 +11,8 @@ from chain.rounds import keeper, release
 from chain.sealing.envelope import decode_envelope, seal_context
 from chain.validators.keeper import COMMUNITY_POOL, consensus_address
 from chainutil import BOB, CAROL, CHAIN_ID
-from client.seal import assemble, random_element, split
+from client.seal import assemble, random_secret, split
 from chain.sealing.valset import share_plan
-from chain.sealing.field import encode_element
 from client.trainer import sealing_set
 from registryutil import activate, code, tiny_model, u64, validation
 
@@ -146,12 +145,12 @@ def test_invalid_key_forfeits_the_deposit(setup):
     model_id = activate(chain, model, shards)
     info = chain.query_json("/rounds/round", u64(model_id, 0))
     plan = share_plan(sealing_set(info))
-    secret, other = random_element(os.urandom), random_element(os.urandom)
+    secret, other = random_secret(os.urandom), random_secret(os.urandom)
     good, bad = split(secret, plan, os.urandom), split(other, plan, os.urandom)
     first = plan.entries()[0][0]
     shares = {i: (bad[i] if i == first else good[i]) for i, _ in plan.entries()}
     context = seal_context(CHAIN_ID, model_id, 0, BOB.address_bytes)
-    envelope = assemble(b"mixed", plan, context, encode_element(secret), shares, os.urandom(32))
+    envelope = assemble(b"mixed", plan, context, secret, shares, os.urandom(32))
     from chain.rounds.messages import MsgSubmitUpdate
     msg = MsgSubmitUpdate(model_id=model_id, round=0, parent_version=0, envelope=envelope.encode())
     assert code(chain.run(BOB, msg)[0]) == ("", 0)

@@ -16,13 +16,12 @@ from chain.bank import keeper as bank
 from chain.rounds import keeper, release
 from chain.rounds.messages import MsgProveWithholding, MsgSubmitUpdate
 from chain.sealing.envelope import seal_context
-from chain.sealing.field import encode_element
 from chain.sealing.valset import share_plan
 from chain.validators import keeper as validators
 from chain.tx.address import from_bech32
 from chain.validators.keeper import COMMUNITY_POOL
 from chainutil import BOB, CAROL, CHAIN_ID
-from client.seal import assemble, random_element, seal_with_key, split
+from client.seal import assemble, random_secret, seal_with_key, split
 from client.trainer import sealing_set
 from registryutil import activate, code, tiny_model, u64, validation
 
@@ -193,9 +192,9 @@ def test_withhold_an_ephemeral_key_not_derived_from_the_data_key_is_invalid(setu
     model_id = activate(chain, model, shards)
     info = chain.query_json("/rounds/round", u64(model_id, 0))
     plan = share_plan(sealing_set(info))
-    secret = random_element(os.urandom)
+    secret = random_secret(os.urandom)
     envelope = assemble(delta(model), plan, seal_context(CHAIN_ID, model_id, 0, BOB.address_bytes),
-                        encode_element(secret), split(secret, plan, os.urandom), os.urandom(32))
+                        secret, split(secret, plan, os.urandom), os.urandom(32))
     msg = MsgSubmitUpdate(model_id=model_id, round=0, parent_version=0, envelope=envelope.encode())
     assert code(chain.run(BOB, msg)[0]) == ("", 0)
     _, end = window(chain, model_id)

@@ -20,12 +20,12 @@ VECTOR_POWERS = [10, 20, 30, 40]
 VECTOR_PLAINTEXT = b"gradchain sealing test vector v1"
 VECTOR_SEED = b"gradchain sealing test vector"
 VECTOR = {
-    "valset_hash": "b4f8685b73c094f3280df433bde6b5adb9e93511c7f5ef43116c28b8b8d71da7",
+    "valset_hash": "371346c20369a29151f979c6bab43398420ca6f49c495f0252eac7375bb1b881",
     "threshold": 70,
     "key": "2c6545d7d2606762946acded2872f4afe3f064d99001bdd0ac5d054b717f06e9",
-    "key_commitment": "f1d80bb094ac0c9a988577c23a8735861bd098aa80de614d327da05c5fd66d4c",
-    "envelope_hash": "42d30e00f8d6d03cb26691bf243ea47e45675c8ea425f16215ca501f15ef5715",
-    "envelope_bytes": 3662,
+    "key_commitment": "78f47da992f622af9661a4daad08fb0e6303bdf8c7fdc5522646efb7512c80ce",
+    "envelope_hash": "c8b0d1b9bab44f2491d8e2ccddd999076f54b6acffd37959e96ae598ad884b30",
+    "envelope_bytes": 3628,
 }
 
 

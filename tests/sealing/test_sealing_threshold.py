@@ -9,7 +9,7 @@ from chain.sealing import derive
 from chain.sealing.open import open_sealed, open_update, reconstruct
 from chain.sealing.valset import share_plan
 from chain.sealing.envelope import share_xs
-from chain.sealing.field import decode_element, encode_element, interpolate_at_zero
+from chain.sealing.field import interpolate_at_zero
 from client.seal import seal
 from sealingutil import CONTEXT, release_all, validators
 
@@ -47,12 +47,12 @@ def _true_key(envelope, shares):
 def _attacker_guess(envelope, released):
     """The best a coalition below the threshold can do with Shamir: interpolate what it holds. The missing
     degrees of freedom make any key equally likely; the guess misses the committed key."""
-    points = [(x, decode_element(released[e.validator_index][k * 32:(k + 1) * 32]))
+    points = [(x, released[e.validator_index][k * 32:(k + 1) * 32])
               for e, xs in zip(envelope.shares, share_xs(envelope)) if e.validator_index in released
               for k, x in enumerate(xs)]
     if not points:
         return None
-    guess = encode_element(interpolate_at_zero(points))
+    guess = interpolate_at_zero([x for x, _ in points], [y for _, y in points])
     assert derive.key_commitment(guess) != envelope.key_commitment
     return guess
 

@@ -41,8 +41,7 @@ def test_protobuf_library_builds_identical_bytes(pb):
     e = ENVELOPE
     theirs = pb.SealedUpdate(
         version=e.version, context_hash=e.context_hash, valset_hash=e.valset_hash, threshold=e.threshold,
-        key_commitment=e.key_commitment, plaintext_commitment=e.plaintext_commitment,
-        ephemeral_pubkey=e.ephemeral_pubkey, ciphertext=e.ciphertext,
+        key_commitment=e.key_commitment, ephemeral_pubkey=e.ephemeral_pubkey, ciphertext=bytes(e.ciphertext),
         shares=[pb.SealedShare(validator_index=s.validator_index, count=s.count, commitment=s.commitment,
                                ciphertext=s.ciphertext) for s in e.shares])
     assert theirs.SerializeToString(deterministic=True) == RAW
@@ -67,7 +66,7 @@ def test_context_round_trips(chain_id, model_id, round_, submitter):
     (lambda b: SealedUpdate(version=1).encode() + b, "repeated field"),
 ])
 def test_non_canonical_bytes_are_refused(mutate, why):
-    assert RAW[:2] == b"\x08\x01"
+    assert RAW[:2] == b"\x08\x02"
     with pytest.raises(MalformedEnvelope):
         decode_envelope(mutate(RAW))
 
