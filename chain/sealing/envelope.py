@@ -65,13 +65,6 @@ class SealedUpdate(Message):
               Field(6, "plaintext_commitment", "bytes"), Field(7, "ephemeral_pubkey", "bytes"),
               Field(8, "shares", "message", SealedShare, repeated=True), Field(9, "ciphertext", "bytes"))
 
-    def encode(self) -> bytes:
-        """Message.encode's bytes, but the payload (the last field, often megabytes) is copied only once."""
-        head = Message.encode(replace(self, ciphertext=b""))
-        if not self.ciphertext:
-            return head
-        return b"".join((head, _CIPHERTEXT_TAG, encode_varint(len(self.ciphertext)), self.ciphertext))
-
     @classmethod
     def decode(cls, buf: bytes) -> "SealedUpdate":
         """Message.decode's verdict on every input, but the payload is not copied: `ciphertext` is a read-only

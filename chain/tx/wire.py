@@ -69,21 +69,24 @@ class Message:
     SCHEMA: ClassVar[tuple[Field, ...]] = ()
 
     def encode(self) -> bytes:
-        out = bytearray()
+        """Canonical bytes. Parts are joined once, so a large bytes field (a sealed update of megabytes) is
+        copied exactly once, even from a memoryview."""
+        parts: list = []
         for f in self.SCHEMA:
             value = getattr(self, f.name)
             items = value if f.repeated else (value,)
             for item in items:
                 if not f.repeated and _is_default(f, item):
                     continue
-                out += encode_varint((f.number << 3) | (VARINT if f.kind in ("uint64", "bool") else LEN))
+                parts.append(encode_varint((f.number << 3) | (VARINT if f.kind in ("uint64", "bool") else LEN)))
                 if f.kind in ("uint64", "bool"):
-                    out += encode_varint(int(item))
+                    parts.append(encode_varint(int(item)))
                 else:
                     raw = item.encode() if f.kind == "message" else (
-                        item.encode("utf-8") if f.kind == "string" else bytes(item))
-                    out += encode_varint(len(raw)) + raw
-        return bytes(out)
+                        item.encode("utf-8") if f.kind == "string" else item)
+                    parts.append(encode_varint(len(raw)))
+                    parts.append(raw)
+        return b"".join(parts)
 
     @classmethod
     def decode(cls, buf: bytes):

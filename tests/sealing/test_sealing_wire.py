@@ -75,9 +75,14 @@ def test_canonical_bytes_decode_to_the_same_envelope():
     assert decode_envelope(RAW) == ENVELOPE and decode_envelope(RAW).encode() == RAW
 
 
-def test_fast_encode_matches_the_generic_codec():
+def test_zero_copy_decode_gives_the_generic_verdict_and_cannot_be_mutated_under_the_chain():
+    """The payload is a read-only view into the decoded bytes: same envelope, same re-encoding; a caller
+    that hands in a bytearray and then changes it does not change the decoded envelope."""
     from chain.tx.wire import Message
-    from dataclasses import replace
-    assert RAW == Message.encode(ENVELOPE)
-    empty = replace(ENVELOPE, ciphertext=b"")
-    assert empty.encode() == Message.encode(empty)
+    decoded = SealedUpdate.decode(RAW)
+    assert decoded == Message.decode.__func__(SealedUpdate, RAW) and decoded.encode() == RAW
+    assert isinstance(decoded.ciphertext, memoryview) and decoded.ciphertext.readonly
+    mutable = bytearray(RAW)
+    from_mutable = SealedUpdate.decode(mutable)
+    mutable[-1] ^= 1
+    assert from_mutable.encode() == RAW
