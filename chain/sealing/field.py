@@ -53,14 +53,22 @@ def is_element(raw: bytes) -> bool:
     return len(raw) == ELEMENT_BYTES and decode_limbs(raw) is not None
 
 
-def interpolate_at_zero(xs: Sequence[int], shares: Sequence[bytes]) -> bytes:
-    """f(0), limb by limb, of the polynomials of degree < len(xs) through (xs[j], shares[j]): the secret.
-    Exact: each limb is sum_j w_j * y_j with w_j, y_j < q, at most 1,024 terms, reduced once."""
+def interpolate_at_zero(xs: Sequence[int], shares: bytes) -> bytes:
+    """f(0), limb by limb, of the polynomials of degree < len(xs) through (xs[j], j-th 32-byte element of
+    `shares`): the secret. Limb l is sum_j w_j * y_jl mod q.
+
+    All 16 limbs are summed at once: each share becomes one integer with its limbs in 48-bit slots, so the
+    sum is len(xs) multiplications instead of 16 times as many. No slot carries into the next: a term is
+    below q**2 < 2**32 and a sum of at most 1,024 terms below 2**42 < 2**48. Exact integers throughout."""
     weights = lagrange_at_zero(tuple(xs))
-    ys = [decode_limbs(s) for s in shares]
-    if any(y is None or len(y) != LIMBS for y in ys):
-        raise ValueError("every share must be one field element")
-    return encode_limbs([sum(map(int.__mul__, weights, column)) % PRIME for column in zip(*ys)])
+    if len(shares) != ELEMENT_BYTES * len(xs) or decode_limbs(shares) is None:
+        raise ValueError("`shares` must be one field element per x coordinate")
+    spread = bytearray(3 * len(shares))        # each 2-byte limb at the bottom of a 6-byte slot
+    spread[4::6], spread[5::6] = shares[0::2], shares[1::2]
+    width = 6 * LIMBS
+    packed = [int.from_bytes(spread[k:k + width], "big") for k in range(0, len(spread), width)]
+    total = sum(map(int.__mul__, weights, packed)).to_bytes(width, "big")
+    return encode_limbs([int.from_bytes(total[k:k + 6], "big") % PRIME for k in range(0, width, 6)])
 
 
 @lru_cache(maxsize=64)
@@ -77,13 +85,27 @@ def lagrange_at_zero(xs: tuple[int, ...]) -> tuple[int, ...]:
     product_all = 1
     for x in xs:
         product_all = product_all * x % PRIME
-    weights = []
+    denominators = []
     for xj in xs:
         denominator = xj
         for a, b in runs:
             denominator = denominator * _run_product(a, b, xj) % PRIME
-        weights.append(product_all * pow(denominator, -1, PRIME) % PRIME)
-    return tuple(weights)
+        denominators.append(denominator)
+    return tuple(product_all * inverse % PRIME for inverse in _batch_inverse(denominators))
+
+
+def _batch_inverse(values: list[int]) -> list[int]:
+    """1/v mod q for every v (all nonzero), with one modular inversion (Montgomery's trick)."""
+    prefix, acc = [], 1
+    for v in values:
+        prefix.append(acc)
+        acc = acc * v % PRIME
+    inverse = pow(acc, -1, PRIME)
+    out = [0] * len(values)
+    for i in range(len(values) - 1, -1, -1):
+        out[i] = inverse * prefix[i] % PRIME
+        inverse = inverse * values[i] % PRIME
+    return out
 
 
 def _runs(xs: list[int]) -> list[tuple[int, int]]:

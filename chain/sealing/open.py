@@ -88,12 +88,13 @@ def reconstruct(envelope: SealedUpdate, released: Mapping[int, bytes]) -> bytes:
         if share is None or not verify_share(envelope, entry.validator_index, share):
             continue
         xs.extend(entry_xs)
-        ys.extend(share[k * ELEMENT_BYTES:(k + 1) * ELEMENT_BYTES] for k in range(entry.count))
+        ys.append(share)
         if len(xs) >= envelope.threshold:
             break
     if len(xs) < envelope.threshold:
         raise NotEnoughShares(f"{len(xs)} valid shares released; {envelope.threshold} needed")
-    key = interpolate_at_zero(xs[:envelope.threshold], ys[:envelope.threshold])
+    t = envelope.threshold
+    key = interpolate_at_zero(xs[:t], b"".join(ys)[:t * ELEMENT_BYTES])
     if derive.key_commitment(key) != envelope.key_commitment:
         raise KeyCommitmentMismatch("the shares rebuild a key that misses the key commitment: the update's "
                                     "shares are inconsistent")

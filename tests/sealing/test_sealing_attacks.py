@@ -69,7 +69,7 @@ def _interpolate(envelope, released):
     points = [(x, released[e.validator_index][k * 32:(k + 1) * 32])
               for e, xs in zip(envelope.shares, share_xs(envelope)) if e.validator_index in released
               for k, x in enumerate(xs)][:envelope.threshold]
-    return interpolate_at_zero([x for x, _ in points], [y for _, y in points])
+    return interpolate_at_zero([x for x, _ in points], b"".join(y for _, y in points))
 
 
 def test_validator_whose_shares_miss_their_commitment_has_nothing_to_release():

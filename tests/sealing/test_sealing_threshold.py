@@ -52,7 +52,7 @@ def _attacker_guess(envelope, released):
               for k, x in enumerate(xs)]
     if not points:
         return None
-    guess = interpolate_at_zero([x for x, _ in points], [y for _, y in points])
+    guess = interpolate_at_zero([x for x, _ in points], b"".join(y for _, y in points))
     assert derive.key_commitment(guess) != envelope.key_commitment
     return guess
 
