@@ -89,3 +89,13 @@ def test_limb_codec_refuses_non_elements():
         lagrange_at_zero((1, 1))
     with pytest.raises(ValueError):
         lagrange_at_zero((0, 2))
+
+
+def test_field_covers_every_share_an_envelope_can_hold():
+    """x coordinates run to the most shares an envelope may hold; all must be distinct and nonzero mod q,
+    and factorial tables must reach them (else a large plan could not be rebuilt)."""
+    from chain.sealing.field import MAX_X
+    from chain.sealing.valset import MAX_TOTAL_SHARES_LIMIT
+    assert MAX_TOTAL_SHARES_LIMIT <= MAX_X < PRIME
+    plan = share_plan(validators([1] * 4), max_total_shares=MAX_TOTAL_SHARES_LIMIT)
+    assert plan.total_shares <= MAX_X
