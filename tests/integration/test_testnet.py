@@ -2,7 +2,6 @@
 import os
 import signal
 import subprocess
-import threading
 import time
 import tomllib
 from pathlib import Path
@@ -10,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from abci_app.testnet import add_full_node, init_testnet, load_manifest, start_node, start_testnet, stop_node, stop_testnet
-from client import Client, GradchainError
+from client import Client
 from client.wallet import Wallet
+from loadgen import TransferLoad
 from nodeutil import ROOT, free_port_base, height, rpc, wait_for_height
 
 pytestmark = pytest.mark.integration
@@ -63,44 +63,6 @@ def test_tx_on_node0_visible_on_node3_and_hashes_agree(net):
     assert_same_hashes(urls, min(height(u) for u in urls) - 1)
 
 
-class Load:
-    """Transfers of 1ugrad in a loop from two senders to one recipient, via node 0."""
-
-    def __init__(self, url):
-        self.url, self.recipient = url, Wallet.generate()
-        self.committed, self.errors, self.stop = 0, [], threading.Event()
-        self.lock = threading.Lock()
-        self.threads = [threading.Thread(target=self.run, args=(w,), daemon=True) for w in self.senders()]
-
-    @staticmethod
-    def senders():
-        return [Wallet.from_seed(bytes([0x60 + i]) * 32) for i in range(2)]
-
-    def run(self, wallet):
-        with Client(self.url, timeout=20) as c:
-            while not self.stop.is_set():
-                try:
-                    c.send(wallet, self.recipient.address, {"ugrad": 1})
-                    with self.lock:
-                        self.committed += 1
-                except GradchainError as e:  # counted; the assertions below decide if it matters
-                    self.errors.append(str(e))
-                    time.sleep(0.2)
-
-    def __enter__(self):
-        with Client(self.url) as c:
-            for w in self.senders():
-                c.send(FAUCET, w.address, {"ugrad": 10_000_000})
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        for t in self.threads:
-            t.join(30)
-
-
 def _kill9(home: Path) -> None:
     pid = int((home / "node.pid").read_text())
     children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
@@ -111,7 +73,7 @@ def _kill9(home: Path) -> None:
 
 def test_kill9_one_validator_under_load_then_catch_up(net):
     root, urls = net
-    with Load(urls[0]) as load:
+    with TransferLoad(urls[:1], FAUCET) as load:
         time.sleep(2)
         _kill9(node_home(root, 2))
         h = height(urls[0])
