@@ -19,6 +19,7 @@ segment back for one TCP retransmission timeout, which is what a lost packet cos
 """
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -34,6 +35,7 @@ from linkproxy import LinkProxy
 from nodeutil import ROOT
 
 _REPO = ROOT
+_SERIAL = itertools.count()
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -56,8 +58,9 @@ class Links:
     """Namespaces and veth links for `count` nodes; routing and partitions in the root namespace."""
 
     def __init__(self, count: int):
-        self.tag = f"{os.getpid() % 100000}"
-        self.subnet = 100 + os.getpid() % 100          # 10.S.i.0/24, distinct per concurrent run
+        serial = next(_SERIAL)                       # several testnets may be up at once in one process
+        self.tag = f"{os.getpid() % 10000}{serial}"
+        self.subnet = 100 + (os.getpid() + 7 * serial) % 150  # 10.S.i.0/24, distinct per live testnet
         self.count = count
         self.names = [f"gc{self.tag}n{i}" for i in range(count)]
         self.rules: list[list[str]] = []
@@ -125,6 +128,7 @@ class NetnsTestnet:
         self.timeout_commit = timeout_commit
         self.net = Links(validators)
         self.proxies: list[LinkProxy] = []
+        self._relayed: dict[int, str] = {}
         self.homes: list[Path] = []
         self.urls: list[str] = []
         self.stopped: set[int] = set()
@@ -166,14 +170,18 @@ class NetnsTestnet:
             path.write_text(tomlkit.dumps(config))
 
     def _peer_address(self, j: int, port: int) -> str:
+        """Where peers dial node j: its own address, or one relay in front of it that all its peers share."""
         if self.links_spec is None:
             return f"{self.net.node_ip(j)}:{port}"
+        if j in self._relayed:
+            return self._relayed[j]
         delay, jitter, loss = self.links_spec
         proxy = LinkProxy((self.net.root_ip(j), port), (self.net.node_ip(j), port), delay_ms=delay,
                           jitter_ms=jitter, loss=loss, seed=self.seed * 1000 + j)
         proxy.start()
         self.proxies.append(proxy)
-        return f"{self.net.root_ip(j)}:{port}"
+        self._relayed[j] = f"{self.net.root_ip(j)}:{port}"
+        return self._relayed[j]
 
     def __exit__(self, *exc) -> None:
         for home in self.homes:
