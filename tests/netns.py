@@ -205,12 +205,15 @@ class NetnsTestnet:
         return proc.pid
 
     def kill9(self, i: int) -> None:
-        """SIGKILL node i's whole process group (app and CometBFT), no clean shutdown."""
+        """SIGKILL node i's app and its CometBFT child at once, no clean shutdown. (The child is named
+        explicitly: it would otherwise outlive the app for a while and keep the RPC port.)"""
         pid = int((self.homes[i] / "node.pid").read_text())
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+        for victim in [pid, *map(int, children)]:
+            try:
+                os.kill(victim, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         try:
             os.waitpid(pid, 0)
         except ChildProcessError:

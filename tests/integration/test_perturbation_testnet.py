@@ -40,15 +40,20 @@ def assert_one_hash_per_height(urls: list[str], first: int, last: int) -> None:
 
 
 def assert_nothing_lost(urls: list[str], load: TransferLoad) -> None:
-    """Every tx a client saw committed is in a block, and the recipient holds exactly one ugrad per tx."""
+    """Every tx a client saw committed is in a block, and each committed transfer moved its ugrad exactly once:
+    the recipient holds one ugrad per tx the senders' sequences count. (A client whose node died between
+    broadcast and confirmation saw no receipt for a tx that may still have committed, so the chain's count
+    can exceed the clients'.)"""
     tip = min(height(u) for u in urls)
-    wait_for_height(urls[0], tip + 1, timeout=60)
+    wait_for_height(urls[0], tip + 2, timeout=60)    # the load has stopped: let the mempool drain
     with Client(urls[0]) as c:
-        assert c.balances(load.recipient.address).get("ugrad", 0) == load.committed
+        received = c.balances(load.recipient.address).get("ugrad", 0)
+        signed = sum(c.sequence(w.address_bytes) for w in load.senders)
+    assert received == signed >= load.committed, (received, signed, load.committed)
     with Client(urls[-1]) as c:
-        for tx_hash in random.Random(0).sample(load.tx_hashes, min(40, len(load.tx_hashes))):
+        for tx_hash in load.tx_hashes:
             found = c.rpc.tx(bytes.fromhex(tx_hash))
-            assert found is not None and found["tx_result"]["code"] == 0 and int(found["height"]) > 0
+            assert found is not None and found["tx_result"]["code"] == 0 and int(found["height"]) > 0, tx_hash
 
 
 def stalls(urls: list[str], seconds: float = 6) -> bool:
