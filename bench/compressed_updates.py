@@ -2,7 +2,7 @@
 
 The digits demo's task (scripts/demo_training.py: its data, skewed splits, starting model and training
 loop; the poisoner trains honestly here), run for R rounds through the chain's own delta arithmetic: each
-trainer's delta is encoded (exact `Weights`, or `CompressedDelta` through the SDK's client.updates.compressed),
+trainer's delta is encoded (exact `Weights`, or `CompressedDelta` deflated through the SDK's client.updates.compressed),
 decoded and applied exactly as the chain does (chain.rounds.delta.apply_delta), and the round's head
 becomes the FedAvg of the candidates (chain.rounds.delta.mean_half_even), as the chain's aggregate
 candidate. Both modes start from the same model, train with the same seeds and data. Reported: the mean

@@ -60,14 +60,17 @@ def delta_from_torch(parent, net, formats=None) -> bytes:
     return _delta_of_arrays(parent.weights, trained.weights)
 
 
-def compressed(parent, update: bytes) -> bytes:
+def compressed(parent, update: bytes, *, deflate: bool = True) -> bytes:
     """`update` (canonical delta bytes against `parent`, a client.model.ChainModel) in the compact format
-    (chain.rounds.delta.compress_delta): int8 per value with a power-of-two scale per tensor. Lossy; if the
-    rounding would push a value of parent + delta out of the spec's range (the chain would refuse it and
-    the deposit be forfeited), the exact update is returned instead."""
-    from chain.rounds.delta import apply_delta, compress_delta, decode_delta
+    (chain.rounds.delta.compress_delta): int8 per value with a power-of-two scale per tensor, then deflated
+    (zlib, lossless) when that is shorter. Lossy; if the rounding would push a value of parent + delta out
+    of the spec's range (the chain would refuse it and the deposit be forfeited), the exact update is
+    returned instead."""
+    from chain.rounds.delta import apply_delta, compress_delta, decode_delta, deflate_delta
     from chain.rounds.errors import UpdateOutOfRange
     raw = compress_delta(decode_delta(update))
+    if deflate and len(small := deflate_delta(raw)) < len(raw):
+        raw = small
     try:
         apply_delta(parent.spec, parent.weights, raw)
     except UpdateOutOfRange:

@@ -9,9 +9,12 @@ leaves the spec's range the update is INVALID (no clipping). Errors (codespace r
 UpdateDecodeError (7), UpdateShapeMismatch (8), UpdateOutOfRange (9).
 
 A delta may also come compressed (CompressedDelta: int8 values with a power-of-two scale per tensor, about
-a quarter of the bytes); it is decoded to the same int64 tensors and checked the same way.
+a quarter of the bytes), or that CompressedDelta deflated (DeflatedDelta, zlib: small trained deltas are far
+from uniform bytes); both decode to the same int64 tensors, checked the same way.
 """
 from __future__ import annotations
+
+import zlib
 
 import numpy as np
 
@@ -47,6 +50,16 @@ class CompressedDelta(Message):
     SCHEMA = (Field(2, "scaled", "message", ScaledTensor, repeated=True),)
 
 
+@message
+class DeflatedDelta(Message):
+    """A CompressedDelta's canonical bytes, deflated (zlib stream, RFC 1950): top-level field 3, so its bytes
+    read as no other delta format. Deflate has many encodings of one input, so whatever compares updates
+    (copy detection) compares canonical_delta(), the inflated bytes, never these."""
+    deflated: bytes = b""
+    SCHEMA = (Field(3, "deflated", "bytes"),)
+
+
+MAX_INFLATED_BYTES = 64 << 20   # any inflation stops here; apply_delta passes its model's exact bound
 MAX_SHIFT = 55          # 127 << 55 < 2**63: every value fits int64
 _Q_MAX = 127
 
@@ -67,17 +80,46 @@ def _scaled_array(t: ScaledTensor) -> np.ndarray:
     return (q << t.shift).reshape(t.shape)
 
 
-def decode_delta(raw: bytes) -> tuple[np.ndarray, ...]:
-    """The delta's tensors as int64 arrays, from either format: Weights (exact) or CompressedDelta."""
+def decode_delta(raw: bytes, *, max_inflated: int = MAX_INFLATED_BYTES) -> tuple[np.ndarray, ...]:
+    """The delta's tensors as int64 arrays, from any format: Weights (exact), CompressedDelta, DeflatedDelta
+    (inflated to at most `max_inflated` bytes: a deflate bomb is refused before it is expanded)."""
     try:
         weights = decode_message(Weights, raw, UpdateDecodeError)
     except UpdateDecodeError as not_weights:
         try:
-            compressed = decode_message(CompressedDelta, raw, UpdateDecodeError)
-        except UpdateDecodeError:
-            raise not_weights from None
+            compressed = decode_message(CompressedDelta, _inflated_or_self(raw, max_inflated), UpdateDecodeError)
+        except UpdateDecodeError as e:
+            raise (e if _is_deflated(raw) else not_weights) from None
         return tuple(_scaled_array(t) for t in compressed.scaled)
     return tuple(array_from_tensor(t, UpdateDecodeError) for t in weights.tensors)
+
+
+def canonical_delta(raw: bytes) -> bytes:
+    """The bytes that identify a delta: a DeflatedDelta's inflated CompressedDelta, any other delta itself.
+    Call on an update that decode_delta accepted."""
+    return _inflated_or_self(raw, MAX_INFLATED_BYTES) if _is_deflated(raw) else raw
+
+
+def _is_deflated(raw: bytes) -> bool:
+    return raw[:1] == b"\x1a"      # field 3, wire type 2: DeflatedDelta's only field
+
+
+def _inflated_or_self(raw: bytes, max_inflated: int) -> bytes:
+    if not _is_deflated(raw):
+        return raw
+    deflated = decode_message(DeflatedDelta, raw, UpdateDecodeError).deflated
+    inflater = zlib.decompressobj()
+    try:
+        inner = inflater.decompress(deflated, max_inflated)
+    except zlib.error as e:
+        raise UpdateDecodeError(f"deflated delta: {e}") from None
+    if inflater.unconsumed_tail:
+        raise UpdateDecodeError(f"deflated delta inflates beyond {max_inflated} bytes")
+    if not inflater.eof or inflater.unused_data:
+        raise UpdateDecodeError("deflated delta: the zlib stream is truncated or followed by other bytes")
+    if _is_deflated(inner):
+        raise UpdateDecodeError("deflated delta: a deflated delta inside a deflated delta")
+    return inner
 
 
 def compress_delta(arrays) -> bytes:
@@ -99,9 +141,20 @@ def compress_delta(arrays) -> bytes:
     return CompressedDelta(scaled=tuple(out)).encode()
 
 
+def deflate_delta(compressed: bytes) -> bytes:
+    """The DeflatedDelta of CompressedDelta bytes (SDK side; lossless, zlib level 9)."""
+    return DeflatedDelta(deflated=zlib.compress(compressed, 9)).encode()
+
+
+def inflated_bound(parent: tuple[np.ndarray, ...]) -> int:
+    """The longest CompressedDelta any delta of `parent`'s shapes can have: one byte per value, and per
+    tensor at most 64 bytes of framing (shape of rank <= 5, shift, lengths)."""
+    return sum(int(p.size) for p in parent) + 64 * len(parent) + 16
+
+
 def apply_delta(spec: ModelSpec, parent: tuple[np.ndarray, ...], raw: bytes) -> tuple[np.ndarray, ...]:
     """parent + delta(raw), or raise a rounds error. `parent` is a validated version of `spec`."""
-    delta = decode_delta(raw)
+    delta = decode_delta(raw, max_inflated=inflated_bound(parent))
     if len(delta) != len(parent):
         raise UpdateShapeMismatch(f"expected {len(parent)} delta tensors, got {len(delta)}")
     out = []

@@ -145,8 +145,9 @@ def _rebuild_indexes(state) -> None:
         for s in keeper.submissions(state, m, r):
             if "members" in s:         # cohort sums are never copies of anything
                 continue
-            if "update_hash" in s and keeper.first_with_plaintext(state, m, bytes.fromhex(s["update_hash"])) is None:
-                keeper.record_plaintext(state, m, bytes.fromhex(s["update_hash"]), r, s["seq"])
+            key = s.get("copy_hash", s.get("update_hash"))   # copy_hash: a deflated delta's canonical bytes
+            if key is not None and keeper.first_with_plaintext(state, m, bytes.fromhex(key)) is None:
+                keeper.record_plaintext(state, m, bytes.fromhex(key), r, s["seq"])
 
 
 def _rebuild_phase(state, record: dict) -> None:

@@ -32,6 +32,7 @@ from chain.results import Event
 from chain.rounds import aggregate_mode as agg
 from chain.rounds import keeper, unmask
 from chain.rounds.candidates import candidate
+from chain.rounds.delta import canonical_delta
 from chain.rounds.scoring_queue import enqueue_update_job
 from chain.sealing.envelope import decode_envelope, seal_context
 from chain.sealing.open import (check_share, decrypt_share, open_update, reconstruct, valid_share_count,
@@ -313,7 +314,9 @@ def try_open(state, ctx, model_id: int, round_: int, seq: int) -> list[Event]:
     except (UpdateDecodeError, UpdateShapeMismatch, UpdateOutOfRange) as e:
         return events + [_invalidate(state, model_id, round_, opened, ctx.height, e)]
     digest = hashlib.sha256(plaintext).digest()
-    first = keeper.first_with_plaintext(state, model_id, digest)
+    # copies are found by the delta's canonical bytes: a deflated copy re-deflated differently is the same delta
+    canonical = hashlib.sha256(canonical_delta(plaintext)).digest()
+    first = keeper.first_with_plaintext(state, model_id, canonical)
     if first is not None and _submitter_of(state, model_id, first) != sub["submitter"]:
         # a copy of someone else's update opened earlier: the first keeps the credit
         return events + [_invalidate(state, model_id, round_, opened, ctx.height, CopiedUpdate("copy"),
@@ -321,8 +324,8 @@ def try_open(state, ctx, model_id: int, round_: int, seq: int) -> list[Event]:
     # the trainer's own earlier update again (deterministic retraining from an unchanged head gives the same
     # bytes) is no copy: it is scored like any other, and the first submission stays the one indexed
     if first is None:
-        keeper.record_plaintext(state, model_id, digest, round_, seq)
-    opened = {**opened, "update_hash": digest.hex()}
+        keeper.record_plaintext(state, model_id, canonical, round_, seq)
+    opened = {**opened, "update_hash": digest.hex(), **({"copy_hash": canonical.hex()} if canonical != digest else {})}
     keeper.put_submission(state, model_id, round_, opened)
     enqueue_update_job(state, ctx.height, model_id, round_, opened)  # if the round's shard is revealed
     return events

@@ -67,3 +67,50 @@ def test_compressed_sdk_falls_back_to_exact_when_rounding_would_leave_the_range(
         apply_delta(parent.spec, parent.weights, compress_delta(arrays))
     assert compressed(parent, exact) == exact
     assert compressed(model, updates["a"]) != updates["a"]
+
+
+# --- deflated (zlib) compressed deltas ----------------------------------------------------------------
+def test_compressed_deflated_delta_decodes_to_the_same_tensors_and_is_smaller(setup):
+    from chain.rounds.delta import DeflatedDelta, canonical_delta, deflate_delta
+    model, *_, updates = setup
+    plain = compress_delta(decode_delta(updates["a"]))
+    small = compressed(model, updates["a"])
+    assert DeflatedDelta.decode(small).deflated and len(small) < len(plain)
+    assert all(np.array_equal(a, b) for a, b in zip(decode_delta(small), decode_delta(plain)))
+    assert canonical_delta(small) == plain == canonical_delta(plain)
+    assert compressed(model, updates["a"], deflate=False) == plain
+    assert canonical_delta(deflate_delta(plain)) == plain
+
+
+@pytest.mark.parametrize("make, why", [
+    (lambda plain: __import__("zlib").compress(bytes(10_000_000), 9), "inflates beyond"),     # a deflate bomb
+    (lambda plain: __import__("zlib").compress(plain)[:-3], "truncated"),
+    (lambda plain: __import__("zlib").compress(plain) + b"\x00", "followed by other bytes"),
+    (lambda plain: b"not zlib", "deflated delta"),
+    (lambda plain: __import__("zlib").compress(__import__("chain.rounds.delta", fromlist=["x"]).deflate_delta(plain)),
+     "inside a deflated delta"),
+])
+def test_compressed_deflated_error_path_bombs_and_malformed_streams_are_refused(setup, make, why):
+    from chain.rounds.delta import DeflatedDelta, apply_delta
+    model, *_, updates = setup
+    plain = compress_delta(decode_delta(updates["a"]))
+    with pytest.raises(UpdateDecodeError, match=why):
+        apply_delta(model.spec, model.weights, DeflatedDelta(deflated=make(plain)).encode())
+
+
+def test_compressed_redeflated_copy_is_still_a_copy_and_earns_nothing(setup):
+    """Deflate has many encodings of one input: CAROL re-deflates BOB's opened update at another level, so
+    the bytes differ, but the delta is the same and the chain calls it a copy of BOB's."""
+    import zlib
+    from chain.rounds.delta import DeflatedDelta
+    from chainutil import CAROL
+    model, shards, X_val, y_val, updates = setup
+    chain, model_id = new_chain(shards, model, round_blocks=20, reveal_blocks=10)
+    bobs = compressed(model, updates["a"])
+    plain = compress_delta(decode_delta(updates["a"]))
+    carols = DeflatedDelta(deflated=zlib.compress(plain, 1)).encode()
+    assert carols != bobs
+    info = play_round(chain, model_id, 0, [(BOB, bobs), (CAROL, carols)], reveal_index=0)
+    bob, carol = info["submission_list"]
+    assert bob["status"] == "settled" and "copy_hash" in bob   # its canonical key differs from its own hash
+    assert (carol["status"], carol["reason"], carol["copy_of"]) == ("invalid", "rounds/10", [0, 0])
