@@ -21,7 +21,12 @@ VARINT, LEN = 0, 2
 U64_MAX = (1 << 64) - 1
 
 
+_ONE_BYTE = tuple(bytes((i,)) for i in range(0x80))
+
+
 def encode_varint(n: int) -> bytes:
+    if 0 <= n < 0x80:
+        return _ONE_BYTE[n]   # tags, flags and small lengths: most varints
     if n < 0 or n > U64_MAX:
         raise ValueError(f"varint out of range: {n}")
     out = bytearray()
