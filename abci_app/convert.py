@@ -50,9 +50,10 @@ def init_chain_response(result: InitResult) -> abci.ResponseInitChain:
 
 
 def check_tx_response(result: TxResult) -> abci.ResponseCheckTx:
+    # Without the tx's events: CometBFT's mempool reads only the code, broadcast_tx_sync returns code,
+    # codespace, log and data, and CheckTx events are never indexed; the block's ExecTxResult has them.
     return abci.ResponseCheckTx(code=result.code, codespace=result.codespace, log=result.log,
-                                data=result.data, gas_wanted=result.gas_wanted, gas_used=result.gas_used,
-                                events=[event(e) for e in result.events])
+                                data=result.data, gas_wanted=result.gas_wanted, gas_used=result.gas_used)
 
 
 def exec_tx_result(result: TxResult) -> abci.ExecTxResult:
@@ -160,9 +161,9 @@ def tx_result_bytes(result: TxResult, events: bool = True) -> bytes:
     return bytes(out)
 
 
-def check_tx_encoded(result: TxResult, events: bool = True) -> Encoded:
-    """check_tx_response's bytes; without events for a recheck (CometBFT reads only its code)."""
-    return Encoded(tx_result_bytes(result, events), abci.ResponseCheckTx)
+def check_tx_encoded(result: TxResult) -> Encoded:
+    """check_tx_response's bytes (no events)."""
+    return Encoded(tx_result_bytes(result, events=False), abci.ResponseCheckTx)
 
 
 def finalize_block_encoded(result: BlockResult, tx_count: int) -> Encoded:

@@ -158,8 +158,8 @@ class AbciHandlers:
         recheck = req.type == abci.RECHECK
         result = self.app.check_tx(req.tx, recheck)
         _observe(self.metrics.observe_check_tx, result, recheck, time.perf_counter() - started)
-        if self.encoded_responses:  # a recheck's answer carries no events: CometBFT reads only its code
-            return convert.check_tx_encoded(result, events=not recheck)
+        if self.encoded_responses:
+            return convert.check_tx_encoded(result)
         return convert.check_tx_response(result)
 
     def _finalize_block(self, req: abci.RequestFinalizeBlock) -> abci.ResponseFinalizeBlock:
