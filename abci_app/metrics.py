@@ -32,6 +32,7 @@ class Metrics:
     def __init__(self):
         r = self.registry = CollectorRegistry()
         self._http = None
+        self._children: dict[tuple, object] = {}
         self.blocks = Counter("gradchain_blocks", "Blocks finalized", registry=r)
         self.height = Gauge("gradchain_block_height", "Height of the last finalized block", registry=r)
         self.txs = Counter("gradchain_txs", "Txs delivered in FinalizeBlock, by result", ["codespace", "code"],
@@ -104,7 +105,7 @@ class Metrics:
         self.height.set(height)
         self.finalize_seconds.observe(seconds)
         for tx in result.tx_results:
-            self.txs.labels(tx.codespace, str(tx.code)).inc()
+            self._child(self.txs, tx.codespace, tx.code).inc()
         events = block_events(result)
         for e in events:
             self._event(e)
@@ -113,7 +114,16 @@ class Metrics:
 
     def observe_check_tx(self, result: TxResult, recheck: bool, seconds: float) -> None:
         self.check_tx_seconds.observe(seconds)
-        self.check_txs.labels(result.codespace, str(result.code), "recheck" if recheck else "new").inc()
+        self._child(self.check_txs, result.codespace, result.code, "recheck" if recheck else "new").inc()
+
+    def _child(self, metric, *labels):
+        """metric.labels(*labels), remembered: the lookup costs more than the increment, once per tx.
+        Bounded by the label values there are (codes are registered, kinds and event types fixed)."""
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*(str(v) for v in labels))
+        return child
 
     def observe_commit(self, seconds: float) -> None:
         self.commit_seconds.observe(seconds)
@@ -131,12 +141,14 @@ class Metrics:
 
     # --- events ---------------------------------------------------------------------------------------
     def _event(self, e: Event) -> None:
-        self.events.labels(e.type).inc()
+        self._child(self.events, e.type).inc()
+        handler = self._on.get(e.type)
+        if handler is None and all(k != "forfeited" for k, _ in e.attributes):
+            return  # most events (transfers, fees) count only by type
         attrs = dict(e.attributes)
         coin = parse_coin(attrs.get("forfeited", ""))   # update_invalid, member_invalid, a harmful update_settled
         if coin and coin[0]:
             self.forfeited.labels(coin[1]).inc(coin[0])
-        handler = self._on.get(e.type)
         if handler is not None:
             handler(attrs)
 

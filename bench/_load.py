@@ -9,6 +9,7 @@ import hashlib
 import json
 import math
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -23,6 +24,7 @@ if str(ROOT) not in sys.path:
 import httpx  # noqa: E402
 import tomlkit  # noqa: E402
 
+from abci_app.node import COMETBFT_VERSION  # noqa: E402
 from abci_app.ports import free_port_base, free_ports  # noqa: E402,F401 (re-exported)
 from chain.bank.messages import MsgSend  # noqa: E402
 from client.txbuilder import coins, sign_tx  # noqa: E402
@@ -112,6 +114,28 @@ def parse_duration(text: str) -> float:
 
 
 # --- processes ---------------------------------------------------------------------------------------
+def find_abci_cli(given: str | None = None) -> Path:
+    """CometBFT's `abci-cli` (its `kvstore` over an ABCI socket is a baseline): `given`, else PATH, else
+    .bin/abci-cli (scripts/setup.sh builds it from cometbft v0.38.25). Its `version` reports only the ABCI
+    version, so when Go is at hand the module version is read from the binary's build info."""
+    candidates = [given] if given else [shutil.which("abci-cli"), str(ROOT / ".bin" / "abci-cli")]
+    for c in candidates:
+        if c and Path(c).is_file() and os.access(c, os.X_OK):
+            path = Path(c)
+            break
+    else:
+        raise SystemExit(f"abci-cli not found ({given or 'PATH, .bin/abci-cli'}); run scripts/setup.sh, "
+                         f"or pass --abci-cli PATH")
+    go = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").is_file() else None)
+    if go:
+        info = subprocess.run([go, "version", "-m", str(path)], capture_output=True, text=True).stdout
+        mods = [line.split() for line in info.splitlines() if line.strip().startswith("mod")]
+        if mods and mods[0][1:3] != ["github.com/cometbft/cometbft", "v" + COMETBFT_VERSION]:
+            raise SystemExit(f"{path} is built from {' '.join(mods[0][1:3])}, not cometbft v{COMETBFT_VERSION}; "
+                             f"run scripts/setup.sh")
+    return path
+
+
 def stop_process(proc: subprocess.Popen, timeout: float = 20) -> None:
     """SIGTERM and wait; SIGKILL after `timeout` or on a second Ctrl-C."""
     if proc.poll() is None:

@@ -41,14 +41,13 @@ Diagnostics printed with the table:
     share of the measured interval (block execution vs everything else: CheckTx admission, waiting).
   * --abci-cli PATH adds a third app, kvstore-socket: the same in-memory kvstore served by CometBFT's
     `abci-cli kvstore` over a TCP ABCI socket, as gradchain is. The built-in kvstore is an in-process
-    local client; this row separates the socket transport's cost from the Python app's. Build it from the
-    module cache with: (cd ~/go/pkg/mod/github.com/cometbft/cometbft@v0.38.25 &&
-    GOFLAGS=-mod=mod GOPROXY=off go build -o /tmp/abci-cli ./abci/cmd/abci-cli)
+    local client; this row separates the socket transport's cost from the Python app's. scripts/setup.sh
+    builds it into .bin/abci-cli (`go install github.com/cometbft/cometbft/abci/cmd/abci-cli@v0.38.25`).
 
     .venv/bin/python bench/throughput.py              # default: 3000 txs, 200 senders, 4 clients, ~30-60 s
     .venv/bin/python bench/throughput.py --quick      # smoke run, ~10-30 s: 500 txs
     .venv/bin/python bench/throughput.py --rounds 3 --keep   # 3 alternating rounds, keep homes + logs
-    .venv/bin/python bench/throughput.py --abci-cli /tmp/abci-cli   # + kvstore over a socket
+    .venv/bin/python bench/throughput.py --abci-cli .bin/abci-cli   # + kvstore over a socket
 """
 from __future__ import annotations
 

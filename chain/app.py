@@ -40,6 +40,7 @@ class Application:
         self._pending = None                    # PendingCommit prepared by FinalizeBlock
         self._pending_height = 0
         self._check = Overlay(self.store)       # mempool view: committed state + accepted CheckTx effects
+        self._chain_id: str | None = None       # written once, by InitChain's genesis import: read once
         # Signature checks are the costliest stateless step; a tx CheckTx accepted need not be checked
         # again in FinalizeBlock. Keyed by the tx's hash, so the result is a pure function of its bytes.
         self._decoded: OrderedDict[bytes, DecodedTx] = OrderedDict()  # cheap oldest-first eviction
@@ -142,16 +143,20 @@ class Application:
 
     # --- transactions ----------------------------------------------------------------------
     def check_tx(self, raw: bytes, recheck: bool = False) -> TxResult:
+        """A recheck (CometBFT's, after each Commit, of the txs left in its mempool) runs the same path:
+        the signature check is skipped only because the decoded-tx cache holds these exact bytes, while
+        the stateful ante checks (sequence, fee, balance) and the messages run again on the new state."""
         state = self._check
-        chain_id = genesis.chain_id(state)
+        chain_id = self._chain_id or self._read_chain_id(state)
         params = auth_params.load(state)
-        branch = state.branch()
-        # The mempool runs messages as if in the next block; its effects are discarded at Commit.
+        # The mempool runs messages as if in the next block; its effects are discarded at Commit. In
+        # check mode _deliver writes to `state` only for an admitted tx (code 0).
         ctx = BlockContext(chain_id, self.store.height + 1, 0, 0, b"")
-        result = self._deliver(branch, ctx, raw, chain_id, params, check=True)
-        if result.code == 0:
-            branch.write_to_parent()
-        return result
+        return self._deliver(state, ctx, raw, chain_id, params, check=True)
+
+    def _read_chain_id(self, state) -> str:
+        self._chain_id = genesis.chain_id(state)
+        return self._chain_id
 
     def _decode(self, raw: bytes, params) -> DecodedTx:
         if len(raw) > params.max_tx_bytes:

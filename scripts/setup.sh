@@ -38,13 +38,28 @@ fi
 
 # --- CometBFT ------------------------------------------------------------------------------------
 have_version() { [ -x .bin/cometbft ] && [ "$(.bin/cometbft version 2>/dev/null)" = "$COMETBFT_VERSION" ]; }
-if ! have_version; then
+find_go() {
+  [ -n "${GO:-}" ] && return 0
   GO=$(command -v go || true)
   [ -z "$GO" ] && [ -x /usr/local/go/bin/go ] && GO=/usr/local/go/bin/go
-  if [ -z "$GO" ]; then apt_install golang-go; GO=$(command -v go); fi
+  [ -n "$GO" ]
+}
+if ! have_version; then
+  find_go || { apt_install golang-go; GO=$(command -v go); }
   say "building CometBFT v$COMETBFT_VERSION with $("$GO" version | cut -d' ' -f3) (takes a minute or two)"
   GOBIN="$PWD/.bin" GOFLAGS=-mod=mod "$GO" install "github.com/cometbft/cometbft/cmd/cometbft@v$COMETBFT_VERSION"
   have_version || { echo "error: .bin/cometbft does not report $COMETBFT_VERSION" >&2; exit 1; }
+fi
+# abci-cli from the same module and version: its `kvstore` over the ABCI socket is a benchmark baseline
+# (bench/testnet_throughput.py, bench/throughput.py --abci-cli). It reports only the ABCI version, so the
+# module version is read from the binary's build info.
+have_abci_cli() { [ -x .bin/abci-cli ] && find_go && "$GO" version -m .bin/abci-cli 2>/dev/null |
+  grep -q "mod[[:space:]]*github.com/cometbft/cometbft[[:space:]]*v$COMETBFT_VERSION\b"; }
+if ! have_abci_cli; then
+  find_go || { apt_install golang-go; GO=$(command -v go); }
+  say "building abci-cli v$COMETBFT_VERSION"
+  GOBIN="$PWD/.bin" GOFLAGS=-mod=mod "$GO" install "github.com/cometbft/cometbft/abci/cmd/abci-cli@v$COMETBFT_VERSION"
+  have_abci_cli || { echo "error: .bin/abci-cli is not built from cometbft v$COMETBFT_VERSION" >&2; exit 1; }
 fi
 # --- Chromium, for the explorer's browser test (tests/integration/test_explorer.py) --------------
 # Debian's own package, driven by Playwright (the dev extra) through executable_path; no `playwright install`.
@@ -56,4 +71,4 @@ if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 
-say "ready: .venv (gradchain $(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("gradchain"))')), .bin/cometbft $COMETBFT_VERSION"
+say "ready: .venv (gradchain $(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("gradchain"))')), .bin/cometbft and .bin/abci-cli $COMETBFT_VERSION"

@@ -34,8 +34,20 @@ class AuthParamsRecord(Record):
     """AuthParams's stored bytes, field by field."""
     FIELDS = (F("fee_denom", STR), F("min_fee_base", INT), F("min_fee_per_byte", INT), F("max_tx_bytes", U64))
 
+# Every CheckTx reads the params; decoding them is a pure function of the stored bytes, so the last
+# decoding is kept with the bytes it came from (one entry: a change of params is a new key).
+_last: tuple[bytes, AuthParams] | None = None
+
+
 def load(state) -> AuthParams:
-    return AuthParams(**AuthParamsRecord.decode(state.get(keys.PARAMS)))
+    global _last
+    raw = state.get(keys.PARAMS)
+    last = _last
+    if last is not None and last[0] == raw:
+        return last[1]
+    params = AuthParams(**AuthParamsRecord.decode(raw))
+    _last = (raw, params)
+    return params
 
 
 def store(state, params: AuthParams) -> None:

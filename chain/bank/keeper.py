@@ -56,6 +56,14 @@ def validate_send(state, sender: bytes, coins: list[tuple[str, int]]) -> None:
 # --- raw writes: bank-internal, no permission checks ------------------------------------------------
 def _send(state, sender: bytes, recipient: bytes, coins: list[tuple[str, int]]) -> None:
     """Move coins; checks everything first, then writes. Supply is unchanged."""
+    if len(coins) == 1:  # a fee, most sends: the sender's balance is read once
+        denom, amount = coins[0]
+        have = balance(state, sender, denom)
+        if have < amount:
+            raise InsufficientFunds(f"insufficient {denom}: have {have}, need {amount}")
+        _set_balance(state, sender, denom, have - amount)
+        _set_balance(state, recipient, denom, balance(state, recipient, denom) + amount)
+        return
     validate_send(state, sender, coins)
     for denom, amount in coins:
         _set_balance(state, sender, denom, balance(state, sender, denom) - amount)

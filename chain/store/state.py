@@ -191,9 +191,13 @@ class Overlay:
         self._keys: list[bytes] = []                  # sorted keys of _writes, for range merges
 
     def get(self, key: bytes) -> bytes | None:
-        if key in self._writes:
-            return self._writes[key]
-        return self._parent.get(key)
+        layer = self
+        while type(layer) is Overlay:   # a tx's branch reads through 3-4 layers: a loop, not a call each
+            writes = layer._writes
+            if key in writes:
+                return writes[key]
+            layer = layer._parent
+        return layer.get(key)
 
     def set(self, key: bytes, value: bytes) -> None:
         if type(value) is not bytes:

@@ -36,7 +36,7 @@ D = -121665 * pow(121666, P - 2, P) % P
 SQRT_M1 = pow(2, (P - 1) // 4, P)
 IDENTITY = (0, 1, 1, 0)   # extended coordinates (X, Y, Z, T)
 
-_GOOD_KEYS: OrderedDict[bytes, None] = OrderedDict()
+_GOOD_KEYS: OrderedDict[bytes, Ed25519PublicKey | None] = OrderedDict()   # good key -> its verifier once built
 _GOOD_KEYS_MAX = 4096
 
 
@@ -120,6 +120,11 @@ def verify(public_key: bytes, message: bytes, signature: bytes) -> None:
     if int.from_bytes(signature[32:], "little") >= L:
         raise InvalidSignature("signature S is not below the group order (non-canonical)")
     try:
-        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
+        key = _GOOD_KEYS.get(public_key)   # the key's `cryptography` object, once built (keys repeat)
+        if key is None:
+            key = Ed25519PublicKey.from_public_bytes(public_key)
+            if public_key in _GOOD_KEYS:
+                _GOOD_KEYS[public_key] = key
+        key.verify(signature, message)
     except (_BadSig, ValueError):
         raise InvalidSignature("signature does not verify against body and public_key") from None

@@ -21,7 +21,12 @@ VARINT, LEN = 0, 2
 U64_MAX = (1 << 64) - 1
 
 
+_ONE_BYTE = tuple(bytes((i,)) for i in range(0x80))
+
+
 def encode_varint(n: int) -> bytes:
+    if 0 <= n < 0x80:
+        return _ONE_BYTE[n]   # tags, flags and small lengths: most varints
     if n < 0 or n > U64_MAX:
         raise ValueError(f"varint out of range: {n}")
     out = bytearray()
@@ -97,51 +102,72 @@ class Message:
     def _decode(cls, buf: bytes, depth: int):
         if depth > 8:
             raise TxDecodeError("message nesting too deep")
-        by_number = {f.number: f for f in cls.SCHEMA}
-        values: dict[str, Any] = {f.name: [] for f in cls.SCHEMA if f.repeated}
-        pos, last = 0, 0
-        while pos < len(buf):
-            tag, pos = decode_varint(buf, pos)
+        plan = cls.__dict__.get("_PLAN") or _plan(cls)
+        name = cls.__name__
+        values: dict[str, Any] = {}
+        repeated: dict[str, list] = {}
+        pos, last, end = 0, 0, len(buf)
+        while pos < end:
+            tag = buf[pos]
+            if tag < 0x80:
+                pos += 1
+            else:
+                tag, pos = decode_varint(buf, pos)
             number, wire_type = tag >> 3, tag & 7
-            f = by_number.get(number)
-            if f is None:
-                raise TxDecodeError(f"{cls.__name__}: unknown field {number}")
-            if number < last or (number == last and not f.repeated):
-                raise TxDecodeError(f"{cls.__name__}: field {f.name} out of order or repeated")
+            step = plan.get(number)
+            if step is None:
+                raise TxDecodeError(f"{name}: unknown field {number}")
+            fname, kind, sub, is_repeated, expected = step
+            if number < last or (number == last and not is_repeated):
+                raise TxDecodeError(f"{name}: field {fname} out of order or repeated")
             last = number
-            expected = VARINT if f.kind in ("uint64", "bool") else LEN
             if wire_type != expected:
-                raise TxDecodeError(f"{cls.__name__}: field {f.name} has wire type {wire_type}")
+                raise TxDecodeError(f"{name}: field {fname} has wire type {wire_type}")
             if expected == VARINT:
                 raw_int, pos = decode_varint(buf, pos)
-                if f.kind == "bool" and raw_int > 1:
-                    raise TxDecodeError(f"{cls.__name__}: field {f.name} is not a bool")
-                item: Any = bool(raw_int) if f.kind == "bool" else raw_int
+                if kind == "bool":
+                    if raw_int > 1:
+                        raise TxDecodeError(f"{name}: field {fname} is not a bool")
+                    item: Any = bool(raw_int)
+                else:
+                    item = raw_int
             else:
-                length, pos = decode_varint(buf, pos)
-                if length > len(buf) - pos:
-                    raise TxDecodeError(f"{cls.__name__}: field {f.name} truncated")
+                if pos < end and buf[pos] < 0x80:
+                    length = buf[pos]
+                    pos += 1
+                else:
+                    length, pos = decode_varint(buf, pos)
+                if length > end - pos:
+                    raise TxDecodeError(f"{name}: field {fname} truncated")
                 raw = buf[pos:pos + length]
                 pos += length
-                if f.kind == "message":
-                    item = f.message._decode(raw, depth + 1)
-                elif f.kind == "string":
+                if kind == "message":
+                    item = sub._decode(raw, depth + 1)
+                elif kind == "string":
                     try:
                         item = raw.decode("utf-8", errors="strict")
                     except UnicodeDecodeError:
-                        raise TxDecodeError(f"{cls.__name__}: field {f.name} is not UTF-8") from None
+                        raise TxDecodeError(f"{name}: field {fname} is not UTF-8") from None
                 else:
                     item = raw
-            if f.repeated:
-                values[f.name].append(item)
+            if is_repeated:
+                repeated.setdefault(fname, []).append(item)
             else:
-                if _is_default(f, item):
-                    raise TxDecodeError(f"{cls.__name__}: field {f.name} encodes its default value")
-                values[f.name] = item
-        for f in cls.SCHEMA:
-            if f.repeated:
-                values[f.name] = tuple(values[f.name])
+                if kind != "message" and not item:
+                    raise TxDecodeError(f"{name}: field {fname} encodes its default value")
+                values[fname] = item
+        for fname, items in repeated.items():
+            values[fname] = tuple(items)
         return cls(**values)
+
+
+def _plan(cls) -> dict[int, tuple]:
+    """field number -> (name, kind, message class, repeated, wire type): the schema as _decode reads it.
+    Fields absent from the bytes keep the dataclass defaults (0, "", b"", None, ())."""
+    plan = {f.number: (f.name, f.kind, f.message, f.repeated, VARINT if f.kind in ("uint64", "bool") else LEN)
+            for f in cls.SCHEMA}
+    cls._PLAN = plan
+    return plan
 
 
 def _is_default(f: Field, value: Any) -> bool:
