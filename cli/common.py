@@ -18,7 +18,7 @@ from abci_app.node_key import NodeKeyError
 from abci_app.settings import SettingsError
 
 from chain.tx.errors import ChainError
-from chain.tx.address import from_bech32
+from chain.tx.address import from_bech32, to_bech32
 from client.coins import parse_coins as sdk_parse_coins
 from client.errors import CoinFormatError, GradchainError
 
@@ -223,3 +223,50 @@ def tx():
 @click.group()
 def query():
     """Read chain state."""
+
+
+# --- txs as documents: `tx query` output and offline signing (cli/offline.py) --------------------------
+def plain_json(value, name: str = ""):
+    """A message as JSON: addresses in bech32, short bytes in hex, long ones (weights, updates) as their size
+    and sha256."""
+    import dataclasses
+    import hashlib
+    if isinstance(value, bytes):
+        if len(value) == 20 and name.endswith("address") and not name.startswith("evm"):
+            return to_bech32(value)
+        if len(value) <= 64:
+            return value.hex()
+        return {"bytes": len(value), "sha256": hashlib.sha256(value).hexdigest()}
+    if dataclasses.is_dataclass(value):
+        return {f.name: plain_json(getattr(value, f.name), f.name) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [plain_json(v, name) for v in value]
+    return value
+
+
+def describe_body(body: bytes) -> dict:
+    """What a tx body asks for: chain, signer, sequence, fee, memo, messages, decoded from the bytes."""
+    from chain.tx.address import to_bech32
+    from chain.tx.envelope import TxBody, address_of
+    decoded = TxBody.decode(body)
+    messages = []
+    for m in decoded.messages:
+        kind = next((f.name for f in m.SCHEMA if getattr(m, f.name) is not None), "unknown")
+        messages.append({"type": kind, **plain_json(getattr(m, kind, None))})
+    return {"chain_id": decoded.chain_id, "signer": to_bech32(address_of(decoded.public_key)),
+            "sequence": decoded.sequence, "fee": f"{decoded.fee.amount}{decoded.fee.denom}" if decoded.fee else "0",
+            "memo": decoded.memo, "messages": messages}
+
+
+UNSIGNED_TX, SIGNED_TX = "gradchain-unsigned-tx", "gradchain-signed-tx"
+
+
+def unsigned_document(ctx, key_name: str, messages: list, memo: str) -> dict:
+    """The unsigned tx of `messages` from key `key_name` (its public key only: no password), with the sender's
+    next sequence and the minimum fee read from the node."""
+    from client.txbuilder import unsigned_body
+    info = keyring(ctx).info(key_name)
+    with client_for(ctx) as c:
+        body = unsigned_body(bytes.fromhex(info["public_key"]), c.chain_id, c.sequence(info["address"]), messages,
+                             c.params(), memo)
+    return {"kind": UNSIGNED_TX, **describe_body(body), "body": body.hex()}

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import click
 
-from cli import bridge, explorer, keys, node, owner, privacy, registry, rounds, testnet, train, tx, validators
+from cli import (bridge, explorer, keys, node, offline, owner, privacy, registry, rounds, testnet, train, tx,
+                 validators)
 from cli.common import DEFAULT_HOME, DEFAULT_NODE, GlobalOptionsGroup, node_url, query
 from cli.common import tx as tx_group
 

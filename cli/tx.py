@@ -6,8 +6,8 @@ import json
 import click
 
 from chain.tx.address import to_bech32
-from cli.common import (client_for, emit, fee_note, fee_paid, friendly, keyring, parse_coins, password, query,
-                        resolve_address, tx)
+from cli.common import (client_for, emit, fee_note, fee_paid, friendly, keyring, parse_coins, password, plain_json,
+                        query, resolve_address, tx, unsigned_document)
 
 
 @tx.group()
@@ -21,12 +21,20 @@ def bank():
 @click.argument("amount")
 @click.option("--memo", default="")
 @click.option("--no-wait", is_flag=True, help="Return after the mempool accepts the tx.")
+@click.option("--generate-only", is_flag=True,
+              help="Print the unsigned tx (for `gradchain tx sign` on another machine) instead of sending it.")
 @click.pass_context
 @friendly
-def bank_send(ctx, from_key, to, amount, memo, no_wait):
+def bank_send(ctx, from_key, to, amount, memo, no_wait, generate_only):
     """Send AMOUNT (e.g. 100ugrad,5uusdc) from key FROM_KEY to address or key name TO."""
     coins = parse_coins(amount)
     recipient = resolve_address(ctx, to)
+    if generate_only:
+        from chain.bank.messages import MsgSend
+        from client.txbuilder import coins as make_coins
+        doc = unsigned_document(ctx, from_key, [MsgSend(to_address=recipient, amount=make_coins(coins))], memo)
+        emit(ctx, doc, json.dumps(doc, indent=2, sort_keys=True))
+        return
     wallet = keyring(ctx).load(from_key, password(ctx))
     with client_for(ctx) as c:
         receipt = c.send(wallet, recipient, coins, memo=memo, wait=not no_wait)
@@ -121,28 +129,10 @@ def _decoded(tx_b64: str | None) -> dict:
     messages = []
     for m in body.messages:
         kind = next((f.name for f in m.SCHEMA if getattr(m, f.name) is not None), "unknown")
-        messages.append({"type": kind, **_plain(getattr(m, kind, None))})
+        messages.append({"type": kind, **plain_json(getattr(m, kind, None))})
     return {"signer": to_bech32(address_of(body.public_key)), "sequence": body.sequence,
             "fee": f"{body.fee.amount}{body.fee.denom}" if body.fee else None, "memo": body.memo,
             "messages": messages}
-
-
-def _plain(value, name: str = ""):
-    """A message as JSON: addresses in bech32, short bytes in hex, long ones (weights, updates) as their size
-    and sha256."""
-    import dataclasses
-    import hashlib
-    if isinstance(value, bytes):
-        if len(value) == 20 and name.endswith("address") and not name.startswith("evm"):
-            return to_bech32(value)
-        if len(value) <= 64:
-            return value.hex()
-        return {"bytes": len(value), "sha256": hashlib.sha256(value).hexdigest()}
-    if dataclasses.is_dataclass(value):
-        return {f.name: _plain(getattr(value, f.name), f.name) for f in dataclasses.fields(value)}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v, name) for v in value]
-    return value
 
 
 def _tx_text(data: dict) -> str:

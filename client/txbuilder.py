@@ -22,6 +22,27 @@ def sign_tx(wallet: Wallet, chain_id: str, sequence: int, messages: list[Message
     return Tx(body=body, signature=wallet.sign(body)).encode()
 
 
+def unsigned_body(public_key: bytes, chain_id: str, sequence: int, messages: list[Message], params: dict,
+                  memo: str = "") -> bytes:
+    """The canonical TxBody bytes for an offline signer (`gradchain tx sign`), carrying the smallest fee the
+    chain accepts for the signed tx. An Ed25519 signature is always 64 bytes, so the signed length, and with
+    it the fee, is known before signing: signing these bytes gives exactly sign_with_min_fee's tx."""
+    fee = 0
+    for _ in range(8):
+        body = TxBody(chain_id=chain_id, public_key=public_key, sequence=sequence,
+                      fee=Coin.of(params["fee_denom"], fee) if fee else None,
+                      messages=tuple(Msg.wrap(m) for m in messages), memo=memo).encode()
+        required = params["min_fee_base"] + params["min_fee_per_byte"] * len(Tx(body=body, signature=bytes(64)).encode())
+        if fee >= required:
+            return body
+        fee = required
+    raise RuntimeError("fee did not converge")
+
+
+def signed_tx(body: bytes, signature: bytes) -> bytes:
+    return Tx(body=body, signature=signature).encode()
+
+
 def sign_with_min_fee(wallet: Wallet, chain_id: str, sequence: int, messages: list[Message], params: dict,
                       memo: str = "") -> bytes:
     """Sign with the smallest fee the chain accepts. The fee depends on the tx's own length, so
