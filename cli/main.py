@@ -44,7 +44,7 @@ def main(ctx, home, node, output, password_file, trust_height, trust_hash, query
 
 # `tx ...` and `query ...` subcommands are added to these groups by tx, validators, bridge, registry and rounds
 for command in (node.init, node.start, node.status, node.version, node.show_node_id, node.show_validator,
-                node.export, keys.keys, tx_group, query, testnet.testnet,
+                node.export, node.unsafe_reset_all, keys.keys, tx_group, query, testnet.testnet,
                 bridge.bridge, train.train_cmd, privacy.privacy, explorer.explorer):
     main.add_command(command)
 

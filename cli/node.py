@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import click
@@ -197,3 +198,37 @@ def export(ctx, out):
              f"state at height {state['height']} (app hash {state['app_hash']}) written to {out}")
     else:
         click.echo(text)
+
+
+@click.command("unsafe-reset-all")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (needed when not on a terminal).")
+@click.option("--keep-addr-book", is_flag=True, help="Keep CometBFT's address book (the peers it learned).")
+@click.pass_context
+@friendly
+def unsafe_reset_all(ctx, yes, keep_addr_book):
+    """Delete a stopped node's blocks and state, to sync again from genesis: CometBFT's data (blocks, state,
+    WAL, evidence; its signing state back to height 0), the app's database and its snapshots. Keeps the
+    config, genesis and every key. A validator that signs again at heights it already signed double-signs:
+    its bond is slashed, so only reset one that will not sign until the chain is past those heights."""
+    import shutil
+    import subprocess
+
+    from abci_app.node import find_cometbft
+    from abci_app.settings import cometbft_home, db_path, load_settings, snapshots_path
+    home = _home(ctx, stopped=True)
+    settings = load_settings(home)
+    doomed = [p for p in (db_path(home, settings), snapshots_path(home, settings)) if p.exists()]
+    what = f"the blocks and state of the node at {home} ({', '.join(map(str, doomed)) or 'no app data yet'})"
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.ClickException(f"deleting {what} cannot be undone: pass --yes")
+        click.confirm(f"Delete {what}? This cannot be undone", abort=True)
+    args = [str(find_cometbft()), "unsafe-reset-all", "--home", str(cometbft_home(home))]
+    done = subprocess.run(args + (["--keep-addr-book"] if keep_addr_book else []), capture_output=True, text=True)
+    if done.returncode:
+        raise click.ClickException(f"cometbft unsafe-reset-all failed: {(done.stderr or done.stdout).strip()}")
+    for path in doomed:
+        shutil.rmtree(path)
+    emit(ctx, {"home": str(home), "removed": [str(p) for p in doomed], "cometbft": "reset"},
+         f"reset {home}: CometBFT's data and signing state, " + (", ".join(map(str, doomed)) or "no app data")
+         + "; config, genesis and keys kept")

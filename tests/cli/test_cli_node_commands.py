@@ -62,3 +62,31 @@ def test_export_of_a_stopped_node_imports_into_a_fresh_chain_with_the_same_state
     fresh = Application(MemoryKV())
     fresh.init_chain(genesis["chain_id"], 1, json.dumps(exported["app_state"]).encode())
     assert export_genesis(fresh._block) == exported["app_state"]
+
+
+def test_unsafe_reset_all_deletes_blocks_and_state_keeps_keys_and_asks_first(tmp_path):
+    from abci_app.node import _open_application
+    from abci_app.settings import db_path, load_settings
+    from chain.results import BlockContext
+    home = tmp_path / "home"
+    gradchain(home, "init", "--chain-id", "reset-1", "--port-base", free_port_base(6))
+    genesis = json.loads((home / "cometbft" / "config" / "genesis.json").read_text())
+    app, kv = _open_application(home, load_settings(home))
+    app.init_chain(genesis["chain_id"], 1, json.dumps(genesis["app_state"]).encode())
+    app.finalize_block(BlockContext(genesis["chain_id"], 1, 1_700_000_001, 0, b"\x00" * 20), [])
+    app.commit()
+    kv.close()
+    keys = {p: p.read_bytes() for p in [home / "cometbft" / "config" / "priv_validator_key.json",
+                                        home / "cometbft" / "config" / "node_key.json",
+                                        home / "cometbft" / "config" / "genesis.json", home / "encryption_key.json"]}
+    state_file = home / "cometbft" / "data" / "priv_validator_state.json"
+    state_file.write_text(json.dumps({"height": "7", "round": 0, "step": 3}))   # as if it had signed height 7
+    asked = CliRunner().invoke(main, ["--home", str(home), "unsafe-reset-all"], env=ENV)
+    assert asked.exit_code == 1 and "pass --yes" in asked.output and db_path(home, load_settings(home)).exists()
+    done = json.loads(gradchain(home, "unsafe-reset-all", "--yes"))
+    assert done["removed"] == [str(db_path(home, load_settings(home)))]
+    assert not db_path(home, load_settings(home)).exists()
+    assert json.loads(state_file.read_text())["height"] == "0"
+    assert all(p.read_bytes() == b for p, b in keys.items())                  # config, genesis, keys kept
+    refused = CliRunner().invoke(main, ["--home", str(home), "export"], env=ENV)
+    assert "committed no block yet" in refused.output                        # the state is gone
