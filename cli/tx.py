@@ -150,6 +150,33 @@ def _tx_text(data: dict) -> str:
     return "\n".join(lines)
 
 
+@query.command("txs")
+@click.option("--events", "events", required=True,
+              help="CometBFT event query, e.g. \"transfer.recipient='grad1...' AND tx.height>5\".")
+@click.option("--page", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--limit", type=click.IntRange(1, 100), default=30, show_default=True, help="Txs per page.")
+@click.pass_context
+@friendly
+def query_txs(ctx, events, page, limit):
+    """Committed txs whose events match EVENTS (the node's tx index; oldest first): hash, height, result,
+    signer and messages. An index answer: `query tx HASH` shows one tx in full."""
+    with client_for(ctx) as c:
+        reply = c.rpc.tx_search(events, page=page, per_page=limit)
+    found = []
+    for t in reply.get("txs") or []:
+        result = t["tx_result"]
+        found.append({"tx_hash": t["hash"], "height": int(t["height"]), "code": int(result.get("code", 0)),
+                      "codespace": result.get("codespace", ""), **_decoded(t.get("tx"))})
+    total = int(reply.get("total_count", len(found)))
+    data = {"query": events, "page": page, "limit": limit, "total": total, "txs": found}
+    lines = [f"{total} tx(s) match {events!r}" + (f" (page {page}, {limit} per page)" if total > limit else "")]
+    for t in found:
+        status = "ok" if t["code"] == 0 else f"failed {t['codespace']}/{t['code']}"
+        kinds = ",".join(m["type"] for m in t.get("messages") or [])
+        lines.append(f"  {t['tx_hash']} block {t['height']} {status} {t.get('signer', '')} {kinds}".rstrip())
+    emit(ctx, data, "\n".join(lines))
+
+
 @query.command("block")
 @click.argument("height", type=click.IntRange(min=1), required=False)
 @click.pass_context

@@ -59,6 +59,11 @@ class CometRPC:
         """{"block_id": ..., "block": {"header": ..., "data": {"txs": [base64, ...]}, ...}}; latest if None."""
         return self.call("block", **({"height": str(height)} if height else {}))
 
+    def tx_search(self, query: str, page: int = 1, per_page: int = 30, order_by: str = "asc") -> dict:
+        """CometBFT's indexed txs matching an event query, e.g. "transfer.recipient='grad1...'":
+        {"txs": [{"hash", "height", "tx_result", "tx"}, ...], "total_count"}. Not verified: an index answer."""
+        return self.call("tx_search", query=query, page=str(page), per_page=str(per_page), order_by=order_by)
+
     def commit(self, height: int) -> dict:
         return self.call("commit", height=str(height))
 

@@ -46,6 +46,11 @@ def test_cli_end_to_end(tmp_path):
         assert balances == {"address": alice, "balances": {"ugrad": "700", "uusdc": "3"}}
         proven = json.loads(cli(home, "--node", node, "query", "bank", "balances", alice, "--denom", "uusdc").stdout)
         assert proven["verified"] and proven["balances"] == {"uusdc": "3"}
+        matched = json.loads(cli(home, "--node", node, "query", "txs", "--events", f"transfer.recipient='{alice}'").stdout)
+        assert matched["total"] == 1 and [t["tx_hash"] for t in matched["txs"]] == [sent["tx_hash"]]
+        assert matched["txs"][0]["messages"][0]["type"] == "send"
+        bad_query = cli(home, "--node", node, "query", "txs", "--events", "transfer.recipient=", check=False)
+        assert bad_query.returncode == 1 and "Traceback" not in bad_query.stderr
         found = json.loads(cli(home, "query", "tx", sent["tx_hash"], "--node", node.replace("http", "tcp")).stdout)
         assert {k: found[k] for k in ("height", "code", "codespace", "log")} == {
             "height": sent["height"], "code": 0, "codespace": "", "log": ""}
