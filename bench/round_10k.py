@@ -236,45 +236,76 @@ def whole_round_bytes(model_id: int, n: int, entries) -> dict[int, int]:
             for index, count in entries}
 
 
-def capped_heights(model_id: int, n: int, entries, threshold: int) -> tuple[int, int]:
-    """Heights the release takes under today's caps, as release_tx packs it: each height, the first pending
-    (seq, validator) slots in order, at most MAX_RELEASED_PER_TX of them within MAX_RELEASE_BYTES; an update
-    opens (and leaves the queue) once its released shares reach the threshold. Also returns the largest
-    release tx. Every validator releases, and each validator's own extension (its oldest pending shares,
-    capped alike) always covers the slots the release tx takes, since both go oldest first."""
-    sizes = {(index, g): share_entry_bytes(model_id, seq, index, count)
-             for index, count in entries for g, (seq, _) in enumerate(_seq_groups(n))}
+def share_entry_cost(model_id: int, seq: int, index: int, count: int) -> int:
+    """What `extension` and `release_tx` count against MAX_RELEASE_BYTES for one share vector: the
+    ReleasedShare's bytes plus release._SHARE_FRAMING."""
+    share = release.ReleasedShare(model_id=model_id, round=0, seq=seq, validator_index=index, share=bytes(32 * count))
+    return len(share.encode()) + release._SHARE_FRAMING
+
+
+def release_with_caps(model_id: int, n: int, entries, threshold: int) -> dict:
+    """The release of n updates under today's caps, in CometBFT's order, predicted from the chain's packing
+    rules (release.extension, release.release_tx) without decrypting anything:
+
+    * ExtendVote(h) runs on the state committed at h - 1: each validator's oldest pending share vectors
+      (by seq), at most MAX_RELEASED_PER_TX, their counted bytes at most MAX_RELEASE_BYTES;
+    * block h + 1's release tx takes, in (seq, validator index) order, the first pending share vectors of
+      those extensions not yet on chain, under the same two caps; an update whose released shares reach
+      the threshold opens in that block and leaves every later extension (a release tx carries all the
+      members' shares of an update it reaches, since the extensions cannot know it will open).
+
+    So the release tx of block end + i is the next slots after those of end + i - 1, and the extensions of
+    heights end and end + 1 both see the state before any release. Assumes each validator's extension
+    reaches past the next release tx's slots (true here: hundreds of updates each, against 1024 / holders
+    updates per release tx; the 4 x 10 drain checks the prediction against the chain). Returns the release
+    txs' count and largest size, and each validator's extension bytes summed over every height."""
     starts = [lo for lo, _ in _seq_groups(n)]
-    released = [0] * n            # shares on chain per update
-    next_entry = [0] * n          # entries already released per update (in index order, release_tx's slot order)
-    first, heights, largest = 0, 0, 0
-    while first < n:
-        heights += 1
-        shares, size, seq = 0, 0, first
-        taken = []
-        while seq < n and shares < release.MAX_RELEASED_PER_TX:
-            if released[seq] >= threshold:
-                seq += 1
+    groups = list(_seq_groups(n))
+    exact = [[share_entry_bytes(model_id, seq, index, count) for seq, _ in groups] for index, count in entries]
+    cost = [[share_entry_cost(model_id, seq, index, count) for seq, _ in groups] for index, count in entries]
+    group = lambda seq: bisect.bisect_right(starts, seq) - 1  # noqa: E731
+    cap_n, cap_b = release.MAX_RELEASED_PER_TX, release.MAX_RELEASE_BYTES
+
+    def extension_bytes(j: int, first: int, partial: int) -> int:
+        """Entry j's extension on a state where updates < first are open and `partial` entries of update
+        `first` are on chain (every later update untouched)."""
+        seq = first + 1 if partial > j else first
+        count = budget = out = 0
+        for g, (lo, size) in enumerate(groups):
+            a, b = max(seq, lo), lo + size
+            if a >= b:
                 continue
-            j = next_entry[seq]
-            if j == len(entries):
-                raise AssertionError("an update with every share released below its threshold")
-            index, count = entries[j]
-            piece = sizes[(index, bisect.bisect_right(starts, seq) - 1)]
-            if size + piece > release.MAX_RELEASE_BYTES:
+            take = min(b - a, cap_n - count, (cap_b - budget) // cost[j][g])
+            count, budget, out = count + take, budget + take * cost[j][g], out + take * exact[j][g]
+            if take < b - a:
                 break
-            size += piece
-            shares += 1
-            taken.append((seq, count))
-            next_entry[seq] += 1
-            if next_entry[seq] == len(entries):
-                seq += 1
-        for s, count in taken:
-            released[s] += count
+        return out
+
+    first, partial, released_first = 0, 0, 0     # state: updates < first open; `partial` entries of `first` out
+    sent = [2 * extension_bytes(j, 0, 0) for j in range(len(entries))]   # heights end and end + 1
+    releases, largest = 0, 0
+    while first < n:
+        shares = budget = size = 0
+        seq, j, got = first, partial, released_first
+        while seq < n and shares < cap_n:
+            c = cost[j][group(seq)]
+            if budget + c > cap_b:
+                break
+            shares, budget, size = shares + 1, budget + c, size + exact[j][group(seq)]
+            got += entries[j][1]
+            j += 1
+            if j == len(entries):          # every member's shares of this update are in (all members release)
+                assert got >= threshold, "every share of an update released, still below its threshold"
+                seq, j, got = seq + 1, 0, 0
+        if j and got >= threshold:         # the last update reached its threshold: it opens in this block
+            seq, j, got = seq + 1, 0, 0
+        first, partial, released_first = seq, j, got
+        releases += 1
         largest = max(largest, len(release.RELEASE_PREFIX) + size)
-        while first < n and released[first] >= threshold:
-            first += 1
-    return heights, largest
+        if first < n:                      # the next height's extensions see this state
+            for k in range(len(entries)):
+                sent[k] += extension_bytes(k, first, partial)
+    return {"releases": releases, "largest": largest, "sent": dict(zip([i for i, _ in entries], sent))}
 
 
 # --- measurements on the committed state ---------------------------------------------------------------
@@ -386,7 +417,7 @@ def measure(set_name: str, n: int, data, sample: int, run_drain: bool) -> dict:
         assert uncapped[i]["shares"] == n
     exact = whole_round_bytes(r.model_id, TARGET, entries)
     validators = len(SETS[set_name])
-    heights, largest = capped_heights(r.model_id, TARGET, entries, r.plan.threshold)
+    caps = release_with_caps(r.model_id, TARGET, entries, r.plan.threshold)
     out = {
         "set": set_name, "n": n, "validators": validators, "holders": len(entries),
         "shares": r.plan.total_shares, "threshold": r.plan.threshold, "counts": counts,
@@ -395,12 +426,13 @@ def measure(set_name: str, n: int, data, sample: int, run_drain: bool) -> dict:
         "per_validator_mean": sum(exact.values()) / validators, "per_validator_max": max(exact.values()),
         "per_validator_min": min(exact.values()),
         "release_tx": len(release.RELEASE_PREFIX) + sum(exact.values()),
-        "heights": heights, "largest_capped_tx": largest,
+        "heights": caps["releases"], "largest_capped_tx": caps["largest"],
+        "sent_mean": sum(caps["sent"].values()) / validators, "sent_max": max(caps["sent"].values()),
         "open": open_times(r, sample),
     }
     if run_drain:
         out["drain"] = drain(r)
-        out["drain_predicted"] = capped_heights(r.model_id, n, entries, r.plan.threshold)
+        out["drain_predicted"] = release_with_caps(r.model_id, n, entries, r.plan.threshold)
         out["drain_exact"] = sum(exact_n.values())
     return out
 
@@ -457,13 +489,18 @@ def report(results: list[dict], scale: float, limits: dict, max_tx: int) -> None
               f"{r['release_tx'] / release.MAX_RELEASE_BYTES:.0f}x the chain's cap. With the caps: "
               f"{r['heights']:,} heights of release txs (largest {kib(r['largest_capped_tx'])}), "
               f"{r['heights'] * BLOCK_SECONDS / 60:.0f} minutes at {BLOCK_SECONDS:g} s blocks")
+    print("\nwith today's caps, bytes each validator actually sends over the round's heights (predicted): an "
+          "extension repeats its oldest pending shares until a release tx carries them, one height late")
+    for r in results:
+        print(f"  {r['set']:>10}: mean {kib(r['sent_mean'])}, max {kib(r['sent_max'])} per validator "
+              f"({r['sent_mean'] / r['per_validator_mean']:.1f}x one uncapped extension)")
     for r in results:
         if "drain" in r:
-            d = r["drain"]
+            d, p = r["drain"], r["drain_predicted"]
             print(f"  {r['set']:>10} drained for real at N = {r['n']:,}: {d['releases']} release txs "
-                  f"(predicted {r['drain_predicted'][0]}), largest {kib(d['largest_tx'])} "
-                  f"(predicted {kib(r['drain_predicted'][1])}), extension bytes summed over heights "
-                  f"{kib(sum(d['ext_bytes'].values()))} (one uncapped extension each: {kib(r['drain_exact'])}), "
+                  f"(predicted {p['releases']}), largest {kib(d['largest_tx'])} (predicted {kib(p['largest'])}), "
+                  f"extension bytes over all heights {kib(sum(d['ext_bytes'].values()))} "
+                  f"(predicted {kib(sum(p['sent'].values()))}; one uncapped extension each: {kib(r['drain_exact'])}), "
                   f"{d['seconds']:.0f} s in process")
     print()
     for r in results:
