@@ -12,10 +12,15 @@ threshold IBE would spend, one per line, each the median of `--reps` calls:
   pairing         e(sigma, U): the chain's per-update decryption (then HKDF + AES-GCM as today)
   pairing_check2  e(sigma_i, G2) == e(Q, P_i): checking one validator's release against its public share
   multiexp_t      sigma = sum lambda_i sigma_i over t shares (Lagrange in the exponent): once per round
+                  (t = 30, 126, 160: the thresholds of the sets below)
   g1_decompress   a released 48-byte G1 point, with its subgroup check
 
-Derived lines: per update at open (pairing + g2_mul for the FO check), per round per node (hash_to_g1 +
-n pairing_check2 + multiexp_t) for n = 4, 20, 100 validators and t = 2n/3 + 1 shares.
+Derived lines: per update at open (pairing + g2_mul for the FO check, whatever the validator count), and per
+round per node for bench/round_10k.py's sealing sets under share_plan's defaults (4 x 10: 40 shares, t = 30;
+20 scaled: 243, t = 160; 100 scaled: 206, t = 126), with the power weighting kept as today: a member holding
+c_i shares releases c_i G1 points (48 bytes each), every point is checked on its own (decompress + two-pairing
+check; batching a member's points with random weights would cut this to about one check per member), and
+the first t valid points are combined by one multi-exponentiation.
 
     .venv/bin/python bench/threshold_ibe_costs.py            # 200 reps
     .venv/bin/python bench/threshold_ibe_costs.py --quick    # 30 reps
@@ -26,10 +31,14 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import statistics
+import sys
 import time
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 try:
     import py_arkworks_bls12381 as bls
@@ -37,6 +46,19 @@ except ImportError:  # pragma: no cover - an optional, measurement-only dependen
     raise SystemExit("py-arkworks-bls12381 is not installed: .venv/bin/pip install py-arkworks-bls12381==0.5.0")
 
 DST = b"GRADCHAIN-SEALING-V3-BENCH_BLS12381G1_XMD:SHA-256_SSWU_RO_"
+
+
+def sealing_plans() -> dict:
+    """bench/round_10k.py's sets, planned as today (share_plan's defaults)."""
+    from chain.sealing.valset import share_plan
+    sets = {"4 x 10": [10] * 4, "20 scaled": [(i * 7919 % 97 + 3) * 10**6 for i in range(20)],
+            "100 scaled": [(i * 7919 % 97 + 3) * 10**6 for i in range(100)]}
+    out = {}
+    for name, powers in sets.items():
+        keys = [X25519PrivateKey.from_private_bytes(hashlib.sha256(b"ibe %d" % i).digest()).public_key()
+                .public_bytes_raw() for i in range(len(powers))]
+        out[name] = share_plan([(i, k, p) for i, (k, p) in enumerate(zip(keys, powers))])
+    return out
 
 
 def scalar(tag: bytes) -> "bls.Scalar":
@@ -67,8 +89,9 @@ def main() -> None:
     q = bls.G1Point.hash_to_curve(DST, b"chain|model|round")
     sigma_i, p_i, u = q * s_i, g2 * s_i, g2 * r
     packed = sigma_i.to_compressed_bytes()
-    shares = {t: ([q * scalar(b"s%d" % k) for k in range(t)], [scalar(b"l%d" % k) for k in range(t)])
-              for t in (3, 14, 67)}
+    plans = sealing_plans()
+    shares = {p.threshold: ([q * scalar(b"s%d" % k) for k in range(p.threshold)],
+                            [scalar(b"l%d" % k) for k in range(p.threshold)]) for p in plans.values()}
     assert bls.GT.pairing_check([sigma_i, -q], [g2, p_i])        # the release check holds for an honest share
 
     t = {
@@ -92,10 +115,13 @@ def main() -> None:
     open_update = t["pairing"] + t["g2_mul"]
     print(f"\nper update at open: pairing + g2_mul (FO check) = {open_update * 1e3:.2f} ms "
           f"(x 10,000 updates: {open_update * 1e4:.0f} s on one core), independent of the validator count")
-    for n, k in ((4, 3), (20, 14), (100, 67)):
-        per_round = t["hash_to_g1"] + n * (t["g1_decompress"] + t["pairing_check2"]) + t[f"multiexp_{k}"]
-        print(f"per round and node, {n:>3} validators (t = {k:>2} shares): hash + {n} x (decompress + "
-              f"pairing check) + multiexp = {per_round * 1e3:.1f} ms; each validator releases 48 bytes")
+    for name, plan in plans.items():
+        total, k = plan.total_shares, plan.threshold
+        per_round = t["hash_to_g1"] + total * (t["g1_decompress"] + t["pairing_check2"]) + t[f"multiexp_{k}"]
+        most = max(plan.counts)
+        print(f"per round and node, {name:>10} ({total} shares, t = {k}): hash + {total} x (decompress + pairing "
+              f"check) + multiexp over {k} = {per_round * 1e3:.0f} ms; a member releases 48 x c_i bytes "
+              f"(at most {48 * most} here, c_i = {most}), whatever the updates")
     print(f"\nratio pairing_vs_x25519 {t['pairing'] / base:.1f}")
     print(f"ratio tibe_open_per_update_vs_x25519 {open_update / base:.1f}")
 
