@@ -45,8 +45,8 @@ auth max_tx_bytes (config/local.toml; mempool txs only: the release tx is inject
 and the rounds param max_submissions_per_round. The CometBFT numbers are read from the pinned module's Go
 source when it is in the Go module cache, else the values above are used.
 
-    .venv/bin/python bench/round_10k.py            # N = 10,000 for every set (about 6 minutes here)
-    .venv/bin/python bench/round_10k.py --quick    # N = 1,000, scaled (under 2 minutes)
+    .venv/bin/python bench/round_10k.py            # N = 10,000 for every set (about 10 minutes here)
+    .venv/bin/python bench/round_10k.py --quick    # N = 1,000, scaled (about 70 s)
 
 --quick builds N = 1,000 updates. Byte figures are still exact for 10,000 (the size computation above is
 exact for any N, and is checked against the real 1,000-update extensions); times per validator scale
