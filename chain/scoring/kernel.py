@@ -21,20 +21,23 @@ import numpy as np
 from chain.scoring import tables as ce_tables
 from chain.scoring.fixedpoint import clip, requantize_into, shift_round_half_even, signed_range
 from chain.scoring.int8 import PATH_INT8, Digits, Gemm, matmul_int8, weight_digits
-from chain.scoring.matmul import (I64_SAFE, PATH_FLOAT64, Blas, exact_float64, matmul_exact, max_abs, numpy_blas,
-                                  weight_cache)
+from chain.scoring.matmul import I64_SAFE, PATH_FLOAT64, Blas, matmul_exact, max_abs, numpy_blas, weight_cache
 from chain.scoring.shards import Shard, shard_arrays, validate_samples
 from chain.scoring.spec import LAYER_FLATTEN, LAYER_LINEAR, LAYER_RELU, LOSS_MSE, ModelSpec
 from chain.scoring.weights import validate_weights
 from chain.tx.wire import Field, Message, message
 
 BACKENDS = ("numpy", "torch")
-# Samples are independent, so the forward pass runs on blocks of rows: every block's intermediates stay in
-# the CPU caches between the matmul, the requantization and the next layer. Bits cannot depend on it.
-BLOCK_ROWS = 512
-# Below this much work (rows * inner * outer) one float64 product beats the int8 path's extra steps.
-INT8_MIN_WORK = 1 << 22
-INT8_MAX_PRODUCTS = 8   # limbs * digits: past this, an exact float64 product is cheaper
+# Samples are independent, so the forward pass runs on blocks of rows: every block's intermediates (about
+# BLOCK_VALUES int64s per layer) stay in the CPU caches between the matmul, the requantization and the next
+# layer, instead of streaming through memory once per pass. Bits cannot depend on the block size.
+BLOCK_VALUES = 1 << 18
+# When the backend has an int8 GEMM, it takes a product of at least INT8_MIN_WORK multiply-adds
+# (rows * inner * outer; below that, call overheads win) that needs at most INT8_MAX_PRODUCTS limb-digit
+# products (one float64 BLAS product costs about four int8 ones here, the combination the rest). Speed
+# only: every path gives the same bits.
+INT8_MIN_WORK = 1 << 24
+INT8_MAX_PRODUCTS = 8
 _POWERS = np.array([1 << k for k in range(ce_tables.ONE_BITS + 1, 63)], dtype=np.int64)  # for bit lengths
 
 
@@ -74,8 +77,10 @@ def forward(spec: ModelSpec, weights, inputs: np.ndarray, *, backend: str = "num
     impl = _backend(backend)
     linears = _prepare(weights, impl)
     blocks, paths = [], [set() for _ in linears]
-    for start in range(0, max(inputs.shape[0], 1), BLOCK_ROWS):
-        logits, block_paths = _forward_block(spec, linears, inputs[start:start + BLOCK_ROWS], impl)
+    widest = max(max(lin.w_t.shape) for lin in linears)
+    rows = max(1, BLOCK_VALUES // widest)
+    for start in range(0, max(inputs.shape[0], 1), rows):
+        logits, block_paths = _forward_block(spec, linears, inputs[start:start + rows], impl)
         blocks.append(logits)
         for seen, path in zip(paths, block_paths):
             seen.add(path)
@@ -90,6 +95,7 @@ def _forward_block(spec: ModelSpec, linears: list[_Linear], x: np.ndarray, impl:
     linears = iter(linears)
     paths = []
     layers = spec.layers
+    nonneg = False  # known >= 0 (after a ReLU), so the matmul need not look for the minimum
     i = 0
     while i < len(layers):
         kind = layers[i].kind
@@ -97,8 +103,9 @@ def _forward_block(spec: ModelSpec, linears: list[_Linear], x: np.ndarray, impl:
             x = x.reshape(x.shape[0], -1)
         elif kind == LAYER_RELU:
             x = np.maximum(x, 0)
+            nonneg = True
         elif kind == LAYER_LINEAR:
-            acc, path = _product(x, next(linears), impl)
+            acc, path = _product(x, next(linears), impl, nonneg)
             shift = spec.weight_format.frac_bits + frac - act_frac
             # A ReLU right after a Linear folds into the clip: relu(clip(v, lo, hi)) == clip(v, 0, hi).
             fuse_relu = i + 1 < len(layers) and layers[i + 1].kind == LAYER_RELU
@@ -109,6 +116,7 @@ def _forward_block(spec: ModelSpec, linears: list[_Linear], x: np.ndarray, impl:
                 x = clip(shift_round_half_even(acc, shift), lo, act_hi).astype(np.int64)  # fits act_bits <= 32
             frac = act_frac
             paths.append(path)
+            nonneg = fuse_relu
             i += fuse_relu
         else:
             raise AssertionError(f"unvalidated layer kind {kind}")
@@ -116,18 +124,19 @@ def _forward_block(spec: ModelSpec, linears: list[_Linear], x: np.ndarray, impl:
     return x, paths
 
 
-def _product(x: np.ndarray, lin: _Linear, impl: _Backend) -> tuple[np.ndarray, str]:
+def _product(x: np.ndarray, lin: _Linear, impl: _Backend, nonneg: bool) -> tuple[np.ndarray, str]:
     """Exact x @ w + bias: on the int8 GEMM where the backend has one and it pays, else matmul.py's paths."""
     rows, n = x.shape
-    a_min, a_max = (int(x.min()), int(x.max())) if x.size else (0, 0)
+    if not x.size:
+        a_min = a_max = 0
+    else:
+        a_min, a_max = 0 if nonneg else int(x.min()), int(x.max())
     a_abs = max(a_max, -a_min)
-    if lin.digits is not None and x.size:
+    if lin.digits is not None and x.size and rows * n * lin.bias.shape[0] >= INT8_MIN_WORK:
         limbs = -(-(a_max - min(a_min, 0)).bit_length() // 8) or 1
-        fits_float64 = exact_float64(n, a_abs, lin.w_max, lin.bias_max)
-        if not fits_float64 or (limbs * lin.digits.count <= INT8_MAX_PRODUCTS
-                                and rows * n * lin.bias.shape[0] >= INT8_MIN_WORK):
+        if limbs * lin.digits.count <= INT8_MAX_PRODUCTS:
             acc = matmul_int8(x, a_min, a_max, lin.digits, lin.bias, lin.bias_max, impl.int8_gemm)
-            if acc is not None:
+            if acc is not None:  # None: a bound of int8.py fails, so another exact path runs
                 return acc, PATH_INT8
     return matmul_exact(x, lin.w_t, lin.bias, blas=impl.blas, w_t_f64=lin.w_t_f64, w_max=lin.w_max,
                         a_max=a_abs, bias_max=lin.bias_max)
