@@ -85,11 +85,11 @@ def matmul_int8(a: np.ndarray, a_min: int, a_max: int, w: Digits, bias: np.ndarr
     top = a_max - lo  # max of a' = a - lo >= 0
     limbs = max(1, -(-top.bit_length() // 8))
     shift_bias = -lo * n * w.w_max  # bounds |lo * colsum(w)|
-    if limbs > 8 or bias_max + shift_bias + n * ((1 << (8 * limbs)) - 1) * w.span >= ACC_SAFE:
-        return None
+    if top >= 1 << 63 or bias_max + shift_bias + n * ((1 << (8 * limbs)) - 1) * w.span >= ACC_SAFE:
+        return None  # a' would not fit int64, or bound 4 fails
     shifted = a - lo if lo else a
     # The little-endian bytes of a' >= 0 are its base-256 limbs; "<i8" makes that true on any host.
-    raw = shifted.astype("<i8", copy=False).view(np.uint8).reshape(rows, n, 8)[:, :, :limbs]
+    raw = np.ascontiguousarray(shifted, dtype="<i8").view(np.uint8).reshape(rows, n, 8)[:, :, :limbs]
     stacked = np.ascontiguousarray(raw.transpose(0, 2, 1)).reshape(rows * limbs, n)
     c = gemm(stacked, w.stacked).reshape(rows, limbs, w.count, m)
     per_limb = _digit_sum(c, w, n)

@@ -94,6 +94,8 @@ def test_bound_failures_return_none_instead_of_overflowing():
     a = np.array([[-I31] * n, [I31 - 1] * n], dtype=np.int64)
     w_t = np.full((n, 2), -I31, dtype=np.int64)
     assert check(a, w_t, np.zeros(2, np.int64), reference_gemm) is None  # |a @ w| ~ 2**68
+    wide = np.array([[-(1 << 62), (1 << 62) + 5]], dtype=np.int64)     # a - min(a) would pass int64
+    assert check(wide, np.zeros((2, 3), np.int64), np.zeros(3, np.int64), reference_gemm) is None
 
 
 @settings(max_examples=60, deadline=None)
