@@ -92,21 +92,27 @@ def matmul_int8(a: np.ndarray, a_min: int, a_max: int, w: Digits, bias: np.ndarr
     raw = np.ascontiguousarray(shifted, dtype="<i8").view(np.uint8).reshape(rows, n, 8)[:, :, :limbs]
     stacked = np.ascontiguousarray(raw.transpose(0, 2, 1)).reshape(rows * limbs, n)
     c = gemm(stacked, w.stacked).reshape(rows, limbs, w.count, m)
-    per_limb = _digit_sum(c, w, n)
-    # Horner over the limbs, in place: acc = (((p_top << 8) + p_next) << 8 ...) + p_0 + bias'
-    acc = np.left_shift(per_limb[:, limbs - 1], 0, dtype=np.int64)
-    for i in range(limbs - 2, -1, -1):
-        acc <<= 8
-        acc += per_limb[:, i]
+    per_limb = _horner(c, 2, DIGIT_BITS, np.int32 if n * LIMB_MAX * w.span < I32_SAFE else np.int64)
+    acc = _horner(per_limb, 1, 8, np.int64)
+    if acc.base is not None or acc.dtype != np.int64:  # one limb: a view of the GEMM output
+        acc = acc.astype(np.int64)
     acc += bias + lo * w.colsum if lo else bias
     return acc
 
 
-def _digit_sum(c: np.ndarray, w: Digits, n: int) -> np.ndarray:
-    """sum_j 2**(7 j) c[:, :, j] = a_i @ w per limb, by Horner: int32 when bound 3 allows, else int64."""
-    dtype = np.int32 if n * LIMB_MAX * w.span < I32_SAFE else np.int64
-    out = np.left_shift(c[:, :, w.count - 1], 0, dtype=dtype)
-    for j in range(w.count - 2, -1, -1):
-        out <<= DIGIT_BITS
-        out += c[:, :, j]
+def _horner(x: np.ndarray, axis: int, bits: int, dtype) -> np.ndarray:
+    """sum_k 2**(bits k) x[..., k, ...] along `axis`, as ((x_top << bits) + x_next) << bits ... + x_0.
+
+    Digits (axis 2, in int32 when bound 3 holds) then limbs (axis 1, int64); every partial value is a
+    partial sum bounded as in the module docstring, so no step overflows `dtype`.
+    """
+    count = x.shape[axis]
+    take = (lambda k: x[:, :, k]) if axis == 2 else (lambda k: x[:, k])
+    if count == 1:
+        return take(0)
+    out = np.left_shift(take(count - 1), bits, dtype=dtype)
+    out += take(count - 2)
+    for k in range(count - 3, -1, -1):
+        out <<= bits
+        out += take(k)
     return out
