@@ -24,8 +24,7 @@ Why nothing overflows (the bounds are checked before the GEMM; if one fails the 
   3. The digit sum sum_j 2**(7 j) c[., i, j] stays in int32 when n * 255 * span < 2**31, with
      span = sum_j 2**(7 j) max|d_j| (it bounds every partial sum); otherwise it is done in int64.
   4. Every partial sum of the final int64 combination is at most
-     |bias'| + n * (2**(8 la) - 1) * span; it must be below 2**62, which also leaves the requantization
-     of kernel.py (fixedpoint.requantize_into) its headroom.
+     |bias'| + n * (2**(8 la) - 1) * span; it must be below 2**62 (int64 with a bit to spare).
 No step depends on thread count, summation order or CPU features, so the bits are those of matmul.py.
 """
 from __future__ import annotations

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from chain.scoring import tables as ce_tables
-from chain.scoring.fixedpoint import clip, requantize_into, shift_round_half_even, signed_range
+from chain.scoring.fixedpoint import half_ulp, requantize_offset_into, shift_round_half_even, signed_range
 from chain.scoring.int8 import PATH_INT8, Digits, Gemm, matmul_int8, weight_digits
-from chain.scoring.matmul import I64_SAFE, PATH_FLOAT64, Blas, matmul_exact, max_abs, numpy_blas, weight_cache
+from chain.scoring.matmul import I64_SAFE, Blas, matmul_exact, max_abs, numpy_blas, weight_cache
 from chain.scoring.shards import Shard, shard_arrays, validate_samples
 from chain.scoring.spec import LAYER_FLATTEN, LAYER_LINEAR, LAYER_RELU, LOSS_MSE, ModelSpec
 from chain.scoring.weights import validate_weights
@@ -62,7 +62,6 @@ class _Linear:
     w_t_f64: np.ndarray   # matmul.weight_cache: converted once per model, not once per product
     w_max: int
     bias: np.ndarray      # int64 (out,)
-    bias_max: int
     digits: Digits | None  # int8.weight_digits, when the backend has an int8 GEMM
 
 
@@ -105,15 +104,13 @@ def _forward_block(spec: ModelSpec, linears: list[_Linear], x: np.ndarray, impl:
             x = np.maximum(x, 0)
             nonneg = True
         elif kind == LAYER_LINEAR:
-            acc, path = _product(x, next(linears), impl, nonneg)
             shift = spec.weight_format.frac_bits + frac - act_frac
+            # The rounding half rides in the bias (|bias| < 2**61, half <= 2**61: int64), so the matmul adds it
+            # for free and the requantization only shifts and corrects ties.
+            acc, path = _product(x, next(linears), impl, nonneg, half_ulp(shift))
             # A ReLU right after a Linear folds into the clip: relu(clip(v, lo, hi)) == clip(v, 0, hi).
             fuse_relu = i + 1 < len(layers) and layers[i + 1].kind == LAYER_RELU
-            lo = 0 if fuse_relu else act_lo
-            if path in (PATH_FLOAT64, PATH_INT8):  # |acc| < 2**62: the in-place form cannot overflow
-                x = requantize_into(acc, shift, lo, act_hi)
-            else:
-                x = clip(shift_round_half_even(acc, shift), lo, act_hi).astype(np.int64)  # fits act_bits <= 32
+            x = requantize_offset_into(acc, shift, 0 if fuse_relu else act_lo, act_hi)
             frac = act_frac
             paths.append(path)
             nonneg = fuse_relu
@@ -124,9 +121,11 @@ def _forward_block(spec: ModelSpec, linears: list[_Linear], x: np.ndarray, impl:
     return x, paths
 
 
-def _product(x: np.ndarray, lin: _Linear, impl: _Backend, nonneg: bool) -> tuple[np.ndarray, str]:
-    """Exact x @ w + bias: on the int8 GEMM where the backend has one and it pays, else matmul.py's paths."""
+def _product(x: np.ndarray, lin: _Linear, impl: _Backend, nonneg: bool, half: int) -> tuple[np.ndarray, str]:
+    """Exact x @ w + bias + half: on the int8 GEMM where the backend has one and it pays, else matmul.py's."""
     rows, n = x.shape
+    bias = lin.bias + half if half else lin.bias
+    bias_max = max_abs(bias)
     if not x.size:
         a_min = a_max = 0
     else:
@@ -135,11 +134,11 @@ def _product(x: np.ndarray, lin: _Linear, impl: _Backend, nonneg: bool) -> tuple
     if lin.digits is not None and x.size and rows * n * lin.bias.shape[0] >= INT8_MIN_WORK:
         limbs = -(-(a_max - min(a_min, 0)).bit_length() // 8) or 1
         if limbs * lin.digits.count <= INT8_MAX_PRODUCTS:
-            acc = matmul_int8(x, a_min, a_max, lin.digits, lin.bias, lin.bias_max, impl.int8_gemm)
+            acc = matmul_int8(x, a_min, a_max, lin.digits, bias, bias_max, impl.int8_gemm)
             if acc is not None:  # None: a bound of int8.py fails, so another exact path runs
                 return acc, PATH_INT8
-    return matmul_exact(x, lin.w_t, lin.bias, blas=impl.blas, w_t_f64=lin.w_t_f64, w_max=lin.w_max,
-                        a_max=a_abs, bias_max=lin.bias_max)
+    return matmul_exact(x, lin.w_t, bias, blas=impl.blas, w_t_f64=lin.w_t_f64, w_max=lin.w_max,
+                        a_max=a_abs, bias_max=bias_max)
 
 
 def score(spec: ModelSpec, weights, inputs: np.ndarray, labels: np.ndarray, *, backend: str = "numpy") -> Score:
@@ -203,7 +202,7 @@ def _prepare(weights, impl: _Backend) -> list[_Linear]:
         w_t = np.ascontiguousarray(w.T)
         w_t_f64, w_max = weight_cache(w_t)
         digits = weight_digits(w_t, w_max) if impl.int8_gemm is not None else None
-        out.append(_Linear(w_t=w_t, w_t_f64=w_t_f64, w_max=w_max, bias=b, bias_max=max_abs(b), digits=digits))
+        out.append(_Linear(w_t=w_t, w_t_f64=w_t_f64, w_max=w_max, bias=b, digits=digits))
     return out
 
 
