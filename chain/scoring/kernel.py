@@ -2,7 +2,8 @@
 
     x0 = inputs (input format)
     Flatten: reshape per sample.        ReLU: max(x, 0).
-    Linear:  acc = x @ W.T + b          exact (matmul.py), at scale weight_frac + frac(x)
+    Linear:  acc = x @ W.T + b          exact (matmul.py; int8.py on a backend with an int8 GEMM),
+                                        at scale weight_frac + frac(x)
              x   = clip(round_half_even(acc / 2**(weight_frac + frac(x) - act_frac)), act range)
 
 Metrics on the final activations (the logits, at act_frac):
