@@ -34,20 +34,28 @@ def shift_round_half_even(x, s: int):
     return floor + up.astype(floor.dtype)  # bool -> 0/1 in int64, or Python bools (ints) in object arrays
 
 
-def requantize_into(acc: np.ndarray, shift: int, lo: int, hi: int) -> np.ndarray:
-    """In-place, fewer passes: the same result as clip(shift_round_half_even(acc, shift), lo, hi) for int64
-    `acc` with |acc| < 2**62 (the caller guarantees it; float64-path accumulators are < 2**53).
+def half_ulp(s: int) -> int:
+    """2**(s-1), the amount `requantize_offset_into` expects already added (0 when nothing is shifted out)."""
+    return 1 << (s - 1) if s else 0
 
-    Uses round_half_even(x / 2**s) = (x + 2**(s-1) - 1 + floor(x / 2**s) mod 2) >> s: with r = x mod 2**s,
-    the added amount carries into the quotient exactly when r > half, or r == half and the quotient is odd.
+
+def requantize_offset_into(x: np.ndarray, s: int, lo: int, hi: int) -> np.ndarray:
+    """clip(shift_round_half_even(acc, s), lo, hi) in place, for x = acc + half_ulp(s), int64 or object.
+
+    floor(x / 2**s) rounds acc half up; it differs from half-even exactly at a tie (acc = 2**(s-1) mod
+    2**s, i.e. x = 0 mod 2**s) whose rounded-up quotient is odd (bit s of x set): then the low s + 1
+    bits of x are exactly 2**s, and one is subtracted. Only `&`, `>>` and `-` (no additions), so any
+    int64 x is safe; the caller folds the half into the bias, which costs no pass over the values.
     """
-    if shift:
-        odd = acc >> shift
-        odd &= 1
-        acc += odd
-        acc += (1 << (shift - 1)) - 1
-        acc >>= shift
-    return np.clip(acc, lo, hi, out=acc)
+    if s:
+        tie = (x & ((1 << (s + 1)) - 1)) == (1 << s)
+        if x.dtype == object:
+            return clip((x >> s) - tie, lo, hi).astype(np.int64)  # fits act_bits <= 32
+        x >>= s
+        x -= tie
+    if x.dtype == object:
+        return clip(x, lo, hi).astype(np.int64)
+    return np.clip(x, lo, hi, out=x)
 
 
 def clip(x, lo: int, hi: int):

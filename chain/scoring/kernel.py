@@ -2,7 +2,8 @@
 
     x0 = inputs (input format)
     Flatten: reshape per sample.        ReLU: max(x, 0).
-    Linear:  acc = x @ W.T + b          exact (matmul.py), at scale weight_frac + frac(x)
+    Linear:  acc = x @ W.T + b          exact (matmul.py; int8.py on a backend with an int8 GEMM),
+                                        at scale weight_frac + frac(x)
              x   = clip(round_half_even(acc / 2**(weight_frac + frac(x) - act_frac)), act range)
 
 Metrics on the final activations (the logits, at act_frac):
@@ -19,14 +20,25 @@ from dataclasses import dataclass
 import numpy as np
 
 from chain.scoring import tables as ce_tables
-from chain.scoring.fixedpoint import clip, requantize_into, shift_round_half_even, signed_range
-from chain.scoring.matmul import I64_SAFE, PATH_FLOAT64, matmul_exact, max_abs, numpy_blas, weight_cache
+from chain.scoring.fixedpoint import half_ulp, requantize_offset_into, shift_round_half_even, signed_range
+from chain.scoring.int8 import PATH_INT8, Digits, Gemm, matmul_int8, weight_digits
+from chain.scoring.matmul import I64_SAFE, Blas, matmul_exact, max_abs, numpy_blas, weight_cache
 from chain.scoring.shards import Shard, shard_arrays, validate_samples
 from chain.scoring.spec import LAYER_FLATTEN, LAYER_LINEAR, LAYER_RELU, LOSS_MSE, ModelSpec
 from chain.scoring.weights import validate_weights
 from chain.tx.wire import Field, Message, message
 
 BACKENDS = ("numpy", "torch")
+# Samples are independent, so the forward pass runs on blocks of rows: every block's intermediates (about
+# BLOCK_VALUES int64s per layer) stay in the CPU caches between the matmul, the requantization and the next
+# layer, instead of streaming through memory once per pass. Bits cannot depend on the block size.
+BLOCK_VALUES = 1 << 18
+# When the backend has an int8 GEMM, it takes a product of at least INT8_MIN_WORK multiply-adds
+# (rows * inner * outer; below that, call overheads win) that needs at most INT8_MAX_PRODUCTS limb-digit
+# products (one float64 BLAS product costs about four int8 ones here, the combination the rest). Speed
+# only: every path gives the same bits.
+INT8_MIN_WORK = 1 << 24
+INT8_MAX_PRODUCTS = 8
 _POWERS = np.array([1 << k for k in range(ce_tables.ONE_BITS + 1, 63)], dtype=np.int64)  # for bit lengths
 
 
@@ -51,18 +63,39 @@ class _Linear:
     w_t_f64: np.ndarray   # matmul.weight_cache: converted once per model, not once per product
     w_max: int
     bias: np.ndarray      # int64 (out,)
+    digits: Digits | None  # int8.weight_digits, when the backend has an int8 GEMM
+
+
+@dataclass(frozen=True)
+class _Backend:
+    blas: Blas
+    int8_gemm: Gemm | None
 
 
 def forward(spec: ModelSpec, weights, inputs: np.ndarray, *, backend: str = "numpy") -> Forward:
     """Logits for validated int64 inputs of shape (N, *input_shape)."""
-    blas = _blas(backend)
-    linears = iter(_prepare(weights))
-    x = inputs
+    impl = _backend(backend)
+    linears = _prepare(weights, impl)
+    blocks, paths = [], [set() for _ in linears]
+    widest = max(max(lin.w_t.shape) for lin in linears)
+    rows = max(1, BLOCK_VALUES // widest)
+    for start in range(0, max(inputs.shape[0], 1), rows):
+        logits, block_paths = _forward_block(spec, linears, inputs[start:start + rows], impl)
+        blocks.append(logits)
+        for seen, path in zip(paths, block_paths):
+            seen.add(path)
+    logits = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+    return Forward(logits=logits, paths=tuple("+".join(sorted(p)) for p in paths))
+
+
+def _forward_block(spec: ModelSpec, linears: list[_Linear], x: np.ndarray, impl: _Backend):
     frac = spec.input_format.frac_bits
     act_frac = spec.activation_format.frac_bits
     act_lo, act_hi = signed_range(spec.activation_format.bits)
+    linears = iter(linears)
     paths = []
     layers = spec.layers
+    nonneg = False  # known >= 0 (after a ReLU), so the matmul need not look for the minimum
     i = 0
     while i < len(layers):
         kind = layers[i].kind
@@ -70,24 +103,43 @@ def forward(spec: ModelSpec, weights, inputs: np.ndarray, *, backend: str = "num
             x = x.reshape(x.shape[0], -1)
         elif kind == LAYER_RELU:
             x = np.maximum(x, 0)
+            nonneg = True
         elif kind == LAYER_LINEAR:
-            lin = next(linears)
-            acc, path = matmul_exact(x, lin.w_t, lin.bias, blas=blas, w_t_f64=lin.w_t_f64, w_max=lin.w_max)
             shift = spec.weight_format.frac_bits + frac - act_frac
+            # The rounding half rides in the bias (|bias| < 2**61, half <= 2**61: int64), so the matmul adds it
+            # for free and the requantization only shifts and corrects ties.
+            acc, path = _product(x, next(linears), impl, nonneg, half_ulp(shift))
             # A ReLU right after a Linear folds into the clip: relu(clip(v, lo, hi)) == clip(v, 0, hi).
             fuse_relu = i + 1 < len(layers) and layers[i + 1].kind == LAYER_RELU
-            lo = 0 if fuse_relu else act_lo
-            if path == PATH_FLOAT64:  # |acc| < 2**53: the in-place form cannot overflow
-                x = requantize_into(acc, shift, lo, act_hi)
-            else:
-                x = clip(shift_round_half_even(acc, shift), lo, act_hi).astype(np.int64)  # fits act_bits <= 32
+            x = requantize_offset_into(acc, shift, 0 if fuse_relu else act_lo, act_hi)
             frac = act_frac
             paths.append(path)
+            nonneg = fuse_relu
             i += fuse_relu
         else:
             raise AssertionError(f"unvalidated layer kind {kind}")
         i += 1
-    return Forward(logits=x, paths=tuple(paths))
+    return x, paths
+
+
+def _product(x: np.ndarray, lin: _Linear, impl: _Backend, nonneg: bool, half: int) -> tuple[np.ndarray, str]:
+    """Exact x @ w + bias + half: on the int8 GEMM where the backend has one and it pays, else matmul.py's."""
+    rows, n = x.shape
+    bias = lin.bias + half if half else lin.bias
+    bias_max = max_abs(bias)
+    if not x.size:
+        a_min = a_max = 0
+    else:
+        a_min, a_max = 0 if nonneg else int(x.min()), int(x.max())
+    a_abs = max(a_max, -a_min)
+    if lin.digits is not None and x.size and rows * n * lin.bias.shape[0] >= INT8_MIN_WORK:
+        limbs = -(-(a_max - min(a_min, 0)).bit_length() // 8) or 1
+        if limbs * lin.digits.count <= INT8_MAX_PRODUCTS:
+            acc = matmul_int8(x, a_min, a_max, lin.digits, bias, bias_max, impl.int8_gemm)
+            if acc is not None:  # None: a bound of int8.py fails, so another exact path runs
+                return acc, PATH_INT8
+    return matmul_exact(x, lin.w_t, bias, blas=impl.blas, w_t_f64=lin.w_t_f64, w_max=lin.w_max,
+                        a_max=a_abs, bias_max=bias_max)
 
 
 def score(spec: ModelSpec, weights, inputs: np.ndarray, labels: np.ndarray, *, backend: str = "numpy") -> Score:
@@ -145,18 +197,20 @@ def _exact_sum(x: np.ndarray) -> int:
     return sum(x.tolist())
 
 
-def _prepare(weights) -> list[_Linear]:
+def _prepare(weights, impl: _Backend) -> list[_Linear]:
     out = []
     for w, b in zip(weights[0::2], weights[1::2]):
         w_t = np.ascontiguousarray(w.T)
         w_t_f64, w_max = weight_cache(w_t)
-        out.append(_Linear(w_t=w_t, w_t_f64=w_t_f64, w_max=w_max, bias=b))
+        digits = weight_digits(w_t, w_max) if impl.int8_gemm is not None else None
+        out.append(_Linear(w_t=w_t, w_t_f64=w_t_f64, w_max=w_max, bias=b, digits=digits))
     return out
 
 
-def _blas(backend: str):
+def _backend(backend: str) -> _Backend:
     if backend == "numpy":
-        return numpy_blas
+        return _Backend(blas=numpy_blas, int8_gemm=None)
     if backend == "torch":  # imported only on request: consensus never needs torch
-        return importlib.import_module("chain.scoring.torch_backend").torch_blas
+        module = importlib.import_module("chain.scoring.torch_backend")
+        return _Backend(blas=module.torch_blas, int8_gemm=module.INT8_GEMM)
     raise ValueError(f"unknown backend {backend!r}, expected one of {BACKENDS}")

@@ -45,16 +45,17 @@ def exact_float64(n: int, a_max: int, b_max: int, bias_max: int = 0) -> bool:
 
 
 def matmul_exact(a: np.ndarray, w_t: np.ndarray, bias: np.ndarray, *, blas: Blas = numpy_blas,
-                 w_t_f64: np.ndarray | None = None, w_max: int | None = None) -> tuple[np.ndarray, str]:
+                 w_t_f64: np.ndarray | None = None, w_max: int | None = None, a_max: int | None = None,
+                 bias_max: int | None = None) -> tuple[np.ndarray, str]:
     """Exact a @ w_t + bias for int64 a (N, n), w_t (n, m), bias (m,). Returns (result, path).
 
     The result is int64 unless the path is limbs-object (then a numpy object array of Python ints).
-    `w_t_f64` and `w_max` are caches a caller may pass for a weight matrix it reuses.
+    `w_t_f64`, `w_max`, `a_max` and `bias_max` (max |.|) are what a caller may already know.
     """
     n = a.shape[1]
-    a_max = max_abs(a)
+    a_max = max_abs(a) if a_max is None else a_max
     w_max = max_abs(w_t) if w_max is None else w_max
-    bias_max = max_abs(bias)
+    bias_max = max_abs(bias) if bias_max is None else bias_max
     if exact_float64(n, a_max, w_max, bias_max):
         wf = w_t.astype(np.float64) if w_t_f64 is None else w_t_f64
         out = blas(a.astype(np.float64), wf)

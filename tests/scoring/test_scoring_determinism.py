@@ -1,5 +1,5 @@
 """The same scores and logits, bit for bit, in processes with different BLAS kernels, thread counts,
-hash seeds and backends (numpy float64 BLAS vs torch float64)."""
+hash seeds and backends (numpy float64 BLAS vs torch float64 and int8 GEMM)."""
 import json
 import os
 import subprocess
@@ -96,8 +96,10 @@ def test_scores_are_bit_identical_across_processes_blas_kernels_and_backends():
     for r in results[1:]:
         assert r == first
     for case in ("mlp-float64", "mlp-limbs"):
-        if f"{case}/torch" in first:
-            assert first[f"{case}/torch"] == first[f"{case}/numpy"]
+        if f"{case}/torch" in first:  # the paths may differ (torch has the int8 GEMM), never the bits
+            torch_run, numpy_run = dict(first[f"{case}/torch"]), dict(first[f"{case}/numpy"])
+            torch_run.pop("paths"), numpy_run.pop("paths")
+            assert torch_run == numpy_run
     print(f"float32 matmul gave {len(float32)} distinct hash(es) across {len(envs)} environments")
 
 
@@ -119,4 +121,4 @@ def test_torch_backend_matches_numpy_in_process():
             torch.set_num_threads(threads)
             a = forward(spec, weights, inputs, backend="numpy")
             b = forward(spec, weights, inputs, backend="torch")
-            assert a.paths == b.paths and np.array_equal(a.logits, b.logits)
+            assert np.array_equal(a.logits, b.logits)

@@ -2,9 +2,11 @@
 from fractions import Fraction
 
 import numpy as np
+import pytest
 from hypothesis import given, settings, strategies as st
 
-from chain.scoring.fixedpoint import clip, requantize, requantize_into, shift_round_half_even, signed_range
+from chain.scoring.fixedpoint import (clip, half_ulp, requantize, requantize_offset_into, shift_round_half_even,
+                                      signed_range)
 
 INT64 = st.integers(-(1 << 63), (1 << 63) - 1)
 
@@ -59,10 +61,21 @@ def test_signed_range_and_clip():
     assert clip(np.array([-200, 5, 300]), -128, 127).tolist() == [-128, 5, 127]
 
 
-@given(st.lists(st.integers(-(1 << 62) + 1, (1 << 62) - 1), min_size=1, max_size=40), st.integers(0, 61),
-       st.integers(2, 32), st.booleans())
-def test_in_place_form_equals_the_reference(xs, s, bits, relu):
+@given(st.lists(st.integers(-(1 << 63), (1 << 63) - 1), min_size=1, max_size=40), st.integers(0, 62),
+       st.integers(2, 32), st.booleans(), st.booleans())
+def test_offset_form_equals_the_reference(xs, s, bits, relu, as_object):
+    # x = acc + 2**(s-1) anywhere in int64 (the int64 paths) or as Python ints (limbs-object), both in place.
     lo, hi = signed_range(bits)
     lo = 0 if relu else lo
+    xs = [x for x in xs if -(1 << 63) <= x + half_ulp(s) < 1 << 63]
     expected = [min(max(reference(x, s), lo), hi) for x in xs]
-    assert requantize_into(np.array(xs, dtype=np.int64), s, lo, hi).tolist() == expected
+    x = np.array([v + half_ulp(s) for v in xs], dtype=object if as_object else np.int64)
+    got = requantize_offset_into(x, s, lo, hi)
+    assert got.dtype == np.int64 and got.tolist() == expected
+
+
+@pytest.mark.parametrize("s", [1, 2, 16, 62])
+def test_offset_form_ties_go_to_even(s):
+    ks = [k for k in (-3, -2, -1, 0, 1, 2) if -(1 << 63) <= (k + 1) * (1 << s) < 1 << 63]
+    x = np.array([(k + 1) * (1 << s) for k in ks], dtype=np.int64)   # acc = k * 2**s + 2**(s-1): all ties
+    assert requantize_offset_into(x, s, -(1 << 31), (1 << 31) - 1).tolist() == [k + (k & 1) for k in ks]
