@@ -135,7 +135,8 @@ class SparseMerkleTree:
         if ref[0] == EMPTY:
             return self._build(depth, [item for item in items if item[1] is not None], version, update)
         path = items[0][0]
-        node, left_version, right_version = self._read(ref, path, depth)
+        key = node_key(path, depth, ref[1])
+        node, left_version, right_version = self._read_key(ref, key)
         if node[:1] == LEAF_TAG:
             # A leaf is the whole subtree: merge it with the changes and rebuild the subtree.
             existing = (node[1:1 + HASH_LEN], node[1 + HASH_LEN:])
@@ -144,7 +145,7 @@ class SparseMerkleTree:
                 insort(merged, existing)
             if merged == [existing]:
                 return ref
-            update.stale.append(node_key(path, depth, ref[1]))
+            update.stale.append(key)
             return self._build(depth, merged, version, update)
         left, right = (node[1:1 + HASH_LEN], left_version), (node[1 + HASH_LEN:], right_version)
         split = _split(items, depth)
@@ -152,7 +153,7 @@ class SparseMerkleTree:
         new_right = self._update(right, depth + 1, items[split:], version, update)
         if new_left == left and new_right == right:
             return ref  # e.g. a key set to the value it already had: write nothing
-        update.stale.append(node_key(path, depth, ref[1]))
+        update.stale.append(key)
         return self._join(depth, path, new_left, new_right, version, update)
 
     def _build(self, depth: int, items: list[Item], version: int, update: TreeUpdate) -> Ref:

@@ -4,7 +4,7 @@ Every database key the chain writes is named here:
     s/ + state key      -> value                 the state itself, for fast reads and range scans
     t/ + node key       -> stored node           the Merkle tree, nodes keyed by path and version
                                                  (chain.store.smt: path (32) ‖ depth (2) ‖ version (8))
-    o/ + height (8) + node key  -> empty         tree nodes that block `height` replaced ("stale"); deleted,
+    o/ + height (8)     -> node keys (42 each)   the tree nodes block `height` replaced ("stale"); deleted,
                                                  with the nodes, once no kept root is older than `height`
     m/height            -> 8-byte big-endian     last committed height
     m/app_hash          -> 32 bytes              tree root of the last committed state
@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 from chain.store.history import History
 from chain.store.kv import KVStore, prefix_end
-from chain.store.smt import EMPTY_REF, CorruptStore, Ref, SparseMerkleTree
+from chain.store.smt import EMPTY_REF, KEY_LEN, CorruptStore, Ref, SparseMerkleTree
 from chain.tx.proof import EMPTY, HASH_LEN
 
 __all__ = ["CommittedStore", "Overlay", "PendingCommit", "StoreLayoutError"]
@@ -56,8 +56,12 @@ META_LAYOUT = b"m/tree_layout"
 META_TREE_OLDEST = b"m/tree_oldest"
 LAYOUT = b"2"
 
-# Successive blocks rewrite and reread the top of the tree; keeping recent nodes in memory spares
-# those LevelDB reads. ~250 bytes per entry, so this is ~16 MB at most.
+# Node cache. Every block rereads the top of the tree, and a node at depth d is on the path of one key
+# in 2^d: the nodes of the current tree down to PINNED_DEPTH (at most 2^(PINNED_DEPTH+1) of them, ~16 MB
+# at 15) stay in memory for good, the node keys telling their depth. Deeper nodes go through an LRU of
+# NODE_CACHE_SIZE entries (~250 bytes each, ~16 MB). Replaced nodes leave both at once (historical
+# queries read them from disk).
+PINNED_DEPTH = 15
 NODE_CACHE_SIZE = 1 << 16
 
 
@@ -91,6 +95,7 @@ class CommittedStore:
         # OrderedDict, not dict: evicting the oldest entry of a plain dict scans past the deleted
         # slots at its front (tens of microseconds per eviction once the cache is full).
         self._node_cache: OrderedDict[bytes, bytes] = OrderedDict()
+        self._pinned: dict[bytes, bytes] = {}
         self._tree = SparseMerkleTree(self._get_node)
         raw_height, raw_app_hash = kv.get(META_HEIGHT), kv.get(META_APP_HASH)
         if raw_height is None and raw_app_hash is None:
@@ -157,8 +162,10 @@ class CommittedStore:
         self._kv.write(puts, deletes)
         self.height, self.app_hash, self.root = height, pending.app_hash, pending.root
         self._tree_oldest = max(self._tree_oldest, oldest)
+        for key in pending.stale:
+            self._forget(key)
         for key in pruned:
-            self._node_cache.pop(key, None)
+            self._forget(key)
         for key, node in pending.nodes.items():
             self._remember(key, node)
 
@@ -177,14 +184,15 @@ class CommittedStore:
         pruned = []
         if height <= oldest:
             pruned += stale
-        else:
-            prefix = STALE + _u64(height)
-            puts.update((prefix + key, b"") for key in stale)
+        elif stale:
+            puts[STALE + _u64(height)] = b"".join(stale)
         if oldest > self._tree_oldest:
             # every record below _tree_oldest + 1 went in earlier commits
-            for record, _ in self._kv.iterate(STALE + _u64(self._tree_oldest + 1), STALE + _u64(oldest + 1)):
+            for record, keys in self._kv.iterate(STALE + _u64(self._tree_oldest + 1), STALE + _u64(oldest + 1)):
+                if len(keys) % KEY_LEN:
+                    raise CorruptStore(f"stale-node record {record.hex()} is not a list of node keys")
                 deletes.append(record)
-                pruned.append(record[len(STALE) + 8:])
+                pruned += [keys[at:at + KEY_LEN] for at in range(0, len(keys), KEY_LEN)]
             puts[META_TREE_OLDEST] = _u64(oldest)
         deletes += [NODE + key for key in pruned]
         return pruned
@@ -250,9 +258,12 @@ class CommittedStore:
         return HistoricalView(self, height)
 
     def _get_node(self, key: bytes) -> bytes | None:
+        node = self._pinned.get(key)
+        if node is not None:
+            return node
         node = self._node_cache.get(key)
         if node is not None:
-            self._node_cache.move_to_end(key)  # LRU: the tree's upper levels stay cached
+            self._node_cache.move_to_end(key)  # LRU
             return node
         node = self._kv.get(NODE + key)
         if node is not None:
@@ -260,9 +271,16 @@ class CommittedStore:
         return node
 
     def _remember(self, key: bytes, node: bytes) -> None:
+        if key[HASH_LEN] == 0 and key[HASH_LEN + 1] <= PINNED_DEPTH:   # the node key's depth
+            self._pinned[key] = node
+            return
         if key not in self._node_cache and len(self._node_cache) >= NODE_CACHE_SIZE:
             self._node_cache.popitem(last=False)  # oldest insertion first
         self._node_cache[key] = node
+
+    def _forget(self, key: bytes) -> None:
+        if self._pinned.pop(key, None) is None:
+            self._node_cache.pop(key, None)
 
 
 class HistoricalView:
