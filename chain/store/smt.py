@@ -7,17 +7,21 @@ and the empty subtree (hash = 32 zero bytes) is never stored.
 
 Storage (how nodes are kept, not how they hash): a node is stored under its position in the tree and the
 version that wrote it, jellyfish-style,
-    node key = path ‖ depth (2 bytes) ‖ version (8 bytes)
-    path     = 32 bytes: the node's first `depth` bits (shared by every key hash beneath it), then zeros
+    node key = path code ‖ version (8 bytes, big-endian)
+    path code = the node's first `depth` bits (shared by every key hash beneath it), a 1 bit, then 0 bits
+                up to a byte boundary: depth // 8 + 1 bytes, so the depth is where the last 1 bit is
     stored   = the leaf encoding, or the internal encoding ‖ left child's version (8) ‖ right child's (8)
 so a parent names each child by hash (in its encoding) and by version (beside it): the tree reads a child
-by key and checks it against the hash its parent holds. A subtree's nodes are contiguous in key order, so
-the nodes under one path share LevelDB blocks (locality), where hash keys scattered them over the whole
-database. A version is written once and never overwritten: `apply` writes the changed paths as new nodes
-at the new version and reports the keys of the nodes it replaced (stale from that version on). A node
-is reachable from the roots of the versions from its own up to the one that made it stale, and from no
-other: an identical subtree appearing again is a new node under a new key, so deleting a stale node can
-never break a later root (`chain.store.state` deletes them once no kept root is that old).
+by key and checks it against the hash its parent holds. The keys of a subtree share its path's leading
+bytes, so the nodes under one path sit together in LevelDB blocks (locality), where hash keys scattered
+them over the whole database; and keys are short (11 bytes for a node at depth 16 to 23). A path code may
+be a byte prefix of a deeper one, but with the 8 version bytes after it no two nodes share a key (keys of
+one length have codes of one length, and a code gives back its path and depth). A version is written once
+and never overwritten: `apply` writes the changed paths as new nodes at the new version and reports the
+keys of the nodes it replaced (stale from that version on). A node is reachable from the roots of the
+versions from its own up to the one that made it stale, and from no other: an identical subtree appearing
+again is a new node under a new key, so deleting a stale node can never break a later root
+(`chain.store.state` deletes them once no kept root is that old).
 
 A root is a `Ref`, (hash, version); the empty tree is (EMPTY, 0).
 """
@@ -32,11 +36,11 @@ from dataclasses import dataclass, field
 from chain.tx.proof import (EMPTY, EMPTY_SUBTREE, HASH_LEN, INTERNAL_TAG, LEAF_OF_KEY, LEAF_TAG, MAX_DEPTH,
                             OTHER_LEAF, Proof, bit, encode, key_hash, value_hash)
 
-__all__ = ["SparseMerkleTree", "CorruptStore", "Ref", "EMPTY_REF", "TreeUpdate", "node_key"]
+__all__ = ["SparseMerkleTree", "CorruptStore", "Ref", "EMPTY_REF", "TreeUpdate", "node_key", "MAX_KEY_LEN"]
 
 NODE_LEN = 1 + 2 * HASH_LEN
 INTERNAL_STORED_LEN = NODE_LEN + 16
-KEY_LEN = HASH_LEN + 2 + 8
+MAX_KEY_LEN = HASH_LEN + 1 + 8
 MAX_VERSION = (1 << 64) - 1
 
 Ref = tuple[bytes, int]   # (node hash, version that wrote it)
@@ -45,9 +49,10 @@ EMPTY_REF: Ref = (EMPTY, 0)
 # (key_hash, value_hash or None for a delete), kept sorted by key_hash
 Item = tuple[bytes, bytes | None]
 
-_DEPTH_VERSION = struct.Struct(">HQ")
 _VERSIONS = struct.Struct(">QQ")
-_ZEROS = [bytes(n) for n in range(HASH_LEN + 1)]
+# _LAST_BYTE[rest][b]: the last byte of a path code whose final partial byte of key hash is b, keeping
+# its top `rest` bits and marking the end with a 1 bit
+_LAST_BYTE = [[bytes(((b & (0xFF00 >> rest) & 0xFF) | (0x80 >> rest),)) for b in range(256)] for rest in range(8)]
 
 
 class CorruptStore(RuntimeError):
@@ -56,12 +61,10 @@ class CorruptStore(RuntimeError):
 
 def node_key(k_hash: bytes, depth: int, version: int) -> bytes:
     """The storage key of the node at `depth` on the path of `k_hash`, written at `version`."""
-    full, rest = depth >> 3, depth & 7
-    if rest:
-        path = k_hash[:full] + bytes((k_hash[full] & (0xFF00 >> rest) & 0xFF,))
-    else:
-        path = k_hash[:full]
-    return path + _ZEROS[HASH_LEN - len(path)] + _DEPTH_VERSION.pack(depth, version)
+    full = depth >> 3
+    if full == HASH_LEN:
+        return k_hash + b"\x80" + version.to_bytes(8, "big")
+    return k_hash[:full] + _LAST_BYTE[depth & 7][k_hash[full]] + version.to_bytes(8, "big")
 
 
 def _with_bit(k_hash: bytes, depth: int, side: int) -> bytes:

@@ -3,9 +3,10 @@
 Every database key the chain writes is named here:
     s/ + state key      -> value                 the state itself, for fast reads and range scans
     t/ + node key       -> stored node           the Merkle tree, nodes keyed by path and version
-                                                 (chain.store.smt: path (32) ‖ depth (2) ‖ version (8))
-    o/ + height (8)     -> node keys (42 each)   the tree nodes block `height` replaced ("stale"); deleted,
-                                                 with the nodes, once no kept root is older than `height`
+                                                 (chain.store.smt: path code ‖ version (8))
+    o/ + height (8)     -> node keys, each after its length (1 byte): the tree nodes block `height`
+                                                 replaced ("stale"); deleted, with the nodes, once no
+                                                 kept root is older than `height`
     m/height            -> 8-byte big-endian     last committed height
     m/app_hash          -> 32 bytes              tree root of the last committed state
     m/root_version      -> 8-byte big-endian     the version of that root's node (0 for the empty tree)
@@ -40,7 +41,7 @@ from dataclasses import dataclass
 
 from chain.store.history import History
 from chain.store.kv import KVStore, prefix_end
-from chain.store.smt import EMPTY_REF, KEY_LEN, CorruptStore, Ref, SparseMerkleTree
+from chain.store.smt import EMPTY_REF, MAX_KEY_LEN, CorruptStore, Ref, SparseMerkleTree
 from chain.tx.proof import EMPTY, HASH_LEN
 
 __all__ = ["CommittedStore", "Overlay", "PendingCommit", "StoreLayoutError"]
@@ -57,11 +58,11 @@ META_TREE_OLDEST = b"m/tree_oldest"
 LAYOUT = b"2"
 
 # Node cache. Every block rereads the top of the tree, and a node at depth d is on the path of one key
-# in 2^d: the nodes of the current tree down to PINNED_DEPTH (at most 2^(PINNED_DEPTH+1) of them, ~16 MB
-# at 15) stay in memory for good, the node keys telling their depth. Deeper nodes go through an LRU of
-# NODE_CACHE_SIZE entries (~250 bytes each, ~16 MB). Replaced nodes leave both at once (historical
-# queries read them from disk).
-PINNED_DEPTH = 15
+# in 2^d: the nodes of the current tree above depth 16 (at most 2^16 of them, ~14 MB) stay in memory for
+# good; a node key's length tells its depth (chain.store.smt: 10 bytes or fewer above depth 16). Deeper
+# nodes go through an LRU of NODE_CACHE_SIZE entries (~220 bytes each, ~14 MB). Replaced nodes leave both
+# at once (historical queries read them from disk).
+PINNED_KEY_LEN = 10
 NODE_CACHE_SIZE = 1 << 16
 
 
@@ -185,14 +186,18 @@ class CommittedStore:
         if height <= oldest:
             pruned += stale
         elif stale:
-            puts[STALE + _u64(height)] = b"".join(stale)
+            puts[STALE + _u64(height)] = b"".join(bytes((len(key),)) + key for key in stale)
         if oldest > self._tree_oldest:
             # every record below _tree_oldest + 1 went in earlier commits
             for record, keys in self._kv.iterate(STALE + _u64(self._tree_oldest + 1), STALE + _u64(oldest + 1)):
-                if len(keys) % KEY_LEN:
-                    raise CorruptStore(f"stale-node record {record.hex()} is not a list of node keys")
                 deletes.append(record)
-                pruned += [keys[at:at + KEY_LEN] for at in range(0, len(keys), KEY_LEN)]
+                at = 0
+                while at < len(keys):
+                    size = keys[at]
+                    if not 9 <= size <= MAX_KEY_LEN or at + 1 + size > len(keys):
+                        raise CorruptStore(f"stale-node record {record.hex()} is not a list of node keys")
+                    pruned.append(keys[at + 1:at + 1 + size])
+                    at += 1 + size
             puts[META_TREE_OLDEST] = _u64(oldest)
         deletes += [NODE + key for key in pruned]
         return pruned
@@ -271,7 +276,7 @@ class CommittedStore:
         return node
 
     def _remember(self, key: bytes, node: bytes) -> None:
-        if key[HASH_LEN] == 0 and key[HASH_LEN + 1] <= PINNED_DEPTH:   # the node key's depth
+        if len(key) <= PINNED_KEY_LEN:
             self._pinned[key] = node
             return
         if key not in self._node_cache and len(self._node_cache) >= NODE_CACHE_SIZE:

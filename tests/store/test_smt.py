@@ -245,10 +245,24 @@ def test_decode_fuzz_structured(prefix, depth, body):
 def test_missing_or_damaged_node_stops_cleanly():
     tree = Tree()
     tree.apply({b"k%d" % i: b"v" for i in range(20)})
-    child = next(key for key in tree.nodes if key[32:34] == b"\x00\x01")   # a node at depth 1
+    child = next(key for key in tree.nodes if len(key) == 9 and key[0] in (0x40, 0xC0))   # at depth 1
     tree.nodes[child] = b"\x00" + bytes(64)
     with pytest.raises(CorruptStore):
         tree.apply({b"k%d" % i: b"w" for i in range(20)})
     del tree.nodes[child]
     with pytest.raises(CorruptStore):
         tree.apply({b"k%d" % i: b"w" for i in range(20)})
+
+
+def test_node_keys_name_one_position_and_version_each():
+    """Distinct (path prefix, depth, version) never share a key, and a key's length tells its depth."""
+    rng = random.Random(5)
+    hashes = [bytes(32), b"\xff" * 32] + [rng.randbytes(32) for _ in range(6)]
+    seen = {}
+    for k_hash in hashes:
+        for depth in range(257):
+            prefix = int.from_bytes(k_hash, "big") >> (256 - depth) if depth else 0
+            for version in (0, 1, 255, 256, 2**64 - 1):
+                key = node_key(k_hash, depth, version)
+                assert len(key) == depth // 8 + 9
+                assert seen.setdefault(key, (depth, prefix, version)) == (depth, prefix, version)

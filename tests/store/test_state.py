@@ -207,5 +207,5 @@ def test_committed_nodes_are_stored_under_their_namespace():
     store = committed({b"a": b"1", b"b": b"2"}, kv)
     nodes = [k for k, _ in kv.iterate(NODE, None) if k.startswith(NODE)]
     assert len(nodes) >= 3  # two leaves and at least the root
-    root = kv.get(NODE + node_key(EMPTY, 0, store.root[1]))   # the root sits at depth 0, path all zeros
+    root = kv.get(NODE + node_key(EMPTY, 0, store.root[1]))   # the root: depth 0, any path
     assert root is not None and hashlib.sha256(root[:65]).digest() == store.app_hash
