@@ -165,8 +165,9 @@ class CommittedStore:
         self._tree_oldest = max(self._tree_oldest, oldest)
         for key in pending.stale:
             self._forget(key)
-        for key in pruned:
-            self._forget(key)
+        for key in pruned:   # forgotten when made stale, unless a historical query read one back since
+            if len(key) <= PINNED_KEY_LEN:
+                self._pinned.pop(key, None)
         for key, node in pending.nodes.items():
             self._remember(key, node)
 
