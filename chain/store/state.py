@@ -58,12 +58,23 @@ META_TREE_OLDEST = b"m/tree_oldest"
 LAYOUT = b"2"
 
 # Node cache. Every block rereads the top of the tree, and a node at depth d is on the path of one key
-# in 2^d: the nodes of the current tree above depth 16 (at most 2^16 of them, ~14 MB) stay in memory for
-# good; a node key's length tells its depth (chain.store.smt: 10 bytes or fewer above depth 16). Deeper
-# nodes go through an LRU of NODE_CACHE_SIZE entries (~220 bytes each, ~14 MB). Replaced nodes leave both
-# at once (historical queries read them from disk).
-PINNED_KEY_LEN = 10
+# in 2^d: the nodes of the current tree down to PINNED_DEPTH stay in memory for good (at most
+# 2^(PINNED_DEPTH + 1) of them, ~220 bytes each: ~14 MB at 15, reached from ~2^15 keys on; 17 cut disk
+# reads at 10^6 keys by a third for ~58 MB, BENCHMARKS.md). Deeper nodes go through an LRU of
+# NODE_CACHE_SIZE entries (~14 MB). Replaced nodes leave both at once (historical queries read them from
+# disk).
+PINNED_DEPTH = 15
 NODE_CACHE_SIZE = 1 << 16
+
+
+def _is_pinned(key: bytes) -> bool:
+    """Whether a node key's depth (chain.store.smt: 8 x (its length - 9) + the place of the path code's
+    end bit in its last byte) is at most PINNED_DEPTH."""
+    full = len(key) - 9
+    if full * 8 > PINNED_DEPTH:
+        return False
+    last = key[full]
+    return full * 8 + 8 - (last & -last).bit_length() <= PINNED_DEPTH
 
 
 def _u64(n: int) -> bytes:
@@ -166,7 +177,7 @@ class CommittedStore:
         for key in pending.stale:
             self._forget(key)
         for key in pruned:   # forgotten when made stale, unless a historical query read one back since
-            if len(key) <= PINNED_KEY_LEN:
+            if _is_pinned(key):
                 self._pinned.pop(key, None)
         for key, node in pending.nodes.items():
             self._remember(key, node)
@@ -277,7 +288,7 @@ class CommittedStore:
         return node
 
     def _remember(self, key: bytes, node: bytes) -> None:
-        if len(key) <= PINNED_KEY_LEN:
+        if _is_pinned(key):
             self._pinned[key] = node
             return
         if key not in self._node_cache and len(self._node_cache) >= NODE_CACHE_SIZE:
