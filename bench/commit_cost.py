@@ -25,7 +25,7 @@ before pruning existed; --no-disk-baseline skips that replay). The last line is
 
     .venv/bin/python bench/commit_cost.py                    # 1e3, 1e4, 1e5, 1e6 keys (several minutes)
     .venv/bin/python bench/commit_cost.py --max-keys 100000  # stop at 1e5
-    .venv/bin/python bench/commit_cost.py --quick            # 1e3 .. 1e6 keys, few blocks, no disk baseline (< 2 min)
+    .venv/bin/python bench/commit_cost.py --quick            # 1e3 .. 1e6 keys, 10 blocks each, retention 0, no disk baseline (< 2 min)
 
 After each growth phase the whole LevelDB is compacted (untimed, reported): a bulk load leaves
 compaction debt that makes LevelDB stall writes (its level-0 slowdown), which a live chain adding ~100
@@ -265,9 +265,9 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=5, help="unmeasured blocks per size before measuring (default 5)")
     ap.add_argument("--changed", type=int, default=100, help="changed keys per block (default 100)")
     ap.add_argument("--insert-frac", type=float, default=0.3, help="share of changed keys that are new (default 0.3)")
-    ap.add_argument("--retention", type=int, default=20,
+    ap.add_argument("--retention", type=int, default=None,
                     help="heights whose roots the store keeps, as query_retention_blocks (default 20: pruning "
-                         "runs in every measured block; a node's default is 1000)")
+                         "runs in every measured block; a node's default is 1000. --quick: 0, no history)")
     ap.add_argument("--no-disk-baseline", action="store_true",
                     help="skip the untimed replay that weighs the unpruned database")
     ap.add_argument("--dir", default=None, help="parent directory for the temporary LevelDB (default: system tmp)")
@@ -278,7 +278,11 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="short run: every size, 10 blocks each, no disk baseline")
     args = ap.parse_args()
     if args.quick:
+        # growing to 1e6 keys with history on costs a version lookup per key (~1 min): off unless asked for
         args.blocks, args.warmup, args.no_disk_baseline = 10, 2, True
+        args.retention = 0 if args.retention is None else args.retention
+    elif args.retention is None:
+        args.retention = 20
     sizes = [s for s in (1_000, 10_000, 100_000, 1_000_000) if s <= args.max_keys]
     if not sizes:
         ap.error("--max-keys must be at least 1000")
