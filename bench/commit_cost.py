@@ -18,8 +18,8 @@ tree nodes, height and app hash). Reported per size, as medians over the blocks:
 
 The store keeps the roots of the last --retention heights (the node's query_retention_blocks) and prunes
 tree nodes no kept root reaches at every commit, as a node does, so the measured blocks pay for pruning.
-At the largest size the database's size on disk is reported after full compactions, pruned (this run)
-and unpruned: the same blocks replayed untimed into a store that keeps every root (what the tree kept
+At the largest size, after --churn more (untimed) blocks, the database's size on disk is reported after
+full compactions, pruned (this run) and unpruned: the same blocks replayed untimed into a store that keeps every root (what the tree kept
 before pruning existed; --no-disk-baseline skips that replay). The last line is
 `ratio commit_growth_1e6_vs_1e3 VALUE`: total ms per block at the largest size over the smallest.
 
@@ -239,6 +239,9 @@ def play(args, sizes: list[int], retention: int, parent: str, measure: bool) -> 
             print(f"  size {size:>9,}: total {row['total']:7.2f} ms/block, raw {row['raw']:6.2f} ms, "
                   f"ratio {row['ratio']:5.1f}x, nodes {row['nodes']:.0f}, reads {row['reads']:.0f} "
                   f"(build so far {grower.build_seconds:.0f}s, compaction {grower.compact_seconds:.0f}s)", flush=True)
+        for _ in range(args.churn):   # untimed blocks before weighing: what a chain running on adds
+            version += 1
+            grower.commit(block_changes(rng, grower, args.changed, args.insert_frac, version))
         # the raw baseline's keys are not the store's: drop them before weighing the store
         raw_keys = [k for k, _ in kv.iterate(RAW_PREFIX, prefix_end(RAW_PREFIX))]
         if raw_keys:
@@ -268,6 +271,8 @@ def main() -> None:
     ap.add_argument("--retention", type=int, default=None,
                     help="heights whose roots the store keeps, as query_retention_blocks (default 20: pruning "
                          "runs in every measured block; a node's default is 1000. --quick: 0, no history)")
+    ap.add_argument("--churn", type=int, default=1000,
+                    help="untimed blocks run at the largest size before weighing the database (default 1000; --quick: 0)")
     ap.add_argument("--no-disk-baseline", action="store_true",
                     help="skip the untimed replay that weighs the unpruned database")
     ap.add_argument("--dir", default=None, help="parent directory for the temporary LevelDB (default: system tmp)")
@@ -279,7 +284,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.quick:
         # growing to 1e6 keys with history on costs a version lookup per key (~1 min): off unless asked for
-        args.blocks, args.warmup, args.no_disk_baseline = 10, 2, True
+        args.blocks, args.warmup, args.no_disk_baseline, args.churn = 10, 2, True, 0
         args.retention = 0 if args.retention is None else args.retention
     elif args.retention is None:
         args.retention = 20
@@ -313,7 +318,7 @@ def main() -> None:
           f"the state (prepare+commit of {args.batch:,}-key batches), compact s = cumulative untimed LevelDB compaction; growth = total / total at {base['size']:,} keys; "
           f"log2 ref = log2(n)/log2({base['size']:,})")
     last = rows[-1]
-    disk = f"disk at {last['size']:,} keys after full compaction: {pruned_bytes / 1e6:.1f} MB pruned (roots of {args.retention} heights kept)"
+    disk = f"disk at {last['size']:,} keys, {args.churn} blocks later, after full compaction: {pruned_bytes / 1e6:.1f} MB pruned (roots of {args.retention} heights kept)"
     if unpruned_bytes is not None:
         disk += f", {unpruned_bytes / 1e6:.1f} MB unpruned (every root kept): {unpruned_bytes / pruned_bytes:.2f}x"
     print(disk)
