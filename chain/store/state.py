@@ -174,6 +174,7 @@ class CommittedStore:
         self._kv.write(puts, deletes)
         self.height, self.app_hash, self.root = height, pending.app_hash, pending.root
         self._tree_oldest = max(self._tree_oldest, oldest)
+        self._layout_written = True
         for key in pending.stale:
             self._forget(key)
         for key in pruned:   # forgotten when made stale, unless a historical query read one back since
