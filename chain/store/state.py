@@ -94,6 +94,7 @@ class PendingCommit:
     nodes: dict[bytes, bytes]           # node key -> stored node, all written at `root`'s version or below
     root: Ref
     stale: tuple[bytes, ...]            # keys of the committed nodes this block replaces
+    base_root: Ref = EMPTY_REF          # the root it was prepared on (the same hash can recur at a later version)
 
 
 class CommittedStore:
@@ -150,12 +151,12 @@ class CommittedStore:
         changes = dict(sorted(changes.items()))
         update = self._tree.apply(self.root, changes, version)
         return PendingCommit(app_hash=update.root[0], base_app_hash=self.app_hash, changes=changes,
-                             nodes=update.nodes, root=update.root, stale=tuple(update.stale))
+                             nodes=update.nodes, root=update.root, stale=tuple(update.stale), base_root=self.root)
 
     def commit(self, pending: PendingCommit, height: int) -> None:
         """Write the block's state, tree nodes, height and app hash, and prune what no kept root reaches,
         in one atomic write."""
-        if pending.base_app_hash != self.app_hash:
+        if pending.base_app_hash != self.app_hash or pending.base_root != self.root:
             raise RuntimeError("pending commit was prepared on a different state than the one committed")
         if height <= self.height:
             raise RuntimeError(f"cannot commit height {height} after height {self.height}")

@@ -222,3 +222,16 @@ def test_unknown_tree_layout_is_refused_with_a_clear_message():
     with pytest.raises(StoreLayoutError, match="tree layout b'3'.*reads layout b'2'"):
         CommittedStore(kv)
     assert list(kv.iterate(b"", None)) == before
+
+
+def test_a_pending_block_prepared_before_the_same_app_hash_recurred_is_refused():
+    """A, then B, then A again: the app hash is back, but the tree under it was rewritten (and the old one
+    pruned), so a block prepared on the first A must not commit on the second."""
+    store = CommittedStore(MemoryKV())
+    store.commit(store.prepare({b"k": b"A", b"other": b"1"}), 1)
+    early = store.prepare({b"new": b"x"})
+    store.commit(store.prepare({b"k": b"B"}), 2)
+    store.commit(store.prepare({b"k": b"A"}), 3)
+    assert store.app_hash == early.base_app_hash
+    with pytest.raises(RuntimeError, match="different state"):
+        store.commit(early, 4)
