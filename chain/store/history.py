@@ -63,6 +63,15 @@ class History:
                 out.append((int.from_bytes(k[-8:], "big"), v))
         return out
 
+    def _has_version(self, key: bytes) -> bool:
+        """Whether any version of `key` is stored: stops at the first (a key changed in every block of the
+        window has a version per kept height)."""
+        prefix = VERSION + key
+        for k, _ in self._kv.iterate(prefix + _u64(0), prefix + _u64(1 << 63)):
+            if len(k) == len(prefix) + 8:
+                return True
+        return False
+
     def commit_writes(self, changes: Mapping[bytes, bytes | None], height: int, root: tuple[bytes, int],
                       current) -> tuple[dict[bytes, bytes], list[bytes]]:
         """The puts and deletes recording block `height` (to add to its atomic write). `current(key)` reads
@@ -73,7 +82,7 @@ class History:
             self.start = height
             puts[META_HISTORY_START] = _u64(height)
         for key, value in changes.items():
-            if not self._versions(key, 1 << 63) and self.start < height:   # its value before history began
+            if self.start < height and not self._has_version(key):   # its value before history began
                 before = current(key)
                 puts[VERSION + key + _u64(self.start - 1)] = _DELETED if before is None else _ALIVE + before
             puts[VERSION + key + _u64(height)] = _DELETED if value is None else _ALIVE + value
@@ -101,7 +110,7 @@ class History:
         if versions:
             raw = versions[-1][1]
             return raw[1:] if raw[:1] == _ALIVE else None
-        if self._versions(key, 1 << 63):
+        if self._has_version(key):
             return None        # first written after `height`, and absent before history began
         return current(key)    # unchanged since before `height`
 
