@@ -265,6 +265,7 @@ def _open_application(home: Path, settings: NodeSettings):
     # Imported here so this module (and `init`) loads without the state machine or plyvel.
     from abci_app.leveldb import LevelDBKV
     from chain.app import Application
+    from chain.store.state import StoreLayoutError
 
     path = db_path(home, settings)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -274,6 +275,9 @@ def _open_application(home: Path, settings: NodeSettings):
         raise NodeError(f"cannot open the state database {path}: {e}. Is another node running on this home?") from None
     try:
         return Application(kv, query_retention=settings.query_retention_blocks), kv
+    except StoreLayoutError as e:
+        kv.close()
+        raise NodeError(f"{path}: {e}") from None
     except BaseException:
         kv.close()
         raise

@@ -53,7 +53,8 @@ class NodeSettings:
     # the app's Prometheus endpoint, always on 127.0.0.1 (abci_app/metrics.py); 0 turns it off
     metrics_port: int = 0
     # how many recent heights stay queryable, with proofs, through `--height` (chain/store/history.py);
-    # 0: the latest only. Not consensus: nodes may differ. Costs one stored version per changed key.
+    # 0: the latest only. Not consensus: nodes may differ. Costs one stored version per changed key, and
+    # the tree nodes of those heights: older ones are pruned (docs/state.md "Tree storage and pruning").
     query_retention_blocks: int = 1000
     # how CometBFT reaches the app at abci_host:abci_port: "socket" (abci_app/server.py) or "grpc"
     # (abci_app/grpc_server.py); `gradchain start --abci` overrides it for one run

@@ -16,9 +16,16 @@ tree nodes, height and app hash). Reported per size, as medians over the blocks:
   nodes/blk                    tree nodes written per block (len(PendingCommit.nodes))
   reads/blk                    node reads that missed the in-memory node cache and went to LevelDB
 
+The store keeps the roots of the last --retention heights (the node's query_retention_blocks) and prunes
+tree nodes no kept root reaches at every commit, as a node does, so the measured blocks pay for pruning.
+At the largest size, after --churn more (untimed) blocks, the database's size on disk is reported after
+full compactions, pruned (this run) and unpruned: the same blocks replayed untimed into a store that keeps every root (what the tree kept
+before pruning existed; --no-disk-baseline skips that replay). The last line is
+`ratio commit_growth_1e6_vs_1e3 VALUE`: total ms per block at the largest size over the smallest.
+
     .venv/bin/python bench/commit_cost.py                    # 1e3, 1e4, 1e5, 1e6 keys (several minutes)
     .venv/bin/python bench/commit_cost.py --max-keys 100000  # stop at 1e5
-    .venv/bin/python bench/commit_cost.py --quick            # smoke run: up to 1e5 keys, few blocks (~20 s)
+    .venv/bin/python bench/commit_cost.py --quick            # 1e3 .. 1e6 keys, 10 blocks each, retention 0, no disk baseline (< 2 min)
 
 After each growth phase the whole LevelDB is compacted (untimed, reported): a bulk load leaves
 compaction debt that makes LevelDB stall writes (its level-0 slowdown), which a live chain adding ~100
@@ -27,8 +34,6 @@ slow every synced write (commit and raw baseline alike) until the kernel wrote t
 steps the measured blocks would partly time leftover bulk-load I/O. --no-compact skips both.
 
 Diagnostics, in this process only (chain/store and abci_app are not modified):
-  --ordered-cache    the store's FIFO node cache (a dict evicted with `del d[next(iter(d))]`) becomes an
-                     OrderedDict evicted with popitem(last=False)
   --bloom-bits N     open LevelDB with a bloom filter of N bits per key (LevelDBKV opens it with none)
   --block-cache-mb M open LevelDB with an M MiB block cache (LevelDB's default is 8 MiB)
 """
@@ -45,15 +50,14 @@ import statistics
 import sys
 import tempfile
 import time
-import types
-from collections import OrderedDict
+from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import plyvel  # noqa: E402
 
 from abci_app.leveldb import LevelDBKV  # noqa: E402
-from chain.store import state as state_mod  # noqa: E402
+from chain.store.kv import prefix_end  # noqa: E402
 from chain.store.state import CommittedStore  # noqa: E402
 
 try:
@@ -61,7 +65,7 @@ try:
 except ImportError:  # plain progress lines instead
     tqdm = None
 
-RAW_PREFIX = b"x/"  # baseline writes: outside the state (s/), node (n/) and meta (m/) namespaces
+RAW_PREFIX = b"x/"  # baseline writes: outside every namespace of chain.store.state
 
 
 class CountingKV:
@@ -106,19 +110,6 @@ def state_value(i: int, version: int) -> bytes:
     return hashlib.sha256(i.to_bytes(8, "big") + version.to_bytes(8, "big")).digest()
 
 
-def use_ordered_cache(store: CommittedStore) -> None:
-    """Diagnostic only: an O(1) FIFO eviction for this store instance (chain/store is not modified)."""
-    store._node_cache = OrderedDict(store._node_cache)
-
-    def _remember(self, node_hash, node):
-        cache = self._node_cache
-        if node_hash not in cache and len(cache) >= state_mod.NODE_CACHE_SIZE:
-            cache.popitem(last=False)
-        cache[node_hash] = node
-
-    store._remember = types.MethodType(_remember, store)
-
-
 class Grower:
     def __init__(self, store: CommittedStore, batch: int):
         self.store, self.batch = store, batch
@@ -128,7 +119,7 @@ class Grower:
         self.compact_seconds = 0.0
 
     def commit(self, changes: dict) -> object:
-        pending = self.store.prepare(changes)
+        pending = self.store.prepare(changes)  # an empty block changes nothing, but still prunes
         self.height += 1
         self.store.commit(pending, self.height)
         return pending
@@ -151,6 +142,15 @@ class Grower:
             bar.close()
         self.build_seconds += time.perf_counter() - t0
 
+    def settle(self, retention: int) -> None:
+        """Commit empty blocks until the growth batches leave the kept window, so their (huge) sets of
+        replaced nodes are pruned before measuring, as they would be on a chain that never commits 50,000
+        keys at once. Untimed; counted in build s."""
+        t0 = time.perf_counter()
+        for _ in range(retention + 1):
+            self.commit({})
+        self.build_seconds += time.perf_counter() - t0
+
     def compact(self, leveldb: LevelDBKV) -> None:
         t0 = time.perf_counter()
         leveldb._db.compact_range()
@@ -167,55 +167,35 @@ def block_changes(rng: random.Random, grower: Grower, changed: int, insert_frac:
     return {state_key(i): state_value(i, version) for i in ids}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--max-keys", type=float, default=1e6, help="largest state size measured (default 1e6)")
-    ap.add_argument("--batch", type=int, default=50_000, help="keys per growth commit (default 50000)")
-    ap.add_argument("--blocks", type=int, default=40, help="measured blocks per size (default 40)")
-    ap.add_argument("--warmup", type=int, default=5, help="unmeasured blocks per size before measuring (default 5)")
-    ap.add_argument("--changed", type=int, default=100, help="changed keys per block (default 100)")
-    ap.add_argument("--insert-frac", type=float, default=0.3, help="share of changed keys that are new (default 0.3)")
-    ap.add_argument("--dir", default=None, help="parent directory for the temporary LevelDB (default: system tmp)")
-    ap.add_argument("--ordered-cache", action="store_true",
-                    help="diagnostic: O(1) eviction for the node cache in this process (see docstring)")
-    ap.add_argument("--bloom-bits", type=int, default=None, help="diagnostic: LevelDB bloom filter bits per key")
-    ap.add_argument("--block-cache-mb", type=int, default=None, help="diagnostic: LevelDB block cache size in MiB")
-    ap.add_argument("--no-compact", action="store_true", help="do not compact LevelDB nor os.sync() after each growth phase")
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--quick", action="store_true", help="smoke run: sizes up to 1e5, 10 blocks each")
-    args = ap.parse_args()
-    if args.quick:
-        args.max_keys, args.blocks, args.warmup = min(args.max_keys, 1e5), 10, 2
-    sizes = [s for s in (1_000, 10_000, 100_000, 1_000_000) if s <= args.max_keys]
-    if not sizes:
-        ap.error("--max-keys must be at least 1000")
+def disk_bytes(path: str) -> int:
+    return sum(f.stat().st_size for f in Path(path).iterdir() if f.is_file())
 
+
+def play(args, sizes: list[int], retention: int, parent: str, measure: bool) -> tuple[list[dict], int]:
+    """Grow a fresh LevelDB store through `sizes`, running the same blocks (same seed) at each; timed if
+    `measure`. Returns the table rows and the database's bytes on disk at the end, after a full compaction."""
     rng = random.Random(args.seed)
-    tmp = tempfile.mkdtemp(prefix="gradchain-commit-bench-", dir=args.dir)
-    leveldb = open_leveldb(os.path.join(tmp, "db"), args.bloom_bits, args.block_cache_mb)
+    tmp = tempfile.mkdtemp(prefix="gradchain-commit-bench-", dir=parent)
+    path = os.path.join(tmp, "db")
+    leveldb = open_leveldb(path, args.bloom_bits, args.block_cache_mb)
     kv = CountingKV(leveldb)
-    store = CommittedStore(kv)
-    if args.ordered_cache:
-        use_ordered_cache(store)
+    store = CommittedStore(kv, history_blocks=retention)
     grower = Grower(store, args.batch)
-    print(f"commit_cost bench: LevelDB in {tmp}; sizes {', '.join(f'{s:,}' for s in sizes)}; "
-          f"{args.changed} changed keys/block ({args.insert_frac:.0%} inserts); {args.blocks} blocks/size; "
-          f"growth batches of {args.batch:,}; node cache: "
-          f"{'OrderedDict (diagnostic)' if args.ordered_cache else 'store default (dict FIFO)'}; LevelDB: "
-          f"bloom {args.bloom_bits or 'none'}, block cache {args.block_cache_mb or 'default 8'} MiB; "
-          f"compact after growth: {'no' if args.no_compact else 'yes'}", flush=True)
-
     rows = []
     version = 0
     try:
         for size in sizes:
             grower.grow_to(size)
-            if not args.no_compact:
+            grower.settle(retention if retention < 10**6 else 0)
+            if not args.no_compact and measure:
                 grower.compact(leveldb)
             measured = {"prepare": [], "commit": [], "total": [], "raw": [], "ratio": [], "nodes": [], "reads": []}
             for b in range(args.warmup + args.blocks):
                 version += 1
                 changes = block_changes(rng, grower, args.changed, args.insert_frac, version)
+                if not measure:
+                    grower.commit(changes)
+                    continue
                 raw_puts = {RAW_PREFIX + k: v for k, v in changes.items()}
                 gc.collect()
 
@@ -250,6 +230,8 @@ def main() -> None:
                 measured["ratio"].append((prep + comm) / raw)
                 measured["nodes"].append(nodes)
                 measured["reads"].append(reads)
+            if not measure:
+                continue
             row = {k: statistics.median(v) for k, v in measured.items()}
             row["mean"] = statistics.fmean(measured["total"])
             row["size"], row["build"], row["compact"] = size, grower.build_seconds, grower.compact_seconds
@@ -257,9 +239,71 @@ def main() -> None:
             print(f"  size {size:>9,}: total {row['total']:7.2f} ms/block, raw {row['raw']:6.2f} ms, "
                   f"ratio {row['ratio']:5.1f}x, nodes {row['nodes']:.0f}, reads {row['reads']:.0f} "
                   f"(build so far {grower.build_seconds:.0f}s, compaction {grower.compact_seconds:.0f}s)", flush=True)
+        for _ in range(args.churn):   # untimed blocks before weighing: what a chain running on adds
+            version += 1
+            grower.commit(block_changes(rng, grower, args.changed, args.insert_frac, version))
+        # the raw baseline's keys are not the store's: drop them before weighing the store
+        raw_keys = [k for k, _ in kv.iterate(RAW_PREFIX, prefix_end(RAW_PREFIX))]
+        if raw_keys:
+            kv.write({}, raw_keys)
+        # One full compaction leaves the tombstones of deleted nodes one level up; repeat until the size
+        # settles, so what is weighed is what the store holds, not what LevelDB has yet to drop.
+        size_on_disk = disk_bytes(path)
+        for attempt in range(5):
+            leveldb._db.compact_range()
+            before, size_on_disk = size_on_disk, disk_bytes(path)
+            if attempt and size_on_disk >= before * 0.99:
+                break
     finally:
         kv.close()
         shutil.rmtree(tmp, ignore_errors=True)
+    return rows, size_on_disk
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--max-keys", type=float, default=1e6, help="largest state size measured (default 1e6)")
+    ap.add_argument("--batch", type=int, default=50_000, help="keys per growth commit (default 50000)")
+    ap.add_argument("--blocks", type=int, default=40, help="measured blocks per size (default 40)")
+    ap.add_argument("--warmup", type=int, default=5, help="unmeasured blocks per size before measuring (default 5)")
+    ap.add_argument("--changed", type=int, default=100, help="changed keys per block (default 100)")
+    ap.add_argument("--insert-frac", type=float, default=0.3, help="share of changed keys that are new (default 0.3)")
+    ap.add_argument("--retention", type=int, default=None,
+                    help="heights whose roots the store keeps, as query_retention_blocks (default 20: pruning "
+                         "runs in every measured block; a node's default is 1000. --quick: 0, no history)")
+    ap.add_argument("--churn", type=int, default=1000,
+                    help="untimed blocks run at the largest size before weighing the database (default 1000; --quick: 0)")
+    ap.add_argument("--no-disk-baseline", action="store_true",
+                    help="skip the untimed replay that weighs the unpruned database")
+    ap.add_argument("--dir", default=None, help="parent directory for the temporary LevelDB (default: system tmp)")
+    ap.add_argument("--bloom-bits", type=int, default=None, help="diagnostic: LevelDB bloom filter bits per key")
+    ap.add_argument("--block-cache-mb", type=int, default=None, help="diagnostic: LevelDB block cache size in MiB")
+    ap.add_argument("--no-compact", action="store_true", help="do not compact LevelDB nor os.sync() after each growth phase")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--quick", action="store_true", help="short run: every size, 10 blocks each, no disk baseline")
+    args = ap.parse_args()
+    if args.quick:
+        # growing to 1e6 keys with history on costs a version lookup per key (~1 min): off unless asked for
+        args.blocks, args.warmup, args.no_disk_baseline, args.churn = 10, 2, True, 0
+        args.retention = 0 if args.retention is None else args.retention
+    elif args.retention is None:
+        args.retention = 20
+    sizes = [s for s in (1_000, 10_000, 100_000, 1_000_000) if s <= args.max_keys]
+    if not sizes:
+        ap.error("--max-keys must be at least 1000")
+    if args.retention < 0:
+        ap.error("--retention must be >= 0")
+
+    print(f"commit_cost bench: LevelDB; sizes {', '.join(f'{s:,}' for s in sizes)}; "
+          f"{args.changed} changed keys/block ({args.insert_frac:.0%} inserts); {args.blocks} blocks/size; "
+          f"growth batches of {args.batch:,}; roots kept: {args.retention} heights (older tree nodes pruned); "
+          f"LevelDB: bloom {args.bloom_bits or 'store default'}, block cache {args.block_cache_mb or 'store default'} MiB; "
+          f"compact after growth: {'no' if args.no_compact else 'yes'}", flush=True)
+    rows, pruned_bytes = play(args, sizes, args.retention, args.dir, measure=True)
+    unpruned_bytes = None
+    if not args.no_disk_baseline:
+        print("  replaying the same blocks untimed into a store that keeps every root, to weigh it ...", flush=True)
+        unpruned_bytes = play(args, sizes, 10**7, args.dir, measure=False)[1]
 
     base = rows[0]
     print()
@@ -273,6 +317,13 @@ def main() -> None:
     print(f"medians (mean ms: mean of total) over {args.blocks} blocks of {args.changed} changed keys; build s = cumulative time to grow "
           f"the state (prepare+commit of {args.batch:,}-key batches), compact s = cumulative untimed LevelDB compaction; growth = total / total at {base['size']:,} keys; "
           f"log2 ref = log2(n)/log2({base['size']:,})")
+    last = rows[-1]
+    disk = f"disk at {last['size']:,} keys, {args.churn} blocks later, after full compaction: {pruned_bytes / 1e6:.1f} MB pruned (roots of {args.retention} heights kept)"
+    if unpruned_bytes is not None:
+        disk += f", {unpruned_bytes / 1e6:.1f} MB unpruned (every root kept): {unpruned_bytes / pruned_bytes:.2f}x"
+    print(disk)
+    print(f"ratio commit_growth_1e{round(math.log10(last['size']))}_vs_1e{round(math.log10(base['size']))} "
+          f"{last['total'] / base['total']:.2f}")
 
 
 if __name__ == "__main__":

@@ -5,12 +5,12 @@ here changes the app hash.
 Database keys, written in the same atomic batch as the block they describe:
     v/ + state key + height (8)  -> 0x01 ‖ value, or 0x00 for a delete: the key's value from that height on
     c/ + height (8)              -> the state keys that block changed (length-prefixed), for pruning
-    r/ + height (8)              -> the app hash (tree root) after that height
+    r/ + height (8)              -> the tree root after that height: app hash (32) ‖ root node's version (8)
     m/history_start              -> the first height committed with history on
 
 A key's first change after history began also records the value it had before (at history_start - 1),
-so a read at any kept height finds the latest version at or below it. Tree nodes are never deleted
-(chain/store/smt.py), so any kept root still proves. Pruning, at the commit of height h with R kept
+so a read at any kept height finds the latest version at or below it. The tree keeps every node a kept
+root reaches (chain/store/state.py prunes the rest), so any kept root still proves. Pruning, at the commit of height h with R kept
 heights: the oldest kept height is m = h - R + 1; for each key changed at m, its versions below m are
 deleted (the version at m answers for every kept height from m); c/ and r/ entries below m go too.
 """
@@ -63,7 +63,16 @@ class History:
                 out.append((int.from_bytes(k[-8:], "big"), v))
         return out
 
-    def commit_writes(self, changes: Mapping[bytes, bytes | None], height: int, app_hash: bytes,
+    def _has_version(self, key: bytes) -> bool:
+        """Whether any version of `key` is stored: stops at the first (a key changed in every block of the
+        window has a version per kept height)."""
+        prefix = VERSION + key
+        for k, _ in self._kv.iterate(prefix + _u64(0), prefix + _u64(1 << 63)):
+            if len(k) == len(prefix) + 8:
+                return True
+        return False
+
+    def commit_writes(self, changes: Mapping[bytes, bytes | None], height: int, root: tuple[bytes, int],
                       current) -> tuple[dict[bytes, bytes], list[bytes]]:
         """The puts and deletes recording block `height` (to add to its atomic write). `current(key)` reads
         a key's value before this block."""
@@ -73,12 +82,12 @@ class History:
             self.start = height
             puts[META_HISTORY_START] = _u64(height)
         for key, value in changes.items():
-            if not self._versions(key, 1 << 63) and self.start < height:   # its value before history began
+            if self.start < height and not self._has_version(key):   # its value before history began
                 before = current(key)
                 puts[VERSION + key + _u64(self.start - 1)] = _DELETED if before is None else _ALIVE + before
             puts[VERSION + key + _u64(height)] = _DELETED if value is None else _ALIVE + value
         puts[CHANGED + _u64(height)] = _pack(changes)
-        puts[ROOT + _u64(height)] = app_hash
+        puts[ROOT + _u64(height)] = root[0] + _u64(root[1])
         oldest = height - self.retention + 1
         if oldest > self.start:
             raw = self._kv.get(CHANGED + _u64(oldest))
@@ -88,8 +97,12 @@ class History:
             deletes += [k for k, _ in self._kv.iterate(ROOT, ROOT + _u64(oldest))]
         return puts, deletes
 
-    def root(self, height: int) -> bytes | None:
-        return self._kv.get(ROOT + _u64(height))
+    def root(self, height: int) -> tuple[bytes, int] | None:
+        """The tree root (app hash, root node's version) after block `height`, if recorded."""
+        raw = self._kv.get(ROOT + _u64(height))
+        if raw is None or len(raw) != 40:
+            return None
+        return raw[:32], int.from_bytes(raw[32:], "big")
 
     def get(self, key: bytes, height: int, current) -> bytes | None:
         """The key's value after block `height` (a kept height)."""
@@ -97,7 +110,7 @@ class History:
         if versions:
             raw = versions[-1][1]
             return raw[1:] if raw[:1] == _ALIVE else None
-        if self._versions(key, 1 << 63):
+        if self._has_version(key):
             return None        # first written after `height`, and absent before history began
         return current(key)    # unchanged since before `height`
 

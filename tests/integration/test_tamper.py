@@ -15,8 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from abci_app.testnet import init_testnet, start_testnet, stop_testnet
-from chain.store.smt import SparseMerkleTree
-from chain.tx.proof import EMPTY
+from chain.store.smt import EMPTY_REF, SparseMerkleTree
 from chain.validators import keys as val_keys
 from chain.validators.keeper import ValidatorRecord
 from client import Client
@@ -81,9 +80,10 @@ def _forge_value_and_proof(response: dict, value: bytes) -> bytes:
     that root (what a forger would also put in the header)."""
     key = base64.b64decode(response["key"])
     nodes: dict[bytes, bytes] = {}
-    root, created = SparseMerkleTree(nodes.get).apply(EMPTY, {key: value})
-    nodes.update(created)
-    proof = SparseMerkleTree(nodes.get).prove(root, key)
+    update = SparseMerkleTree(nodes.get).apply(EMPTY_REF, {key: value}, 1)
+    nodes.update(update.nodes)
+    root = update.root[0]
+    proof = SparseMerkleTree(nodes.get).prove(update.root, key)
     response["value"] = base64.b64encode(value).decode()
     response["proofOps"]["ops"][0]["data"] = base64.b64encode(proof).decode()
     return root

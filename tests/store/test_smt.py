@@ -1,32 +1,64 @@
 """The sparse Merkle tree: canonical roots, batch updates, proofs and the strict proof decoder."""
 from __future__ import annotations
 
+import hashlib
 import random
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chain.store.smt import CorruptStore, SparseMerkleTree
+from chain.store.smt import EMPTY_REF, CorruptStore, SparseMerkleTree, node_key
 from chain.tx import proof as proofs
 from chain.tx.proof import EMPTY, ProofError, verify_proof
 
 
 class Tree:
-    """A tree over an in-memory node dict, tracking its current root."""
+    """A tree over an in-memory node dict, tracking its current root. Every update is checked never to
+    overwrite a stored node and to name as stale only stored nodes; with `prune`, the stale nodes are
+    deleted at once and the dict must then hold exactly the nodes the new root reaches."""
 
-    def __init__(self):
+    def __init__(self, prune: bool = False):
         self.nodes: dict[bytes, bytes] = {}
         self.smt = SparseMerkleTree(self.nodes.get)
-        self.root = EMPTY
+        self.ref = EMPTY_REF
+        self.version = 0
+        self.prune = prune
+
+    @property
+    def root(self) -> bytes:
+        return self.ref[0]
 
     def apply(self, changes) -> dict[bytes, bytes]:
-        self.root, created = self.smt.apply(self.root, changes)
-        self.nodes.update(created)
-        return created
+        self.version += 1
+        update = self.smt.apply(self.ref, changes, self.version)
+        assert not set(update.nodes) & set(self.nodes)
+        assert len(set(update.stale)) == len(update.stale) and set(update.stale) <= set(self.nodes)
+        self.nodes.update(update.nodes)
+        self.ref = update.root
+        if self.prune:
+            for key in update.stale:
+                del self.nodes[key]
+            assert set(self.nodes) == reachable(self.nodes, self.ref)
+        return update.nodes
 
     def prove(self, key) -> bytes:
-        return self.smt.prove(self.root, key)
+        return self.smt.prove(self.ref, key)
+
+
+def reachable(nodes: dict[bytes, bytes], ref, depth: int = 0, path: int = 0) -> set[bytes]:
+    """The keys of the stored nodes under `ref` (at `depth`, on the path whose top bits are `path`)."""
+    if ref[0] == EMPTY:
+        return set()
+    key = node_key(path.to_bytes(32, "big"), depth, ref[1])
+    stored = nodes[key]
+    assert hashlib.sha256(stored[:65]).digest() == ref[0]
+    if stored[:1] == b"\x00":
+        return {key}
+    left = (stored[1:33], int.from_bytes(stored[65:73], "big"))
+    right = (stored[33:65], int.from_bytes(stored[73:81], "big"))
+    return ({key} | reachable(nodes, left, depth + 1, path)
+            | reachable(nodes, right, depth + 1, path | 1 << (255 - depth)))
 
 
 def reference_root(state: dict[bytes, bytes]) -> bytes:
@@ -57,12 +89,12 @@ def test_root_depends_only_on_final_state(ops, chunk_seed, order_seed):
             final[key] = value
     expected = reference_root(final)
 
-    one_at_a_time = Tree()
+    one_at_a_time = Tree(prune=True)   # prunes as it goes: it must keep exactly the live nodes
     for key, value in ops:
         one_at_a_time.apply({key: value})
     assert one_at_a_time.root == expected
 
-    chunked, rng, i = Tree(), random.Random(chunk_seed), 0
+    chunked, rng, i = Tree(prune=True), random.Random(chunk_seed), 0
     while i < len(ops):
         size = rng.randint(1, 10)
         chunked.apply(dict(ops[i:i + size]))  # later ops in a chunk win, as they would one by one
@@ -83,7 +115,7 @@ def test_root_depends_only_on_final_state(ops, chunk_seed, order_seed):
 
 def test_deleting_everything_gives_the_empty_root():
     keys_ = [b"key%d" % i for i in range(300)]
-    tree = Tree()
+    tree = Tree(prune=True)
     tree.apply({k: b"v" for k in keys_})
     assert tree.root != EMPTY
     tree.apply({k: None for k in keys_})
@@ -145,12 +177,12 @@ def test_wrong_claims_are_rejected():
         verify_proof(tree.root, b"nope", b"", absent)
     with pytest.raises(ProofError):
         verify_proof(tree.root, b"k7", None, absent)  # the absence proof of another key
-    old_root = tree.root
+    old_root, old_ref = tree.root, tree.ref
     tree.apply({b"k7": b"new"})
     with pytest.raises(ProofError):
         verify_proof(tree.root, b"k7", b"v7", present)  # stale proof against the new root
     verify_proof(old_root, b"k7", b"v7", present)  # but historic roots stay provable
-    verify_proof(old_root, b"k7", b"v7", tree.smt.prove(old_root, b"k7"))
+    verify_proof(old_root, b"k7", b"v7", tree.smt.prove(old_ref, b"k7"))
     with pytest.raises(ProofError):
         verify_proof(b"\x01" * 32, b"k7", b"new", tree.prove(b"k7"))
 
@@ -213,11 +245,24 @@ def test_decode_fuzz_structured(prefix, depth, body):
 def test_missing_or_damaged_node_stops_cleanly():
     tree = Tree()
     tree.apply({b"k%d" % i: b"v" for i in range(20)})
-    root_node = tree.nodes[tree.root]
-    child = root_node[1:33] if root_node[1:33] != EMPTY else root_node[33:]
+    child = next(key for key in tree.nodes if len(key) == 9 and key[0] in (0x40, 0xC0))   # at depth 1
     tree.nodes[child] = b"\x00" + bytes(64)
     with pytest.raises(CorruptStore):
         tree.apply({b"k%d" % i: b"w" for i in range(20)})
     del tree.nodes[child]
     with pytest.raises(CorruptStore):
         tree.apply({b"k%d" % i: b"w" for i in range(20)})
+
+
+def test_node_keys_name_one_position_and_version_each():
+    """Distinct (path prefix, depth, version) never share a key, and a key's length tells its depth."""
+    rng = random.Random(5)
+    hashes = [bytes(32), b"\xff" * 32] + [rng.randbytes(32) for _ in range(6)]
+    seen = {}
+    for k_hash in hashes:
+        for depth in range(257):
+            prefix = int.from_bytes(k_hash, "big") >> (256 - depth) if depth else 0
+            for version in (0, 1, 255, 256, 2**64 - 1):
+                key = node_key(k_hash, depth, version)
+                assert len(key) == depth // 8 + 9
+                assert seen.setdefault(key, (depth, prefix, version)) == (depth, prefix, version)

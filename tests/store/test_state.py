@@ -1,6 +1,7 @@
 """Overlays, and the committed store's prepare/commit/reopen cycle over LevelDB."""
 from __future__ import annotations
 
+import hashlib
 import math
 
 import pytest
@@ -9,6 +10,7 @@ from hypothesis import strategies as st
 
 from abci_app.leveldb import LevelDBKV
 from chain.store.kv import MemoryKV
+from chain.store.smt import node_key
 from chain.store.state import NODE, CommittedStore, Overlay
 from chain.tx.proof import EMPTY, verify_proof
 
@@ -205,4 +207,5 @@ def test_committed_nodes_are_stored_under_their_namespace():
     store = committed({b"a": b"1", b"b": b"2"}, kv)
     nodes = [k for k, _ in kv.iterate(NODE, None) if k.startswith(NODE)]
     assert len(nodes) >= 3  # two leaves and at least the root
-    assert kv.get(NODE + store.app_hash) is not None
+    root = kv.get(NODE + node_key(EMPTY, 0, store.root[1]))   # the root: depth 0, any path
+    assert root is not None and hashlib.sha256(root[:65]).digest() == store.app_hash
