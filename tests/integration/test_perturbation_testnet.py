@@ -56,6 +56,22 @@ def assert_nothing_lost(urls: list[str], load: TransferLoad) -> None:
             assert found is not None and found["tx_result"]["code"] == 0 and int(found["height"]) > 0, tx_hash
 
 
+def wait_for_mesh(urls: list[str], timeout: float = 180) -> None:
+    """Every node past height 2, connected to all the others and out of block sync: the starting point each
+    fault needs (on 2 shared cores a late node can still be catching up when the others are at height 2)."""
+    deadline = time.monotonic() + timeout
+    for url in urls:
+        wait_for_height(url, 2, timeout=timeout)
+    while True:
+        waiting = [u for u in urls if int(rpc(u, "net_info")["n_peers"]) < len(urls) - 1
+                   or rpc(u, "status")["sync_info"]["catching_up"]]
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not meshed within {timeout}s: {waiting}")
+        time.sleep(0.5)
+
+
 def stalls(urls: list[str], seconds: float = 6) -> bool:
     """No node gets more than one block past where it stood (the block in flight may still commit)."""
     before = [height(u) for u in urls]
@@ -63,13 +79,30 @@ def stalls(urls: list[str], seconds: float = 6) -> bool:
     return all(height(u) <= b + 1 for u, b in zip(urls, before))
 
 
+# --- 7 validators: 3|4 ------------------------------------------------------------------------------
+def test_partition_3_4_of_seven_neither_side_commits_then_resumes(tmp_path):
+    with NetnsTestnet(tmp_path, 7, "part-7", OPERATORS, FAUCET, timeout_commit="500ms") as net:
+        urls = net.urls
+        wait_for_mesh(urls)
+        start = height(urls[0])
+        net.partition([0, 1, 2], [3, 4, 5, 6])
+        try:
+            time.sleep(3)
+            assert stalls(urls, 8), [height(u) for u in urls]   # 4 of 7 is below 2/3 of the power
+        finally:
+            net.heal()
+        stalled = max(height(u) for u in urls)
+        for url in urls:
+            wait_for_height(url, stalled + 2, timeout=180)
+        assert_one_hash_per_height(urls, start, min(height(u) for u in urls) - 1)
+
+
 # --- netem: latency, jitter, loss --------------------------------------------------------------------
-@pytest.fixture(scope="module")
+@pytest.fixture                       # one test: torn down before the next testnet starts
 def slow_net(tmp_path_factory):
     root = tmp_path_factory.mktemp("netem")
     with NetnsTestnet(root, 4, "netem-1", OPERATORS[:4], FAUCET, links=(100, 20, 0.01), timeout_commit="500ms") as net:
-        for url in net.urls:
-            wait_for_height(url, 2, timeout=120)
+        wait_for_mesh(net.urls)
         yield net
 
 
@@ -100,8 +133,7 @@ def test_netem_training_round_completes_over_slow_lossy_links_and_hashes_agree(s
 def net4(tmp_path_factory):
     root = tmp_path_factory.mktemp("partition4")
     with NetnsTestnet(root, 4, "part-1", OPERATORS[:4], FAUCET, timeout_commit="300ms") as net:
-        for url in net.urls:
-            wait_for_height(url, 2, timeout=120)
+        wait_for_mesh(net.urls)
         yield net
 
 
@@ -139,25 +171,6 @@ def test_pause_sigstop_30s_validator_catches_up(net4):
     assert_one_hash_per_height(urls, start, min(height(u) for u in urls) - 1)
 
 
-# --- 7 validators: 3|4 ------------------------------------------------------------------------------
-def test_partition_3_4_of_seven_neither_side_commits_then_resumes(tmp_path):
-    with NetnsTestnet(tmp_path, 7, "part-7", OPERATORS, FAUCET, timeout_commit="500ms") as net:
-        urls = net.urls
-        for url in urls:
-            wait_for_height(url, 2, timeout=180)
-        start = height(urls[0])
-        net.partition([0, 1, 2], [3, 4, 5, 6])
-        try:
-            time.sleep(3)
-            assert stalls(urls, 8), [height(u) for u in urls]   # 4 of 7 is below 2/3 of the power
-        finally:
-            net.heal()
-        stalled = max(height(u) for u in urls)
-        for url in urls:
-            wait_for_height(url, stalled + 2, timeout=180)
-        assert_one_hash_per_height(urls, start, min(height(u) for u in urls) - 1)
-
-
 # --- soak ----------------------------------------------------------------------------------------
 def supply_at(url: str, h: int) -> dict:
     answer = rpc(url, "abci_query", path="/bank/supply", height=str(h))["response"]
@@ -171,8 +184,7 @@ def test_soak_20_kills_under_load_nothing_lost_one_hash_supply_conserved(tmp_pat
     rng = random.Random(20)
     with NetnsTestnet(tmp_path, 4, "soak-1", OPERATORS[:4], FAUCET, timeout_commit="300ms") as net:
         urls = net.urls
-        for url in urls:
-            wait_for_height(url, 2, timeout=120)
+        wait_for_mesh(urls)
         start = height(urls[0])
         with TransferLoad(urls, FAUCET, senders=3, seed=0xd0) as load:
             for _ in range(20):
