@@ -14,6 +14,7 @@ from uniform bytes); both decode to the same int64 tensors, checked the same way
 """
 from __future__ import annotations
 
+import hashlib
 import zlib
 
 import numpy as np
@@ -54,7 +55,7 @@ class CompressedDelta(Message):
 class DeflatedDelta(Message):
     """A CompressedDelta's canonical bytes, deflated (zlib stream, RFC 1950): top-level field 3, so its bytes
     read as no other delta format. Deflate has many encodings of one input, so whatever compares updates
-    (copy detection) compares canonical_delta(), the inflated bytes, never these."""
+    (copy detection) compares delta_key(), the decoded tensors, never these bytes."""
     deflated: bytes = b""
     SCHEMA = (Field(3, "deflated", "bytes"),)
 
@@ -80,9 +81,10 @@ def _scaled_array(t: ScaledTensor) -> np.ndarray:
     return (q << t.shift).reshape(t.shape)
 
 
-def decode_delta(raw: bytes, *, max_inflated: int = MAX_INFLATED_BYTES) -> tuple[np.ndarray, ...]:
+def decode_delta(raw: bytes, *, max_inflated: int | None = MAX_INFLATED_BYTES) -> tuple[np.ndarray, ...]:
     """The delta's tensors as int64 arrays, from any format: Weights (exact), CompressedDelta, DeflatedDelta
-    (inflated to at most `max_inflated` bytes: a deflate bomb is refused before it is expanded)."""
+    (inflated to at most `max_inflated` bytes: a deflate bomb is refused before it is expanded). None: no
+    bound, only for an update apply_delta already accepted (its parent's bound applied then)."""
     try:
         weights = decode_message(Weights, raw, UpdateDecodeError)
     except UpdateDecodeError as not_weights:
@@ -94,26 +96,31 @@ def decode_delta(raw: bytes, *, max_inflated: int = MAX_INFLATED_BYTES) -> tuple
     return tuple(array_from_tensor(t, UpdateDecodeError) for t in weights.tensors)
 
 
-def canonical_delta(raw: bytes) -> bytes:
-    """The bytes that identify a delta: a DeflatedDelta's inflated CompressedDelta, any other delta itself.
-    Call on an update that decode_delta accepted."""
-    return _inflated_or_self(raw, MAX_INFLATED_BYTES) if _is_deflated(raw) else raw
+def delta_key(raw: bytes, max_inflated: int) -> bytes:
+    """What identifies a delta for copy detection: SHA-256 of the exact Weights encoding of the tensors it
+    decodes to. Every format (exact, int8, deflated at any level) of one effective delta has one key, so a
+    copier gains nothing by re-encoding; for an exact delta it is the hash of its own bytes."""
+    return hashlib.sha256(encode_weights(decode_delta(raw, max_inflated=max_inflated))).digest()
 
 
 def _is_deflated(raw: bytes) -> bool:
     return raw[:1] == b"\x1a"      # field 3, wire type 2: DeflatedDelta's only field
 
 
-def _inflated_or_self(raw: bytes, max_inflated: int) -> bytes:
+def _inflated_or_self(raw: bytes, max_inflated: int | None) -> bytes:
+    """zlib is part of consensus here: RFC 1950/1951 fix what a stream inflates to, and the verdict never
+    depends on where an implementation stops: up to max_inflated + 1 bytes are inflated and more than
+    max_inflated refused, then the stream must have ended exactly (eof, nothing after it)."""
     if not _is_deflated(raw):
         return raw
     deflated = decode_message(DeflatedDelta, raw, UpdateDecodeError).deflated
     inflater = zlib.decompressobj()
     try:
-        inner = inflater.decompress(deflated, max_inflated)
+        inner = inflater.decompress(deflated) if max_inflated is None else \
+            inflater.decompress(deflated, max(max_inflated, 0) + 1)    # max_length 0 would mean "no limit"
     except zlib.error as e:
         raise UpdateDecodeError(f"deflated delta: {e}") from None
-    if inflater.unconsumed_tail:
+    if max_inflated is not None and len(inner) > max_inflated:
         raise UpdateDecodeError(f"deflated delta inflates beyond {max_inflated} bytes")
     if not inflater.eof or inflater.unused_data:
         raise UpdateDecodeError("deflated delta: the zlib stream is truncated or followed by other bytes")

@@ -82,7 +82,9 @@ def _import_aggregate(state, section: dict) -> None:
         state.set(keys.joined_key(bytes.fromhex(entry["member"]), model_id, round_), keys.u64(seq))
         for kind, name in ((agg.KEY, "key_envelope"), (agg.SEED, "seed_envelope")):
             if name in payloads:
-                state.set(keys.member_secret_key(model_id, round_, seq, kind), _b64(payloads[name]))
+                raw = _b64(payloads[name])
+                decode_envelope(raw, max_payload_bytes=agg.SECRET_BYTES)  # refused here (v1, malformed), not at unmask
+                state.set(keys.member_secret_key(model_id, round_, seq, kind), raw)
         if "masked" in payloads:
             state.set(keys.masked_key(model_id, round_, seq), _b64(payloads["masked"]))
         for kind, shares in payloads.get("released", {}).items():

@@ -39,7 +39,6 @@ class Submission(Record):
     FIELDS = (F("seq", U64), F("height", U64), F("submitter", HEX), F("parent", U64), F("deposit", DEC),
               F("deposit_denom", STR), F("envelope_hash", HEX), F("envelope_size", U64), F("status", STR),
               F("opened_height", U64, opt=True), F("key", HEX, opt=True), F("update_hash", HEX, opt=True),
-              F("copy_hash", HEX, opt=True),
               F("update_size", U64, opt=True), F("reason", STR, opt=True), F("copy_of", list_of(U64), opt=True),
               F("score", rec(Score), opt=True), F("gain", INT, opt=True), F("parent_gain", INT, opt=True),
               F("outcome", STR, opt=True), F("deposit_returned", BOOL, opt=True), F("payout", DEC, opt=True),
@@ -49,7 +48,8 @@ class Submission(Record):
               F("withheld_by", list_of(U64), opt=True), F("withholding_proved_height", U64, opt=True),
               F("scoring_fee", DEC, opt=True), F("scoring_fee_denom", STR, opt=True),
               F("scoring_fee_due", DEC, opt=True), F("scoring_fee_refund", DEC, opt=True),
-              F("pruned_height", U64, opt=True), F("cohort", U64, opt=True), F("members", list_of(U64), opt=True))
+              F("pruned_height", U64, opt=True), F("cohort", U64, opt=True), F("members", list_of(U64), opt=True),
+              F("copy_hash", HEX, opt=True))
 
 
 class Member(Record):

@@ -32,7 +32,7 @@ from chain.results import Event
 from chain.rounds import aggregate_mode as agg
 from chain.rounds import keeper, unmask
 from chain.rounds.candidates import candidate
-from chain.rounds.delta import canonical_delta
+from chain.rounds.delta import delta_key, inflated_bound
 from chain.rounds.scoring_queue import enqueue_update_job
 from chain.sealing.envelope import decode_envelope, seal_context
 from chain.sealing.open import (check_share, decrypt_share, open_update, reconstruct, valid_share_count,
@@ -310,12 +310,12 @@ def try_open(state, ctx, model_id: int, round_: int, seq: int) -> list[Event]:
     events = [Event("update_opened", (("model_id", str(model_id)), ("round", str(round_)), ("seq", str(seq)),
                                       ("size", str(len(plaintext)))))]
     try:
-        candidate(state, model_id, round_, seq)  # the delta format (chain/rounds/delta.py)
+        applied = candidate(state, model_id, round_, seq)  # the delta format (chain/rounds/delta.py)
     except (UpdateDecodeError, UpdateShapeMismatch, UpdateOutOfRange) as e:
         return events + [_invalidate(state, model_id, round_, opened, ctx.height, e)]
     digest = hashlib.sha256(plaintext).digest()
-    # copies are found by the delta's canonical bytes: a deflated copy re-deflated differently is the same delta
-    canonical = hashlib.sha256(canonical_delta(plaintext)).digest()
+    # copies are found by the effective delta, whatever format carries it (exact, int8, deflated)
+    canonical = delta_key(plaintext, inflated_bound(applied))
     first = keeper.first_with_plaintext(state, model_id, canonical)
     if first is not None and _submitter_of(state, model_id, first) != sub["submitter"]:
         # a copy of someone else's update opened earlier: the first keeps the credit

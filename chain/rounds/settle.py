@@ -316,7 +316,7 @@ def could_have_scored(state, model_id: int, round_: int, sub: dict, compensated:
     if sub["status"] != keeper.OPENED or not int(sub["deposit"]) or sub["submitter"] in compensated:
         return False
     update = keeper.get_update(state, model_id, round_, sub["seq"])
-    return update is not None and any(bool(d.any()) for d in decode_delta(update))
+    return update is not None and any(bool(d.any()) for d in decode_delta(update, max_inflated=None))
 
 
 def void_unrevealed(state, ctx, model_id: int, round_: int) -> tuple[Event, ...]:
@@ -367,7 +367,7 @@ def _scored_members(state, model_id: int, round_: int) -> set[int]:
     for sub in keeper.submissions(state, model_id, round_):
         update = keeper.get_update(state, model_id, round_, sub["seq"])
         if sub["status"] == keeper.OPENED and "members" in sub and update is not None and \
-                any(bool(d.any()) for d in decode_delta(update)):
+                any(bool(d.any()) for d in decode_delta(update, max_inflated=None)):
             scored |= set(sub["members"])
     return scored
 

@@ -79,7 +79,8 @@ def payload_key(key: bytes, context_hash: bytes) -> bytes:
 
 
 def payload_aad(*, context_hash: bytes, valset_hash: bytes, key_commitment: bytes) -> bytes:
-    """H(K) in the associated data makes the payload key-committing: K is fixed by key_commitment, and for
-    one key, nonce, AAD and ciphertext (on chain) there is exactly one plaintext, so no separate plaintext
-    commitment is needed (v1 had an HMAC over the whole update, which cost 4x the encryption)."""
+    """The payload's associated data. Opening first checks H(K) == key_commitment, which fixes the key (AES-GCM
+    alone is not key-committing); H(K) is bound here too. For one key, nonce, AAD and ciphertext (on chain)
+    there is at most one plaintext, so no separate plaintext commitment is needed (v1 had an HMAC over the
+    whole update, which cost 4x the encryption)."""
     return AAD_PAYLOAD + context_hash + valset_hash + key_commitment

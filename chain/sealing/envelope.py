@@ -74,8 +74,11 @@ class SealedUpdate(Message):
         cut = _payload_field_start(raw)
         if cut is None:
             return Message.decode.__func__(cls, raw)
-        _, pos = decode_varint(raw, cut)
-        length, pos = decode_varint(raw, pos)
+        try:
+            _, pos = decode_varint(raw, cut)
+            length, pos = decode_varint(raw, pos)
+        except TxDecodeError:
+            return Message.decode.__func__(cls, raw)  # the generic decoder refuses it, with its own message
         if length != len(raw) - pos or length == 0:
             return Message.decode.__func__(cls, raw)  # truncated, trailing bytes or an explicit default: refused
         head = Message.decode.__func__(cls, raw[:cut])

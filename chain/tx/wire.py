@@ -89,7 +89,7 @@ class Message:
                 else:
                     raw = item.encode() if f.kind == "message" else (
                         item.encode("utf-8") if f.kind == "string" else item)
-                    parts.append(encode_varint(len(raw)))
+                    parts.append(encode_varint(len(raw) if type(raw) is bytes else memoryview(raw).nbytes))
                     parts.append(raw)
         return b"".join(parts)
 

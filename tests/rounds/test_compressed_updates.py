@@ -71,19 +71,19 @@ def test_compressed_sdk_falls_back_to_exact_when_rounding_would_leave_the_range(
 
 # --- deflated (zlib) compressed deltas ----------------------------------------------------------------
 def test_compressed_deflated_delta_decodes_to_the_same_tensors_and_is_smaller(setup):
-    from chain.rounds.delta import DeflatedDelta, canonical_delta, deflate_delta
+    from chain.rounds.delta import DeflatedDelta, deflate_delta, delta_key
     model, *_, updates = setup
     plain = compress_delta(decode_delta(updates["a"]))
     small = compressed(model, updates["a"])
     assert DeflatedDelta.decode(small).deflated and len(small) < len(plain)
     assert all(np.array_equal(a, b) for a, b in zip(decode_delta(small), decode_delta(plain)))
-    assert canonical_delta(small) == plain == canonical_delta(plain)
+    assert delta_key(small, 1 << 20) == delta_key(plain, 1 << 20) == delta_key(deflate_delta(plain), 1 << 20)
     assert compressed(model, updates["a"], deflate=False) == plain
-    assert canonical_delta(deflate_delta(plain)) == plain
 
 
 @pytest.mark.parametrize("make, why", [
     (lambda plain: __import__("zlib").compress(bytes(10_000_000), 9), "inflates beyond"),     # a deflate bomb
+    (lambda plain: __import__("zlib").compress(plain + bytes(8000)), "inflates beyond"),      # just past the bound
     (lambda plain: __import__("zlib").compress(plain)[:-3], "truncated"),
     (lambda plain: __import__("zlib").compress(plain) + b"\x00", "followed by other bytes"),
     (lambda plain: b"not zlib", "deflated delta"),
@@ -98,9 +98,11 @@ def test_compressed_deflated_error_path_bombs_and_malformed_streams_are_refused(
         apply_delta(model.spec, model.weights, DeflatedDelta(deflated=make(plain)).encode())
 
 
-def test_compressed_redeflated_copy_is_still_a_copy_and_earns_nothing(setup):
-    """Deflate has many encodings of one input: CAROL re-deflates BOB's opened update at another level, so
-    the bytes differ, but the delta is the same and the chain calls it a copy of BOB's."""
+@pytest.mark.parametrize("recode", ["redeflated", "as_exact_weights", "as_plain_int8"])
+def test_compressed_reencoded_copy_is_still_a_copy_and_earns_nothing(setup, recode):
+    """One delta has many byte forms: CAROL re-encodes BOB's update (deflated at another level, or decoded and
+    sent exact, or int8 without deflate), so the bytes differ, but the delta is the same and the chain calls
+    it a copy of BOB's."""
     import zlib
     from chain.rounds.delta import DeflatedDelta
     from chainutil import CAROL
@@ -108,9 +110,23 @@ def test_compressed_redeflated_copy_is_still_a_copy_and_earns_nothing(setup):
     chain, model_id = new_chain(shards, model, round_blocks=20, reveal_blocks=10)
     bobs = compressed(model, updates["a"])
     plain = compress_delta(decode_delta(updates["a"]))
-    carols = DeflatedDelta(deflated=zlib.compress(plain, 1)).encode()
+    carols = {"redeflated": DeflatedDelta(deflated=zlib.compress(plain, 1)).encode(),
+              "as_exact_weights": encode_weights(decode_delta(bobs)), "as_plain_int8": plain}[recode]
     assert carols != bobs
     info = play_round(chain, model_id, 0, [(BOB, bobs), (CAROL, carols)], reveal_index=0)
     bob, carol = info["submission_list"]
     assert bob["status"] == "settled" and "copy_hash" in bob   # its canonical key differs from its own hash
     assert (carol["status"], carol["reason"], carol["copy_of"]) == ("invalid", "rounds/10", [0, 0])
+
+
+def test_compressed_deflated_inflate_bound_is_exact_at_the_limit(setup):
+    """The verdict depends on the inflated length alone: exactly the bound is accepted, one more byte refused."""
+    import zlib
+    from chain.rounds.delta import DeflatedDelta, _inflated_or_self
+    model, *_, updates = setup
+    plain = compress_delta(decode_delta(updates["a"]))
+    for level in (0, 1, 9):
+        raw = DeflatedDelta(deflated=zlib.compress(plain, level)).encode()
+        assert _inflated_or_self(raw, len(plain)) == plain
+        with pytest.raises(UpdateDecodeError, match="inflates beyond"):
+            _inflated_or_self(raw, len(plain) - 1)

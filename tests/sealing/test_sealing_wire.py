@@ -86,3 +86,10 @@ def test_zero_copy_decode_gives_the_generic_verdict_and_cannot_be_mutated_under_
     from_mutable = SealedUpdate.decode(mutable)
     mutable[-1] ^= 1
     assert from_mutable.encode() == RAW
+
+def test_bytes_field_from_any_buffer_encodes_its_byte_length():
+    """A bytes field given as a memoryview of wider items is framed by its byte length, not its item count."""
+    import array
+    from chain.sealing.envelope import SealedShare
+    words = array.array("i", range(8))
+    assert SealedShare(1, 1, b"c" * 32, memoryview(words)).encode() == SealedShare(1, 1, b"c" * 32, words.tobytes()).encode()
